@@ -1,0 +1,100 @@
+"""Tables of the human-annotation app: accounts, tasks, items and leases.
+
+They live in the same metadata and migration history as the pipeline's tables (migration 2),
+so one ``arena db upgrade`` serves every entry point. Verdicts themselves are ``Judgment``
+rows (judge_kind='human').
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from arena.store import migrations
+from arena.store.schema import Base, utcnow
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(120), unique=True)
+    password_hash: Mapped[Optional[str]] = mapped_column(String(255), nullable=True)
+    role: Mapped[str] = mapped_column(String(20), default="annotator")  # admin | annotator
+    pseudonym: Mapped[str] = mapped_column(String(40), unique=True)  # used in exports
+    invite_token: Mapped[Optional[str]] = mapped_column(String(80), nullable=True, unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    excluded: Mapped[bool] = mapped_column(Boolean, default=False)  # verdicts kept out of ratings
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    mode: Mapped[str] = mapped_column(String(40))  # pairwise-all | pairwise-baseline | single
+    scale: Mapped[str] = mapped_column(String(40), default="pairwise")  # pairwise|1-5|1-10|rubric
+    criteria: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    overlap: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(20), default="active")  # active|paused|closed
+    guidelines: Mapped[str] = mapped_column(Text, default="")
+    show_references: Mapped[bool] = mapped_column(Boolean, default=False)
+    lease_seconds: Mapped[int] = mapped_column(Integer, default=900)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class TaskItem(Base):
+    """One thing to annotate: a pair of answers (pairwise) or one answer (single)."""
+
+    __tablename__ = "task_items"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"))
+    question_id: Mapped[str] = mapped_column(ForeignKey("questions.id"))
+    battle_id: Mapped[Optional[int]] = mapped_column(ForeignKey("battles.id"), nullable=True)
+    answer_a_id: Mapped[int] = mapped_column(ForeignKey("answers.id"))
+    answer_b_id: Mapped[Optional[int]] = mapped_column(ForeignKey("answers.id"), nullable=True)
+    kind: Mapped[str] = mapped_column(String(20), default="normal")  # normal | gold
+    gold: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
+    done_count: Mapped[int] = mapped_column(Integer, default=0)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    __table_args__ = (Index("ix_task_items_task_done", "task_id", "done_count"),)
+
+
+class Assignment(Base):
+    """A lease of an item to an annotator; at most ``overlap`` live or done per item.
+
+    ``first`` is the side shown first to this annotator, recorded on the server only.
+    """
+
+    __tablename__ = "assignments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("task_items.id"))
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), index=True)
+    annotator_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    round: Mapped[int] = mapped_column(Integer, default=1)  # 2+ for swap probes
+    status: Mapped[str] = mapped_column(String(20), default="leased")  # leased|done|skipped|expired
+    first: Mapped[Optional[str]] = mapped_column(String(1), nullable=True)
+    leased_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True), nullable=True)
+    judgment_id: Mapped[Optional[int]] = mapped_column(ForeignKey("judgments.id"), nullable=True)
+    skip_reason: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    time_on_task_s: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    __table_args__ = (
+        UniqueConstraint("item_id", "annotator_id", "round", name="uq_assignment"),
+        Index("ix_assignments_item_status", "item_id", "status"),
+    )
+
+
+ANNOTATION_TABLES = [User, Task, TaskItem, Assignment]
+
+
+def _v2_annotation(conn) -> None:  # type: ignore[no-untyped-def]
+    Base.metadata.create_all(conn, tables=[t.__table__ for t in ANNOTATION_TABLES])
+
+
+migrations.register(2, "annotation: users, tasks, task items, assignments", _v2_annotation)

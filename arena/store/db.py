@@ -1,0 +1,93 @@
+"""Opening the store: the one URL resolver and engine set-up every entry point uses.
+
+Resolution order (DESIGN.md section 1): ``--db URL`` > environment ``ARENA_DB`` > config
+``store.url`` > ``sqlite:///outputs/arena.db`` in the working directory.
+
+SQLite is set up for several writers at once (the pipeline and the annotation app on one
+file): WAL journal, a busy timeout, and ``BEGIN IMMEDIATE`` for every transaction so two
+writers never deadlock upgrading a read lock; a writer waits its turn instead of failing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+from arena.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_URL = "sqlite:///outputs/arena.db"
+ENV_VAR = "ARENA_DB"
+
+
+def resolve_db_url(cli_url: str | None = None, config_url: str | None = None,
+                   environ: dict[str, str] | None = None) -> str:
+    """Return the store URL by precedence: CLI > ``ARENA_DB`` > config > default."""
+    env = os.environ if environ is None else environ
+    for candidate in (cli_url, env.get(ENV_VAR), config_url):
+        if candidate:
+            return normalise_url(candidate)
+    return DEFAULT_URL
+
+
+def normalise_url(url: str) -> str:
+    """Accept a bare file path as SQLite and ``postgresql://`` as psycopg 3."""
+    if "://" not in url:
+        return f"sqlite:///{url}"
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def make_engine(url: str, *, readonly: bool = False) -> Engine:
+    """Create an engine for ``url``; creates the SQLite file's folder when missing.
+
+    Raises ConfigError for an unparseable URL or an unsupported database.
+    """
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # sqlalchemy raises ArgumentError with a terse message
+        raise ConfigError(f"store URL {url!r} is not a database URL: {exc}") from exc
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(url, parsed.database, readonly=readonly)
+    if backend == "postgresql":
+        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=40)
+    raise ConfigError(f"store URL {url!r}: only sqlite and postgresql are supported")
+
+
+def _sqlite_engine(url: str, database: str | None, *, readonly: bool) -> Engine:
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's implicit BEGIN is
+        # DEFERRED, which deadlocks two writers that both read first).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # type: ignore[no-untyped-def]
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def describe(url: str) -> str:
+    """The URL with any password masked, for logs and reports."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<unparseable url>"

@@ -1,0 +1,215 @@
+"""Bulk writes into the store: questions (with documents and references), answers, judgments.
+
+Importers and stages build plain records and hand them here; this module owns the rules:
+- question ids are namespaced by source; an id re-imported with different text is an error
+  naming both texts' origins, and nothing is written (callers pass one transaction);
+- a long document is stored once and shared by its questions;
+- answers are unique on (question, model, params_hash): a second copy is skipped, not doubled;
+- judgments are appended; a human ``submission_id`` is unique so a retried submit stores one row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Optional, Sequence
+
+from sqlalchemy import Connection, Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from arena import ids
+from arena.errors import InputError
+from arena.store.schema import (Answer, Document, Judgment, ModelRow, Question, Reference,
+                                utcnow)
+
+CHUNK = 5000
+
+
+@dataclass
+class QuestionRecord:
+    """A question as read from a file. ``local_id`` None means: derive one from the content."""
+
+    turns: list[str]
+    local_id: Optional[str] = None
+    category: str = ""
+    document: Optional[str] = None  # long context text (stored once, shared)
+    meta: dict[str, Any] = field(default_factory=dict)
+    references: dict[str, list[str]] = field(default_factory=dict)  # author -> turns
+    line: Optional[int] = None  # where it came from, for error messages
+
+
+@dataclass
+class AnswerRecord:
+    question_id: str  # full, namespaced id
+    model: str
+    turns: list[str]
+    params_hash: str = "imported"
+    reasoning: Optional[list[Optional[str]]] = None
+    finish_reason: Optional[str] = None
+    prompt_tokens: Optional[int] = None
+    completion_tokens: Optional[int] = None
+    latency_s: Optional[float] = None
+    truncated: bool = False
+    origin: str = "imported"
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ImportSummary:
+    inserted: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        s = f"{self.inserted} new, {self.unchanged} already stored"
+        if self.skipped:
+            s += f", {self.skipped} skipped"
+        return s
+
+
+def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
+                  conflict_cols: Sequence[str]) -> None:
+    """INSERT ... ON CONFLICT DO NOTHING, on SQLite and PostgreSQL."""
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    mod = postgresql if dialect == "postgresql" else sqlite
+    for start in range(0, len(rows), CHUNK):
+        stmt = mod.insert(table).on_conflict_do_nothing(index_elements=list(conflict_cols))
+        conn.execute(stmt, list(rows[start:start + CHUNK]))
+
+
+def ensure_models(conn: Connection, models: dict[str, dict[str, Any]]) -> None:
+    """Register model names (name -> {backend, spec}); existing rows are left as they are."""
+    rows = [{"name": n, "backend": v.get("backend", "file"), "spec": v.get("spec", {}),
+             "created_at": utcnow()} for n, v in models.items()]
+    insert_ignore(conn, ModelRow.__table__, rows, ["name"])
+
+
+def add_questions(conn: Connection, records: Iterable[QuestionRecord], source: str, *,
+                  file: str = "<input>") -> ImportSummary:
+    """Store questions of one source. Raises InputError on an id clash; caller rolls back.
+
+    Returns counts of new and already-stored questions. Documents and references are stored
+    alongside (documents once per text; references once per question and author).
+    """
+    if not source or "/" in source:
+        raise InputError(f"source name {source!r} must be non-empty and contain no '/'",
+                         file=file, field="source")
+    summary = ImportSummary()
+    recs = list(records)
+    docs: dict[str, str] = {}
+    rows: list[dict[str, Any]] = []
+    refs: list[dict[str, Any]] = []
+    seen: dict[str, tuple[str, Optional[int]]] = {}
+    now = utcnow()
+    for seq, r in enumerate(recs):
+        doc_id = None
+        if r.document is not None:
+            doc_id = ids.document_id(r.document)
+            docs.setdefault(doc_id, r.document)
+        chash = ids.question_content_hash(r.turns, doc_id)
+        local = r.local_id if r.local_id not in (None, "") else ids.content_id(r.turns, doc_id)
+        qid = ids.question_id(source, str(local))
+        if qid in seen:
+            if seen[qid][0] != chash:
+                raise InputError(f"duplicate id {local!r} with different text (first at line "
+                                 f"{seen[qid][1]})", file=file, line=r.line, field="id")
+            summary.skipped += 1
+            continue
+        seen[qid] = (chash, r.line)
+        rows.append({"id": qid, "source": source, "local_id": str(local), "category": r.category,
+                     "turns": r.turns, "document_id": doc_id, "meta": r.meta,
+                     "content_hash": chash, "seq": seq, "created_at": now})
+        for author, turns in r.references.items():
+            refs.append({"question_id": qid, "author": author, "turns": turns, "created_at": now})
+
+    existing = _existing_hashes(conn, source)
+    new_rows = []
+    for row in rows:
+        old = existing.get(row["id"])
+        if old is None:
+            new_rows.append(row)
+        elif old != row["content_hash"]:
+            line = seen[row["id"]][1]
+            raise InputError(f"question id {row['local_id']!r} is already stored (source "
+                             f"{source!r}) with different text; re-import under another "
+                             f"--source or fix the id", file=file, line=line, field="id")
+        else:
+            summary.unchanged += 1
+    if docs:
+        have = set()
+        keys = list(docs)
+        for start in range(0, len(keys), CHUNK):
+            have |= set(conn.execute(select(Document.id).where(
+                Document.id.in_(keys[start:start + CHUNK]))).scalars())
+        insert_ignore(conn, Document.__table__,
+                      [{"id": k, "source": source, "text": v, "meta": {}}
+                       for k, v in docs.items() if k not in have], ["id"])
+    for start in range(0, len(new_rows), CHUNK):
+        conn.execute(Question.__table__.insert(), new_rows[start:start + CHUNK])
+    summary.inserted = len(new_rows)
+    if refs:
+        insert_ignore(conn, Reference.__table__, refs, ["question_id", "author"])
+    return summary
+
+
+def _existing_hashes(conn: Connection, source: str) -> dict[str, str]:
+    return dict(conn.execute(select(Question.id, Question.content_hash)
+                             .where(Question.source == source)).tuples().all())
+
+
+def add_references(conn: Connection, rows: Iterable[tuple[str, str, list[str]]]) -> int:
+    """Store (question_id, author, turns) references; an existing pair is kept. Returns count."""
+    now = utcnow()
+    data = [{"question_id": q, "author": a, "turns": t, "created_at": now} for q, a, t in rows]
+    before = _count(conn, Reference.__table__)
+    insert_ignore(conn, Reference.__table__, data, ["question_id", "author"])
+    return _count(conn, Reference.__table__) - before
+
+
+def add_answers(conn: Connection, records: Iterable[AnswerRecord]) -> ImportSummary:
+    """Store answers; one already stored for (question, model, params_hash) is kept as is."""
+    now = utcnow()
+    rows = []
+    for r in records:
+        rows.append({"question_id": r.question_id, "model": r.model, "params_hash": r.params_hash,
+                     "turns": r.turns, "reasoning": r.reasoning, "finish_reason": r.finish_reason,
+                     "prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens,
+                     "latency_s": r.latency_s, "truncated": r.truncated, "origin": r.origin,
+                     "meta": r.meta, "created_at": now})
+    before = _count(conn, Answer.__table__)
+    insert_ignore(conn, Answer.__table__, rows, ["question_id", "model", "params_hash"])
+    inserted = _count(conn, Answer.__table__) - before
+    return ImportSummary(inserted=inserted, unchanged=len(rows) - inserted)
+
+
+def add_judgments(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
+    """Append judgment rows (dicts of Judgment columns). Rows whose ``submission_id`` is
+    already stored are skipped (idempotent submit). Returns the number inserted."""
+    now = utcnow()
+    data = [{"meta": {}, "created_at": now, "parse_status": "ok", **r} for r in rows]
+    with_sub = [r for r in data if r.get("submission_id")]
+    plain = [r for r in data if not r.get("submission_id")]
+    for start in range(0, len(plain), CHUNK):
+        conn.execute(Judgment.__table__.insert(), plain[start:start + CHUNK])
+    before = _count(conn, Judgment.__table__)
+    insert_ignore(conn, Judgment.__table__, with_sub, ["submission_id"])
+    return len(plain) + _count(conn, Judgment.__table__) - before
+
+
+def existing_answer_keys(conn: Connection, model: str, params_hash: str) -> set[str]:
+    """Question ids that already have an answer from (model, params_hash)."""
+    return set(conn.execute(select(Answer.question_id).where(
+        Answer.model == model, Answer.params_hash == params_hash)).scalars())
+
+
+def _count(conn: Connection, table: Table) -> int:
+    from sqlalchemy import func
+
+    return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+__all__ = ["QuestionRecord", "AnswerRecord", "ImportSummary", "add_questions", "add_answers",
+           "add_references", "add_judgments", "ensure_models", "insert_ignore",
+           "existing_answer_keys"]

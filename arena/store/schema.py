@@ -1,0 +1,191 @@
+"""The one schema every entry point shares: pipeline, annotation app and viewer.
+
+Tables are SQLAlchemy 2.0 declarative models on ``Base``; the annotation app binds
+Flask-SQLAlchemy to ``Base.metadata`` so there is one schema and one migration history
+(``arena.store.migrations``).
+
+Conventions:
+- Question ids are namespaced by source (``"<source>/<id>"``) so two question sets never collide.
+- A pairwise ``Judgment.outcome`` is relative to ``model_a`` / ``model_b``; which answer was
+  *displayed* first is ``Judgment.first`` ("A" or "B") and belongs to each judgment.
+- Judgments are append-only; a correction is a new row whose ``supersedes_id`` names the row it
+  replaces. A verdict that could not be parsed has ``parse_status='failed'`` and no outcome.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class SchemaVersion(Base):
+    """One row per applied migration."""
+
+    __tablename__ = "arena_schema_version"
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    applied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Document(Base):
+    """A long context stored once and shared by all its questions (L-Eval, LongBench)."""
+
+    __tablename__ = "documents"
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)  # sha256 of the text
+    source: Mapped[str] = mapped_column(String(200), default="")
+    text: Mapped[str] = mapped_column(Text)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Question(Base):
+    __tablename__ = "questions"
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)  # "<source>/<local id>"
+    source: Mapped[str] = mapped_column(String(200), index=True)
+    local_id: Mapped[str] = mapped_column(String(255))
+    category: Mapped[str] = mapped_column(String(200), default="", index=True)
+    turns: Mapped[list[Any]] = mapped_column(JSON)  # list[str], one user message per turn
+    document_id: Mapped[Optional[str]] = mapped_column(ForeignKey("documents.id"), nullable=True)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(Integer, default=0)  # order within its source file
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Reference(Base):
+    """A reference answer for a question (a human's, GPT-4's, ...); not a competing model."""
+
+    __tablename__ = "references"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    question_id: Mapped[str] = mapped_column(ForeignKey("questions.id"), index=True)
+    author: Mapped[str] = mapped_column(String(200), default="reference")
+    turns: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    __table_args__ = (UniqueConstraint("question_id", "author", name="uq_reference"),)
+
+
+class ModelRow(Base):
+    """A model known to the store, with the spec (no secrets) that produced its answers."""
+
+    __tablename__ = "models"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    backend: Mapped[str] = mapped_column(String(40), default="file")
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Answer(Base):
+    """A model's answer to all turns of a question.
+
+    Unique on (question, model, params_hash): ``params_hash`` covers everything that changes
+    the output (backend, model id/path + revision, endpoint, system prompt, chat template,
+    generation parameters), so it is also the generation cache key.
+    """
+
+    __tablename__ = "answers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    question_id: Mapped[str] = mapped_column(ForeignKey("questions.id"))
+    model: Mapped[str] = mapped_column(String(200), index=True)
+    params_hash: Mapped[str] = mapped_column(String(64))
+    turns: Mapped[list[Any]] = mapped_column(JSON)  # list[str]: the answer per turn
+    reasoning: Mapped[Optional[list[Any]]] = mapped_column(JSON, nullable=True)  # per turn
+    finish_reason: Mapped[Optional[str]] = mapped_column(String(40), nullable=True)
+    prompt_tokens: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    completion_tokens: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    latency_s: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    truncated: Mapped[bool] = mapped_column(Boolean, default=False)
+    origin: Mapped[str] = mapped_column(String(40), default="generated")  # generated|imported
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    __table_args__ = (UniqueConstraint("question_id", "model", "params_hash", name="uq_answer"),)
+
+
+class AnswerFailure(Base):
+    """A generation call that still failed after retries. Append-only; retried next run."""
+
+    __tablename__ = "answer_failures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    question_id: Mapped[str] = mapped_column(ForeignKey("questions.id"), index=True)
+    model: Mapped[str] = mapped_column(String(200))
+    params_hash: Mapped[str] = mapped_column(String(64))
+    error: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Battle(Base):
+    """A question and two models. Display order is not part of a battle."""
+
+    __tablename__ = "battles"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    question_id: Mapped[str] = mapped_column(ForeignKey("questions.id"))
+    model_a: Mapped[str] = mapped_column(String(200))
+    model_b: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    __table_args__ = (UniqueConstraint("question_id", "model_a", "model_b", name="uq_battle"),)
+
+
+class Judgment(Base):
+    """One judgment (append-only). Pairwise rows have a battle; single rows have an answer.
+
+    ``first`` is which answer was shown first. ``outcome`` is relative to model_a/model_b.
+    Scores: ``score_a``/``score_b`` for pairs and single ratings (single uses score_a),
+    ``scores`` for rubric criteria. Human rows carry annotator, round, submission id (unique:
+    a retried submit stores one row), time on task and comment.
+    """
+
+    __tablename__ = "judgments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    mode: Mapped[str] = mapped_column(String(40))
+    battle_id: Mapped[Optional[int]] = mapped_column(ForeignKey("battles.id"), nullable=True)
+    answer_id: Mapped[Optional[int]] = mapped_column(ForeignKey("answers.id"), nullable=True)
+    question_id: Mapped[str] = mapped_column(ForeignKey("questions.id"))
+    model_a: Mapped[str] = mapped_column(String(200))
+    model_b: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
+    answer_a_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    answer_b_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    turn: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)  # None = whole dialogue
+    first: Mapped[Optional[str]] = mapped_column(String(1), nullable=True)
+    judge_kind: Mapped[str] = mapped_column(String(20))
+    judge_id: Mapped[str] = mapped_column(String(200))
+    template_version: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
+    policy: Mapped[Optional[str]] = mapped_column(String(40), nullable=True)
+    outcome: Mapped[Optional[str]] = mapped_column(String(10), nullable=True)
+    strength: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)  # 1 = A>B, 2 = A>>B
+    score_a: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    score_b: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    scores: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
+    rationale: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    raw_output: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    parse_status: Mapped[str] = mapped_column(String(10), default="ok")
+    error: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    cache_key: Mapped[Optional[str]] = mapped_column(String(64), nullable=True, index=True)
+    run_id: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
+    annotator_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True, index=True)
+    task_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True, index=True)
+    round: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    submission_id: Mapped[Optional[str]] = mapped_column(String(64), nullable=True, unique=True)
+    time_on_task_s: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    comment: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    supersedes_id: Mapped[Optional[int]] = mapped_column(ForeignKey("judgments.id"), nullable=True,
+                                                         index=True)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    __table_args__ = (
+        Index("ix_judgments_kind_judge", "judge_kind", "judge_id"),
+        Index("ix_judgments_battle", "battle_id"),
+    )
+
+
+SPINE_TABLES = [SchemaVersion, Document, Question, Reference, ModelRow, Answer, AnswerFailure,
+                Battle, Judgment]

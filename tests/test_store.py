@@ -1,0 +1,52 @@
+"""The store: migrations, resolver precedence, SQLite concurrency."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import func, insert, select
+
+from arena.store import Store, migrations, resolve_db_url
+from arena.store.db import DEFAULT_URL
+from arena.store.schema import Judgment, Question
+
+pytestmark = pytest.mark.db
+
+
+def test_empty_store_is_migrated_to_head(store: Store) -> None:
+    assert migrations.current_version(store.engine) == migrations.head()
+    assert migrations.upgrade(store.engine) == []  # idempotent
+
+
+def test_resolver_precedence() -> None:
+    env = {"ARENA_DB": "sqlite:///env.db"}
+    assert resolve_db_url("sqlite:///cli.db", "sqlite:///cfg.db", env) == "sqlite:///cli.db"
+    assert resolve_db_url(None, "sqlite:///cfg.db", env) == "sqlite:///env.db"
+    assert resolve_db_url(None, "sqlite:///cfg.db", {}) == "sqlite:///cfg.db"
+    assert resolve_db_url(None, None, {}) == DEFAULT_URL
+    assert resolve_db_url("postgresql://u@h/db", None, {}) == "postgresql+psycopg://u@h/db"
+
+
+def test_concurrent_writers_lose_nothing(store: Store) -> None:
+    with store.begin() as conn:
+        conn.execute(insert(Question), [dict(id="s/q", source="s", local_id="q", category="",
+                                              turns=["hi"], meta={}, content_hash="x")])
+
+    def writer(k: int) -> None:
+        s = Store.open(store.url)
+        for i in range(25):
+            with s.begin() as conn:
+                n = conn.execute(select(func.count()).select_from(Judgment)).scalar_one()
+                conn.execute(insert(Judgment).values(
+                    mode="pairwise-all", question_id="s/q", model_a="a", model_b="b",
+                    judge_kind="human", judge_id=f"w{k}", outcome="A", meta={"seen": n}))
+        s.close()
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with store.begin() as conn:
+        assert conn.execute(select(func.count()).select_from(Judgment)).scalar_one() == 150
