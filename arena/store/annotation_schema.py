@@ -2,7 +2,12 @@
 
 They live in the same metadata and migration history as the pipeline's tables (migration 2),
 so one ``arena db upgrade`` serves every entry point. Verdicts themselves are ``Judgment``
-rows (judge_kind='human').
+rows (judge_kind='human'); a skip is an ``Assignment`` row with a reason, never a verdict.
+
+Counting rule (``annotate.assign``): ``TaskItem.held_count`` is the number of round-1
+assignments of the item that are live (``leased``) or ``done``; a claim increments it only
+while it is below the task's overlap, in one UPDATE, so an item is never held by more
+annotators than its overlap, whatever the concurrency.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from arena.store.schema import Base, utcnow
 
 
 class User(Base):
+    """An account. ``password_hash`` is None until an invited user sets a password."""
+
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     username: Mapped[str] = mapped_column(String(120), unique=True)
@@ -26,12 +33,16 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(20), default="annotator")  # admin | annotator
     pseudonym: Mapped[str] = mapped_column(String(40), unique=True)  # used in exports
     invite_token: Mapped[Optional[str]] = mapped_column(String(80), nullable=True, unique=True)
+    invite_expires_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True),
+                                                                  nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     excluded: Mapped[bool] = mapped_column(Boolean, default=False)  # verdicts kept out of ratings
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class Task(Base):
+    """An annotation task: what is shown (mode, scale), to how many annotators (overlap)."""
+
     __tablename__ = "tasks"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -44,11 +55,15 @@ class Task(Base):
     show_references: Mapped[bool] = mapped_column(Boolean, default=False)
     lease_seconds: Mapped[int] = mapped_column(Integer, default=900)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_by: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class TaskItem(Base):
-    """One thing to annotate: a pair of answers (pairwise) or one answer (single)."""
+    """One thing to annotate: a pair of answers (pairwise) or one answer (single).
+
+    ``answer_a_id`` belongs to the battle's ``model_a``; display order is per assignment.
+    """
 
     __tablename__ = "task_items"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -57,17 +72,24 @@ class TaskItem(Base):
     battle_id: Mapped[Optional[int]] = mapped_column(ForeignKey("battles.id"), nullable=True)
     answer_a_id: Mapped[int] = mapped_column(ForeignKey("answers.id"))
     answer_b_id: Mapped[Optional[int]] = mapped_column(ForeignKey("answers.id"), nullable=True)
+    model_a: Mapped[str] = mapped_column(String(200))
+    model_b: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
     kind: Mapped[str] = mapped_column(String(20), default="normal")  # normal | gold
     gold: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
+    held_count: Mapped[int] = mapped_column(Integer, default=0)  # round-1 leased + done
     done_count: Mapped[int] = mapped_column(Integer, default=0)
     seq: Mapped[int] = mapped_column(Integer, default=0)
-    __table_args__ = (Index("ix_task_items_task_done", "task_id", "done_count"),)
+    __table_args__ = (
+        Index("ix_task_items_task_held", "task_id", "held_count"),
+        UniqueConstraint("task_id", "answer_a_id", "answer_b_id", name="uq_task_item"),
+    )
 
 
 class Assignment(Base):
-    """A lease of an item to an annotator; at most ``overlap`` live or done per item.
+    """A lease of an item to an annotator.
 
-    ``first`` is the side shown first to this annotator, recorded on the server only.
+    ``first`` is the side shown first (left) to this annotator, recorded on the server only.
+    Status: leased -> done | skipped | expired (an expired lease may be leased again).
     """
 
     __tablename__ = "assignments"
@@ -87,6 +109,7 @@ class Assignment(Base):
     __table_args__ = (
         UniqueConstraint("item_id", "annotator_id", "round", name="uq_assignment"),
         Index("ix_assignments_item_status", "item_id", "status"),
+        Index("ix_assignments_task_status_expires", "task_id", "status", "expires_at"),
     )
 
 

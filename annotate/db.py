@@ -1,0 +1,84 @@
+"""The app's handle on the store: one writer engine and one reader engine per app.
+
+Both point at the same database the pipeline uses. On SQLite the writer issues
+``BEGIN IMMEDIATE`` (writers queue instead of deadlocking) and the reader a plain ``BEGIN``, so
+page views never wait behind the write lock; on PostgreSQL both are ordinary engines.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from typing import Callable, Iterator, TypeVar
+
+from flask import Flask, current_app
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
+
+from arena.store import Store
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+EXT = "arena_store"
+
+
+class AppStore:
+    """The writer and reader stores of one app."""
+
+    def __init__(self, url: str) -> None:
+        self.writer = Store.open(url)  # migrates an empty or older store
+        if self.writer.dialect == "sqlite":
+            self.reader = Store.open(url, upgrade=False, readonly=True)
+        else:
+            self.reader = self.writer
+        self.url = url
+
+    @property
+    def dialect(self) -> str:
+        return self.writer.dialect
+
+    def close(self) -> None:
+        self.writer.close()
+        if self.reader is not self.writer:
+            self.reader.close()
+
+
+def init_app(app: Flask, url: str) -> AppStore:
+    store = AppStore(url)
+    app.extensions[EXT] = store
+    return store
+
+
+def app_store() -> AppStore:
+    return current_app.extensions[EXT]  # type: ignore[no-any-return]
+
+
+@contextmanager
+def read() -> Iterator[Connection]:
+    """A read-only transaction on the current app's store."""
+    with app_store().reader.begin() as conn:
+        yield conn
+
+
+def write(fn: Callable[[Connection], T], store: AppStore | None = None, attempts: int = 5) -> T:
+    """Run ``fn(conn)`` in one write transaction; retry on PostgreSQL deadlock/serialization.
+
+    ``fn`` must be safe to rerun (it runs in a fresh transaction each time). Other database
+    errors propagate after rollback.
+    """
+    st = store or app_store()
+    for attempt in range(1, attempts + 1):
+        try:
+            with st.writer.begin() as conn:
+                return fn(conn)
+        except DBAPIError as exc:
+            code = getattr(getattr(exc, "orig", None), "sqlstate", None)
+            # 40P01 deadlock_detected, 40001 serialization_failure: safe to retry.
+            if code in ("40P01", "40001") and attempt < attempts:
+                log.info("retrying a write after %s (attempt %d)", code, attempt)
+                time.sleep(0.01 * attempt)
+                continue
+            raise
+    raise AssertionError("unreachable")

@@ -1,0 +1,134 @@
+"""Security plumbing: secret key, CSRF, login rate limit, response headers.
+
+- SECRET_KEY comes from ``ARENA_SECRET_KEY`` or is generated once into the instance folder
+  (``instance/secret_key``, mode 0600); it is never in code or config files.
+- CSRF: every POST/PUT/PATCH/DELETE must carry the session's token, as the form field
+  ``csrf_token`` or the header ``X-CSRF-Token`` (JSON endpoints). A missing or wrong token is
+  a 400 before any view runs, so nothing is written.
+- Login attempts are limited per client address and per username (in memory, per process).
+- Every response carries a Content-Security-Policy without inline script or style, plus
+  nosniff, no-referrer and frame denial.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import secrets
+import threading
+import time
+from collections import defaultdict, deque
+from pathlib import Path
+
+from flask import Flask, Response, abort, request, session
+
+log = logging.getLogger(__name__)
+
+SECRET_ENV = "ARENA_SECRET_KEY"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+       "font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+       "frame-ancestors 'none'; object-src 'none'")
+
+
+def load_secret_key(instance_path: str | Path) -> str:
+    """The key from ``ARENA_SECRET_KEY``, else the instance folder's ``secret_key`` file,
+    created with 64 random hex characters (0600) on first start."""
+    env = os.environ.get(SECRET_ENV)
+    if env:
+        return env
+    folder = Path(instance_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "secret_key"
+    try:
+        # O_EXCL: two processes starting at once agree on one key.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = path.read_text(encoding="ascii").strip()
+        if len(key) < 32:
+            raise RuntimeError(f"{path}: secret key is too short; delete it to regenerate")
+        return key
+    key = secrets.token_hex(32)
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(key)
+    log.info("generated a new secret key in %s", path)
+    return key
+
+
+def csrf_token() -> str:
+    """The session's CSRF token (created on first use)."""
+    tok = session.get(CSRF_FIELD)
+    if not tok:
+        tok = secrets.token_urlsafe(32)
+        session[CSRF_FIELD] = tok
+    return str(tok)
+
+
+def check_csrf() -> None:
+    """Abort with 400 unless an unsafe request carries the session's CSRF token."""
+    if request.method not in UNSAFE_METHODS:
+        return
+    expected = session.get(CSRF_FIELD)
+    sent = request.headers.get(CSRF_HEADER) or request.form.get(CSRF_FIELD)
+    if not expected or not sent or not hmac.compare_digest(str(expected), str(sent)):
+        log.warning("rejected %s %s: missing or wrong CSRF token", request.method, request.path)
+        abort(400, description="missing or wrong CSRF token; reload the page and try again")
+
+
+def security_headers(resp: Response) -> Response:
+    resp.headers["Content-Security-Policy"] = CSP
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers["Referrer-Policy"] = "no-referrer"
+    resp.headers["X-Frame-Options"] = "DENY"
+    resp.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    if request.endpoint != "static":
+        # Pages carry answers and tokens: never cache them.
+        resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+class RateLimiter:
+    """At most ``limit`` failed attempts per key in a sliding ``window_s``; thread-safe."""
+
+    def __init__(self, limit: int = 5, window_s: float = 300.0) -> None:
+        self.limit = limit
+        self.window_s = window_s
+        self._hits: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def _prune(self, key: str, now: float) -> deque[float]:
+        q = self._hits[key]
+        while q and q[0] <= now - self.window_s:
+            q.popleft()
+        return q
+
+    def blocked(self, *keys: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            return any(len(self._prune(k, now)) >= self.limit for k in keys)
+
+    def fail(self, *keys: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for k in keys:
+                self._prune(k, now).append(now)
+
+    def reset(self, *keys: str) -> None:
+        with self._lock:
+            for k in keys:
+                self._hits.pop(k, None)
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(check_csrf)
+    app.after_request(security_headers)
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    per_user = int(app.config.get("LOGIN_LIMIT", 5))
+    window = float(app.config.get("LOGIN_WINDOW_S", 300))
+    # Per address a little more generous: several annotators may share one NAT address.
+    app.extensions["login_limit_user"] = RateLimiter(per_user, window)
+    app.extensions["login_limit_addr"] = RateLimiter(per_user * 4, window)

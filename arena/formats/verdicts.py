@@ -1,0 +1,195 @@
+"""Storing imported verdicts: questions and answers they carry, battles, judgments.
+
+Verdict files of some anchors carry the question text and both outputs (AlpacaEval
+annotations, evalscope battle.jsonl); those rows are created here (questions in the given or
+default source, answers with params_hash 'imported'). Every judgment is stored with
+``judge_kind='imported'`` and a content-derived ``cache_key``, so importing the same file
+twice stores each verdict once. A verdict whose preference is missing or unreadable is stored
+with ``parse_status='failed'`` and its raw text: never as a tie or a win.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Optional, Sequence
+
+from sqlalchemy import select
+
+from arena import ids
+from arena.formats.records import Rec
+from arena.formats.registry import Ctx
+from arena.formats.resolve import _chunks, answer_ids, resolve_ids, store_answers
+from arena.store.ingest import (AnswerRecord, QuestionRecord, add_judgments, add_questions,
+                                ensure_models, insert_ignore)
+from arena.store.schema import Battle, Judgment
+
+IMPORTED = "imported"
+# Every stored row carries the same keys: a Core executemany takes its columns from row one.
+COLUMNS = ("mode", "battle_id", "answer_id", "question_id", "model_a", "model_b", "answer_a_id",
+           "answer_b_id", "turn", "first", "judge_kind", "judge_id", "template_version",
+           "policy", "outcome", "strength", "score_a", "score_b", "scores", "rationale",
+           "raw_output", "parse_status", "error", "cache_key", "meta", "created_at")
+
+
+@dataclass
+class CarriedQuestion:
+    """A question as a verdict file names it: a local id (or None) and maybe its text."""
+
+    rec: Rec
+    local_id: Optional[str]
+    turns: Optional[list[str]]
+    category: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def ensure_questions(ctx: Ctx, items: Sequence[CarriedQuestion], *, field_name: str
+                     ) -> dict[int, str]:
+    """Return {index in items: full question id}, creating questions the file carries.
+
+    With ``--source`` everything lives in that namespace (text clashes are errors). Without it,
+    local ids are first matched against stored questions in any source; the rest are created
+    under the file's default source. Records that have neither a stored match nor text are
+    skipped and noted.
+    """
+    out: dict[int, str] = {}
+    with_text: list[tuple[int, CarriedQuestion]] = []
+    if ctx.source is None:
+        named = [(it.rec, it.local_id) for it in items if it.local_id is not None]
+        found = resolve_ids(ctx, named, field=field_name, allow_missing=True) if named else {}
+        for i, it in enumerate(items):
+            if it.local_id is not None and it.local_id in found:
+                out[i] = found[it.local_id]
+            elif it.turns is not None:
+                with_text.append((i, it))
+    else:
+        with_text = [(i, it) for i, it in enumerate(items) if it.turns is not None]
+        missing = [(it.rec, it.local_id) for it in items
+                   if it.turns is None and it.local_id is not None]
+        if missing:
+            found = resolve_ids(ctx, missing, field=field_name, allow_missing=True)
+            for i, it in enumerate(items):
+                if it.turns is None and it.local_id in found:
+                    out[i] = found[it.local_id]
+    if with_text:
+        source = ctx.default_source()
+        recs = [QuestionRecord(turns=it.turns or [], local_id=it.local_id, category=it.category,
+                               meta=it.meta, line=it.rec.line) for _, it in with_text]
+        s = add_questions(ctx.conn, recs, source, file=ctx.path)
+        if s.inserted:
+            ctx.summary.notes.append(f"{s.inserted} question(s) created in source {source!r}")
+        for (i, it), r in zip(with_text, recs):
+            local = it.local_id if it.local_id else ids.content_id(r.turns, None)
+            out[i] = ids.question_id(source, str(local))
+    skipped = [it for i, it in enumerate(items) if i not in out]
+    if skipped and len(skipped) == len(items):
+        raise ctx.file.error("no record names a stored question and none carries its text; "
+                             "import the questions first or pass --source", skipped[0].rec,
+                             field_name)
+    if skipped:
+        ctx.summary.skipped += len(skipped)
+        ctx.summary.notes.append(f"{len(skipped)} verdict(s) name a question not stored and "
+                                 f"were skipped (lines {', '.join(str(s.rec.line) for s in skipped[:10])})")
+    return out
+
+
+def carried_answers(ctx: Ctx, answers: list[AnswerRecord]) -> None:
+    """Store the outputs a verdict file carries (deduplicated); counts go to the notes."""
+    if not answers:
+        return
+    names = {a.model for a in answers}
+    ensure_models(ctx.conn, {n: {"backend": "file", "spec": {"file": ctx.path,
+                                                             "format": ctx.fmt}} for n in names})
+    before = ctx.summary.inserted, ctx.summary.unchanged
+    store_answers(ctx, answers)
+    new = ctx.summary.inserted - before[0]
+    ctx.summary.inserted, ctx.summary.unchanged = before
+    if new:
+        ctx.summary.notes.append(f"{new} answer(s) stored from the verdicts' outputs")
+
+
+def tstamp(value: Any) -> Optional[datetime]:
+    """An epoch-seconds timestamp as an aware datetime; None when absent or unreadable."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        try:
+            return datetime.fromtimestamp(float(value), tz=timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            return None
+    return None
+
+
+def verdict_key(ctx: Ctx, *parts: Any) -> str:
+    """The idempotency key of one imported verdict (format, judge, content of the record)."""
+    return "imp-" + ids.sha256_hex(ids.canonical_json([ctx.fmt, *parts]))[:40]
+
+
+def store_verdicts(ctx: Ctx, rows: list[dict[str, Any]]) -> None:
+    """Store judgment rows (dicts of Judgment columns plus ``cache_key``).
+
+    Pairwise rows get their battle (created when new) and answer ids; single rows their
+    answer id. Rows whose cache_key is already stored are counted as unchanged.
+    """
+    if not rows:
+        return
+    conn = ctx.conn
+    models: set[str] = set()
+    for r in rows:
+        models.add(r["model_a"])
+        if r.get("model_b"):
+            models.add(r["model_b"])
+    ensure_models(conn, {m: {"backend": "file", "spec": {}} for m in models})
+    pair_rows = [r for r in rows if r.get("model_b") is not None]
+    if pair_rows:
+        keys = {(r["question_id"], r["model_a"], r["model_b"]) for r in pair_rows}
+        insert_ignore(conn, Battle.__table__,
+                      [{"question_id": q, "model_a": a, "model_b": b} for q, a, b in keys],
+                      ["question_id", "model_a", "model_b"])
+        qids = sorted({k[0] for k in keys})
+        battle_ids: dict[tuple[str, str, str], int] = {}
+        for part in _chunks(qids):
+            for bid, q, a, b in conn.execute(select(Battle.id, Battle.question_id,
+                                                    Battle.model_a, Battle.model_b)
+                                             .where(Battle.question_id.in_(part))):
+                battle_ids[(q, a, b)] = bid
+        for r in pair_rows:
+            r["battle_id"] = battle_ids[(r["question_id"], r["model_a"], r["model_b"])]
+    wanted = set()
+    for r in rows:
+        wanted.add((r["question_id"], r["model_a"]))
+        if r.get("model_b"):
+            wanted.add((r["question_id"], r["model_b"]))
+    aids = answer_ids(ctx, wanted)
+    for r in rows:
+        r["answer_a_id"] = aids.get((r["question_id"], r["model_a"]))
+        if r.get("model_b") is not None:
+            r["answer_b_id"] = aids.get((r["question_id"], r["model_b"]))
+        else:
+            r["answer_id"] = r["answer_a_id"]
+        r.setdefault("judge_kind", IMPORTED)
+    keys_all = [r["cache_key"] for r in rows]
+    have: set[str] = set()
+    for part in _chunks(keys_all):
+        have |= set(conn.execute(select(Judgment.cache_key).where(
+            Judgment.judge_kind == IMPORTED, Judgment.cache_key.in_(part))).scalars())
+    new_rows, seen = [], set(have)
+    for r in rows:
+        if r["cache_key"] in seen:
+            continue
+        seen.add(r["cache_key"])
+        new_rows.append(r)
+    if new_rows:
+        now = datetime.now(timezone.utc)
+        full = []
+        for r in new_rows:
+            row = {c: r.get(c) for c in COLUMNS}
+            row["meta"] = row["meta"] or {}
+            row["parse_status"] = row["parse_status"] or "ok"
+            row["created_at"] = row["created_at"] or now
+            full.append(row)
+        add_judgments(conn, full)
+    failed = sum(1 for r in new_rows if r.get("parse_status") == "failed")
+    ctx.summary.inserted += len(new_rows)
+    ctx.summary.unchanged += len(rows) - len(new_rows)
+    if failed:
+        ctx.summary.notes.append(f"{failed} verdict(s) stored as failed (no readable "
+                                 f"preference); they never count as a tie or a win")

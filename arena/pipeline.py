@@ -1,0 +1,222 @@
+"""The pipeline: questions -> answers -> reviews -> ratings, each stage resumable.
+
+``run_arena.py -c CONFIG`` and ``arena run -c CONFIG`` both land in ``run_pipeline``. Every
+stage reads what earlier stages stored and appends its own rows, skipping stored work, so a
+rerun after Ctrl-C or ``kill -9`` resumes and a rerun of a finished config does nothing.
+
+Stages:
+- questions (always, idempotent): the config's question and reference files are imported;
+- ``answers``: ``backend: file`` models' answers are imported; ``openai`` and ``transformers``
+  models generate the answers still missing;
+- ``reviews``: battles are planned and judged (``--dry-run``: seeded random verdicts);
+- ``ratings``: the leaderboard is printed and the report files written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import uuid
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+from arena.config import ArenaConfig, FileModel, LoadedConfig, load_config
+from arena.errors import ArenaError, BackendUnavailable
+from arena.pairing import source_name
+from arena.store import Store, open_store
+
+log = logging.getLogger(__name__)
+
+STAGES = ("answers", "reviews", "ratings")
+
+
+@dataclass
+class PipelineResult:
+    store_url: str
+    messages: list[str] = field(default_factory=list)
+    leaderboard: Optional[str] = None
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-c", "--config", required=True, help="arena config YAML (native or original "
+                   "arena-mode schema)")
+    p.add_argument("--db", help="store URL (overrides ARENA_DB and the config's store.url)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="real answers, seeded random verdicts (never in a real leaderboard)")
+    p.add_argument("--stages", default=",".join(STAGES),
+                   help="comma-separated subset of: answers,reviews,ratings (default: all)")
+    p.add_argument("--limit", type=int, help="only the first N questions (a cheap first try)")
+    p.add_argument("--categories", help="comma-separated categories to keep")
+    p.add_argument("--retry-failed", action="store_true",
+                   help="judge again the items whose judgments all failed to parse")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run the arena pipeline (same as run_arena.py)")
+    add_arguments(p)
+    p.set_defaults(func=run_from_args)
+
+
+def parse_stages(text: str) -> list[str]:
+    stages = [s.strip() for s in text.split(",") if s.strip()]
+    bad = [s for s in stages if s not in STAGES]
+    if bad or not stages:
+        raise ArenaError(f"--stages: unknown stage(s) {', '.join(bad) or '(none)'}; "
+                         f"choose from {', '.join(STAGES)}")
+    return stages
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    loaded = load_config(args.config)
+    cats = [c for c in (args.categories or "").split(",") if c] or None
+    result = run_pipeline(loaded, db=args.db, dry_run=args.dry_run,
+                          stages=parse_stages(args.stages), limit=args.limit,
+                          categories=cats, retry_failed=args.retry_failed,
+                          progress=not args.no_progress)
+    for m in result.messages:
+        print(m)
+    if result.leaderboard:
+        print(result.leaderboard)
+    return 0
+
+
+def run_pipeline(loaded: LoadedConfig, *, db: Optional[str] = None, dry_run: bool = False,
+                 stages: Sequence[str] = STAGES, limit: Optional[int] = None,
+                 categories: Optional[list[str]] = None, retry_failed: bool = False,
+                 progress: bool = True) -> PipelineResult:
+    """Run the requested stages in order. Raises ArenaError with a plain message when a stage
+    cannot run (bad input, a backend that is not available); stored work is kept."""
+    cfg = loaded.config
+    if categories:
+        cfg = cfg.model_copy(update={"generation": cfg.generation.model_copy(
+            update={"categories": categories})})
+    for note in loaded.legacy_notes:
+        log.warning("config %s: %s", loaded.path, note)
+    store = open_store(db, cfg.store.url)
+    result = PipelineResult(store_url=store.describe())
+    _say(result, f"store: {store.describe()}")
+    try:
+        import_questions(store, cfg, result)
+        if "answers" in stages:
+            answers_stage(store, cfg, result, limit=limit, progress=progress)
+        if "reviews" in stages:
+            reviews_stage(store, cfg, result, dry_run=dry_run, limit=limit,
+                          retry_failed=retry_failed, progress=progress)
+        if "ratings" in stages:
+            result.leaderboard = ratings_stage(store, cfg, dry_run=dry_run)
+    finally:
+        store.close()
+    return result
+
+
+def _say(result: PipelineResult, msg: str) -> None:
+    log.info("%s", msg)
+    result.messages.append(msg)
+
+
+def import_questions(store: Store, cfg: ArenaConfig, result: PipelineResult) -> None:
+    from arena import formats
+
+    for q in cfg.questions:
+        with store.begin() as conn:
+            summary = formats.import_questions(conn, q.file, q.format, source_name(q))
+        _say(result, f"questions {q.file.name} (source {source_name(q)}): {summary}")
+    for r in cfg.references:
+        with store.begin() as conn:
+            summary = formats.import_file(conn, r.file, fmt=r.format, as_="references",
+                                          source=source_name(r))
+        _say(result, f"references {r.file.name}: {summary}")
+
+
+def _single_source(cfg: ArenaConfig) -> Optional[str]:
+    names = {source_name(q) for q in cfg.questions}
+    return names.pop() if len(names) == 1 else None
+
+
+def answers_stage(store: Store, cfg: ArenaConfig, result: PipelineResult, *,
+                  limit: Optional[int], progress: bool) -> None:
+    from arena import formats
+
+    for spec in cfg.enabled_models:
+        if isinstance(spec, FileModel):
+            with store.begin() as conn:
+                summary = formats.import_answers(conn, spec.path, spec.format, model=spec.name,
+                                                 source=_single_source(cfg))
+            _say(result, f"answers of {spec.name} from {spec.path.name}: {summary}")
+    if not any(not isinstance(m, FileModel) for m in cfg.enabled_models):
+        return
+    try:
+        from arena.generate import run_answers
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("arena"):
+            raise BackendUnavailable("the openai/transformers answer backends are not built yet; "
+                                     "use backend: file models") from None
+        raise
+    report = run_answers(store, cfg, limit=limit, categories=cfg.generation.categories or None,
+                         progress=progress)
+    _say(result, str(report))
+
+
+def build_judge(cfg: ArenaConfig, *, dry_run: bool):  # type: ignore[no-untyped-def]
+    """The judge for this run: dry-run, or what cfg.judge selects (LLM or metric)."""
+    if dry_run:
+        from judges.dryrun import DryRunJudge
+
+        return DryRunJudge(seed=cfg.judge.seed, score_max=cfg.judge.score_max)
+    try:
+        from judges.factory import build_judge as build
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("judges"):
+            raise BackendUnavailable("LLM and metric judges are not built yet; run with "
+                                     "--dry-run") from None
+        raise
+    return build(cfg)
+
+
+def reviews_stage(store: Store, cfg: ArenaConfig, result: PipelineResult, *, dry_run: bool,
+                  limit: Optional[int], retry_failed: bool, progress: bool) -> None:
+    from arena.reviews import run_reviews
+
+    if not cfg.judge.enabled and not dry_run:
+        _say(result, "reviews: judge.enabled is false; skipped")
+        return
+    judges = build_judge(cfg, dry_run=dry_run)
+    for judge in (judges if isinstance(judges, list) else [judges]):
+        _say(result, f"judge: {judge.judge_id} ({judge.kind})")
+        report = run_reviews(store, cfg, judge, limit=limit, retry_failed=retry_failed,
+                             run_id=uuid.uuid4().hex[:12], progress=progress)
+        _say(result, str(report))
+        summary = getattr(judge, "summary", None)
+        if callable(summary):
+            _say(result, summary())
+
+
+def ratings_stage(store: Store, cfg: ArenaConfig, *, dry_run: bool) -> str:
+    try:
+        from arena.leaderboard import run_ratings_stage
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("arena"):
+            raise BackendUnavailable("the ratings stage is not built yet") from None
+        raise
+    return run_ratings_stage(store, cfg, dry_run=dry_run)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of run_arena.py."""
+    from arena.cli import setup_logging
+
+    parser = argparse.ArgumentParser(prog="run_arena.py", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    parser.add_argument("-v", "--verbose", action="count", default=0)
+    args = parser.parse_args(argv)
+    setup_logging(args.verbose)
+    try:
+        return run_from_args(args)
+    except ArenaError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; stored work is kept and a rerun resumes", file=sys.stderr)
+        return 130

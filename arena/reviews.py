@@ -1,0 +1,209 @@
+"""The reviews stage: battles (or answers) -> judge work items -> Judgment rows.
+
+Work items follow the position policy (DESIGN.md section 5):
+- ``none``: one judgment per battle, model_a shown first;
+- ``random_order``: one judgment, the order drawn from the seed and the battle (stable);
+- ``tie_if_inconsistent`` and ``both_games``: both orders judged (they differ only in how the
+  ratings combine the two rows).
+Single mode makes one item per answer.
+
+Resume: every item has a cache key (judge id, template version, question, both answers, order
+shown, turn). An item whose key already has a row is skipped; with ``retry_failed`` an item
+whose rows are all failed is judged again (a new row; the failed one stays for the record).
+Rows are stored as they arrive, so an interrupted run keeps what it finished.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Protocol
+
+from sqlalchemy import select
+
+from arena.config import ArenaConfig
+from arena.ids import content_id, sha256_hex, canonical_json
+from arena.pairing import answer_map, plan_battles, selected_questions
+from arena.store import Store
+from arena.store.schema import Judgment
+from arena.types import Mode, PositionPolicy
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JudgeItem:
+    """One judgment to make. ``first`` is the side shown first ("A" = model_a's answer)."""
+
+    mode: str
+    question_id: str
+    model_a: str
+    answer_a_id: int
+    model_b: Optional[str] = None
+    answer_b_id: Optional[int] = None
+    battle_id: Optional[int] = None
+    first: Optional[str] = "A"
+    turn: Optional[int] = None
+
+
+class Judge(Protocol):
+    """What the stage needs of a judge (dry-run, LLM, metric)."""
+
+    kind: str
+    judge_id: str
+
+    def template_version(self, item: JudgeItem) -> Optional[str]: ...
+
+    def judge(self, items: list[JudgeItem], emit: Callable[[dict[str, Any]], None]) -> None:
+        """Judge every item, calling ``emit(row)`` with a Judgment row dict per item as it is
+        ready (including failed ones, with parse_status 'failed' and the raw output)."""
+        ...
+
+
+def cache_key(judge: Judge, item: JudgeItem) -> str:
+    return sha256_hex(canonical_json([judge.judge_id, judge.template_version(item),
+                                      item.question_id, item.answer_a_id, item.answer_b_id,
+                                      item.first, item.turn, item.mode]))[:40]
+
+
+def orders_for(policy: PositionPolicy, seed: int, battle_key: str) -> list[str]:
+    if policy == PositionPolicy.NONE:
+        return ["A"]
+    if policy == PositionPolicy.RANDOM_ORDER:
+        return [random.Random(content_id(seed, battle_key, "order")).choice(["A", "B"])]
+    return ["A", "B"]
+
+
+def plan_items(store: Store, cfg: ArenaConfig, *, limit: Optional[int] = None) -> list[JudgeItem]:
+    """Store the run's battles and return every judge work item, in a stable order."""
+    with store.begin() as conn:
+        qids = selected_questions(conn, cfg, limit=limit)
+        if cfg.judge.mode == Mode.SINGLE:
+            answers = answer_map(conn, cfg, qids)
+            return [JudgeItem(mode=Mode.SINGLE.value, question_id=q, model_a=m, answer_a_id=aid,
+                              first=None)
+                    for (q, m), aid in sorted(answers.items())]
+        battles = plan_battles(conn, cfg, qids)
+    items = []
+    for b in battles:
+        key = f"{b.question_id}|{b.model_a}|{b.model_b}"
+        for first in orders_for(cfg.judge.position_policy, cfg.judge.seed, key):
+            items.append(JudgeItem(mode=cfg.judge.mode.value, question_id=b.question_id,
+                                   model_a=b.model_a, answer_a_id=b.answer_a_id,
+                                   model_b=b.model_b, answer_b_id=b.answer_b_id,
+                                   battle_id=b.battle_id, first=first))
+    return items
+
+
+@dataclass
+class ReviewReport:
+    judge_id: str
+    planned: int = 0
+    skipped: int = 0
+    judged: int = 0
+    failed: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        s = (f"reviews by {self.judge_id}: {self.planned} items, {self.skipped} already stored, "
+             f"{self.judged} judged now, {self.failed} failed")
+        if self.failures:
+            s += "\n  failed: " + "\n  failed: ".join(self.failures[:20])
+            if len(self.failures) > 20:
+                s += f"\n  ... and {len(self.failures) - 20} more"
+        return s
+
+
+def pending_items(store: Store, judge: Judge, items: list[JudgeItem], *,
+                  retry_failed: bool = False) -> tuple[list[JudgeItem], dict[str, JudgeItem]]:
+    """Drop items already judged (by cache key); keep failed ones only with retry_failed."""
+    keys = {cache_key(judge, it): it for it in items}
+    status: dict[str, set[str]] = {}
+    with store.begin() as conn:
+        rows = conn.execute(select(Judgment.cache_key, Judgment.parse_status).where(
+            Judgment.judge_id == judge.judge_id, Judgment.cache_key.is_not(None)))
+        for k, st in rows:
+            if k in keys:
+                status.setdefault(k, set()).add(st)
+    todo = []
+    for k, it in keys.items():
+        st = status.get(k)
+        if st is None or (retry_failed and "ok" not in st):
+            todo.append(it)
+    return todo, keys
+
+
+class RowWriter:
+    """Buffers judgment rows and commits them in small batches (a crash loses < one batch)."""
+
+    def __init__(self, store: Store, batch: int = 50) -> None:
+        self.store, self.batch, self.buf = store, batch, []  # type: ignore[var-annotated]
+        self.count = 0
+        self.failed: list[dict[str, Any]] = []
+
+    def __call__(self, row: dict[str, Any]) -> None:
+        self.buf.append(row)
+        if row.get("parse_status") == "failed":
+            self.failed.append(row)
+        if len(self.buf) >= self.batch:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.buf:
+            return
+        from arena.store.ingest import add_judgments
+
+        with self.store.begin() as conn:
+            add_judgments(conn, self.buf)
+        self.count += len(self.buf)
+        self.buf = []
+
+
+def run_reviews(store: Store, cfg: ArenaConfig, judge: Judge, *, limit: Optional[int] = None,
+                retry_failed: bool = False, run_id: Optional[str] = None,
+                progress: bool = True) -> ReviewReport:
+    """Judge every pending item with ``judge`` and store the rows as they arrive."""
+    items = plan_items(store, cfg, limit=limit)
+    todo, _ = pending_items(store, judge, items, retry_failed=retry_failed)
+    report = ReviewReport(judge_id=judge.judge_id, planned=len(items),
+                          skipped=len(items) - len(todo))
+    if not todo:
+        return report
+    writer = RowWriter(store)
+    policy = cfg.judge.position_policy.value if cfg.judge.mode != Mode.SINGLE else None
+    bar = _progress(len(todo), f"reviews ({judge.judge_id})", progress)
+
+    def emit(row: dict[str, Any]) -> None:
+        row.setdefault("policy", policy)
+        row.setdefault("run_id", run_id)
+        writer(row)
+        bar.update(1)
+
+    try:
+        judge.judge(todo, emit)
+    finally:
+        writer.flush()
+        bar.close()
+    report.judged = writer.count
+    report.failed = len(writer.failed)
+    report.failures = [f"{r['question_id']} {r['model_a']} vs {r.get('model_b')}: "
+                       f"{(r.get('error') or 'no verdict')[:120]}" for r in writer.failed]
+    return report
+
+
+def base_row(judge: Judge, item: JudgeItem) -> dict[str, Any]:
+    """The columns every judgment row of ``item`` shares (judges add the verdict)."""
+    return {"mode": item.mode, "battle_id": item.battle_id,
+            "answer_id": item.answer_a_id if item.mode == Mode.SINGLE.value else None,
+            "question_id": item.question_id, "model_a": item.model_a, "model_b": item.model_b,
+            "answer_a_id": item.answer_a_id, "answer_b_id": item.answer_b_id,
+            "turn": item.turn, "first": item.first, "judge_kind": judge.kind,
+            "judge_id": judge.judge_id, "template_version": judge.template_version(item),
+            "cache_key": cache_key(judge, item)}
+
+
+def _progress(total: int, desc: str, enabled: bool):  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="item", disable=not enabled, dynamic_ncols=True)

@@ -1,0 +1,209 @@
+"""Reading the store for the battle browser: plain functions, no Streamlit (see ``cache``).
+
+The viewer never writes the store: it opens it without migrating (``Store.open(url,
+upgrade=False, readonly=True)``) and refuses, with a message that says what to run, a store
+that has no arena tables yet or a SQLite file that does not exist.
+
+Two kinds of reads:
+- *frames* for whole-store views (leaderboard, matrices, battle list, judges, length): one row
+  per judgment with the small columns only (no rationale, raw output or answer text), plus
+  the question's category and each answer's length;
+- *details* for one battle: the question, both answers, references and every judgment with its
+  rationale and raw output, loaded on demand.
+
+``change_marker`` is the cheap query (counts and max ids) whose value keys the caches, so a
+rerun re-reads nothing unless a row was appended since.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import pandas as pd
+from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy.engine import make_url
+
+from arena.errors import ArenaError
+from arena.store import Store
+from arena.store.annotation_schema import User
+from arena.store.schema import Answer, Battle, Judgment, Question, Reference
+
+log = logging.getLogger(__name__)
+
+VERDICT_COLUMNS = [
+    "id", "mode", "battle_id", "answer_id", "question_id", "model_a", "model_b",
+    "answer_a_id", "answer_b_id", "turn", "first", "judge_kind", "judge_id",
+    "template_version", "policy", "outcome", "strength", "score_a", "score_b", "parse_status",
+    "annotator_id", "round", "supersedes_id", "created_at",
+]
+
+
+class StoreNotReady(ArenaError):
+    """The store cannot be shown: missing file or no arena tables. The message says why."""
+
+
+def open_readonly(url: str) -> Store:
+    """Open ``url`` for reading only; raises StoreNotReady rather than creating anything."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        db = parsed.database or ""
+        if db and db != ":memory:" and not db.startswith("file:") and \
+                not Path(db).expanduser().exists():
+            raise StoreNotReady(f"no store at {db}: run the arena first "
+                                f"(python run_arena.py -c CONFIG) or pass --db URL")
+    store = Store.open(url, upgrade=False, readonly=True)
+    if not inspect(store.engine).has_table(Judgment.__tablename__):
+        store.close()
+        raise StoreNotReady(f"the store {store.describe()} has no arena tables yet: run "
+                            f"`arena db upgrade` or the arena first")
+    return store
+
+
+def change_marker(engine: Engine) -> tuple[int, ...]:
+    """(judgment count, max judgment id, answer count, max answer id): changes on any append."""
+    with engine.connect() as conn:
+        jc, jm = conn.execute(select(func.count(Judgment.id), func.max(Judgment.id))).one()
+        ac, am = conn.execute(select(func.count(Answer.id), func.max(Answer.id))).one()
+    return (int(jc or 0), int(jm or 0), int(ac or 0), int(am or 0))
+
+
+def load_verdicts(engine: Engine) -> pd.DataFrame:
+    """Every judgment's small columns, with ``category``, ``len_a``/``len_b`` (characters of
+    the answers judged) and ``annotator`` (pseudonym) added. Ordered by id.
+
+    Nothing is filtered here: failed, dry-run and superseded rows are kept so the viewer can
+    count and show them; the leaderboard applies the ratings module's selection instead.
+    """
+    j = Judgment.__table__.c
+    cols = [getattr(j, c) for c in VERDICT_COLUMNS]
+    stmt = (select(*cols, Question.category)
+            .join(Question, Question.id == j.question_id)
+            .order_by(j.id))
+    with engine.connect() as conn:
+        rows = conn.execute(stmt).all()
+        lengths = _answer_lengths(conn)
+        users = _annotators(conn, engine)
+    df = pd.DataFrame.from_records(rows, columns=[*VERDICT_COLUMNS, "category"])
+    df["category"] = df["category"].fillna("").astype(str)
+    df = _attach_lengths(df, lengths)
+    df["annotator"] = df["annotator_id"].map(users) if users else None
+    superseded = set(df["supersedes_id"].dropna().astype(int))
+    df["superseded"] = df["id"].isin(superseded)
+    return df
+
+
+def _answer_lengths(conn: Any) -> pd.DataFrame:
+    # Characters of all turns, counted in the database so no answer text is transferred.
+    # The JSON column may hold \uXXXX escapes, so decode the array there instead of measuring
+    # the JSON text (which would count a CJK character as six).
+    if conn.dialect.name == "postgresql":
+        sql = ("SELECT a.id, a.question_id, a.model, (SELECT coalesce(sum(length(t)), 0) "
+               "FROM json_array_elements_text(a.turns::json) AS t) FROM answers a ORDER BY a.id")
+    else:
+        sql = ("SELECT a.id, a.question_id, a.model, (SELECT coalesce(sum(length(e.value)), 0) "
+               "FROM json_each(a.turns) AS e) FROM answers a ORDER BY a.id")
+    return pd.DataFrame.from_records(conn.execute(text(sql)).all(),
+                                     columns=["answer_id", "question_id", "model", "length"])
+
+
+def _annotators(conn: Any, engine: Engine) -> dict[int, str]:
+    if not inspect(engine).has_table(User.__tablename__):
+        return {}
+    return dict(conn.execute(select(User.id, User.pseudonym)).tuples().all())
+
+
+def _attach_lengths(df: pd.DataFrame, lengths: pd.DataFrame) -> pd.DataFrame:
+    by_id = dict(zip(lengths["answer_id"], lengths["length"]))
+    # Latest answer per (question, model) for judgments that do not name their answers.
+    latest = lengths.drop_duplicates(["question_id", "model"], keep="last")
+    by_qm = {(q, m): n for q, m, n in zip(latest["question_id"], latest["model"],
+                                          latest["length"])}
+    for side in ("a", "b"):
+        ids = df[f"answer_{side}_id"]
+        models = df[f"model_{side}"]
+        vals = [by_id.get(int(i)) if pd.notna(i) else by_qm.get((q, m))
+                for i, q, m in zip(ids, df["question_id"], models)]
+        df[f"len_{side}"] = pd.array(vals, dtype="Float64")
+    return df
+
+
+@dataclass
+class BattleDetail:
+    """Everything shown for one battle (or one single-mode answer)."""
+
+    battle_id: Optional[int]
+    question_id: str
+    category: str
+    question_turns: list[Any]
+    document: Optional[str]
+    model_a: str
+    model_b: Optional[str]
+    answer_a: Optional[dict[str, Any]]
+    answer_b: Optional[dict[str, Any]]
+    references: list[dict[str, Any]] = field(default_factory=list)
+    judgments: list[dict[str, Any]] = field(default_factory=list)
+
+
+def load_battle(engine: Engine, battle_id: int) -> Optional[BattleDetail]:
+    """The battle with its question, answers, references and every judgment (oldest first).
+
+    Returns None when no such battle is stored.
+    """
+    with engine.connect() as conn:
+        b = conn.execute(select(Battle.__table__).where(Battle.id == battle_id)).mappings().first()
+        if b is None:
+            return None
+        q = conn.execute(select(Question.__table__).where(
+            Question.id == b["question_id"])).mappings().one()
+        judgments = [dict(r) for r in conn.execute(
+            select(Judgment.__table__).where(Judgment.battle_id == battle_id)
+            .order_by(Judgment.id)).mappings()]
+        users = _annotators(conn, engine)
+        answers = _answers_for(conn, b["question_id"], [b["model_a"], b["model_b"]], judgments)
+        refs = [dict(r) for r in conn.execute(select(Reference.author, Reference.turns).where(
+            Reference.question_id == b["question_id"])).mappings()]
+        document = _document(conn, q["document_id"])
+    for j in judgments:
+        j["annotator"] = users.get(j["annotator_id"]) if j.get("annotator_id") else None
+    return BattleDetail(battle_id=battle_id, question_id=q["id"], category=q["category"] or "",
+                        question_turns=list(q["turns"] or []), document=document,
+                        model_a=b["model_a"], model_b=b["model_b"],
+                        answer_a=answers.get(b["model_a"]), answer_b=answers.get(b["model_b"]),
+                        references=refs, judgments=judgments)
+
+
+def _answers_for(conn: Any, question_id: str, models: list[str],
+                 judgments: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    # Prefer the exact answers a judgment names; else the latest answer of each model.
+    named: dict[str, int] = {}
+    for j in judgments:
+        if j.get("answer_a_id"):
+            named.setdefault(j["model_a"], j["answer_a_id"])
+        if j.get("answer_b_id") and j.get("model_b"):
+            named.setdefault(j["model_b"], j["answer_b_id"])
+    rows = conn.execute(select(Answer.__table__).where(
+        Answer.question_id == question_id, Answer.model.in_(models))
+        .order_by(Answer.id)).mappings().all()
+    out: dict[str, dict[str, Any]] = {r["model"]: dict(r) for r in rows}  # latest wins
+    by_id = {r["id"]: dict(r) for r in rows}
+    for model, aid in named.items():
+        if aid in by_id:
+            out[model] = by_id[aid]
+    return out
+
+
+def _document(conn: Any, document_id: Optional[str]) -> Optional[str]:
+    if not document_id:
+        return None
+    from arena.store.schema import Document
+
+    return conn.execute(select(Document.text).where(Document.id == document_id)).scalar()
+
+
+def battle_ids_for_pair(df: pd.DataFrame, x: str, y: str) -> list[int]:
+    """Battle ids between models ``x`` and ``y`` in either order."""
+    m = ((df["model_a"] == x) & (df["model_b"] == y)) | ((df["model_a"] == y) & (df["model_b"] == x))
+    return sorted(set(df.loc[m & df["battle_id"].notna(), "battle_id"].astype(int)))

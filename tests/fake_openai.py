@@ -1,0 +1,321 @@
+"""A fake OpenAI-compatible chat-completions server for tests and benchmarks (real sockets).
+
+Usage::
+
+    with FakeOpenAI(reply=lambda req: "hello", latency=0.0) as srv:
+        client = openai.OpenAI(base_url=srv.base_url, api_key="x")
+        ...
+        srv.requests          # every request body received (parsed JSON), in arrival order
+        srv.count("model-a")  # how many requests named that model
+
+Replies are scripted by a callable on the request JSON. It returns:
+
+- a ``str``: the assistant message content;
+- a ``dict``: ``{"content", "reasoning_content", "finish_reason", "prompt_tokens",
+  "completion_tokens"}`` (any subset), or a full response body under key ``"body"``;
+- a :class:`Fault`: what goes wrong with this reply.
+
+``replies={"model-a": fn_or_str, ...}`` scripts per model (falling back to ``reply``).
+``faults=fn(request_json, attempt) -> Fault | None`` injects faults where ``attempt`` counts
+how often the server has seen an identical request body (1 for the first): a deterministic way
+to say "fail the first try of every fifth question". ``reject_params={"top_k"}`` makes the
+server answer 400 naming the parameter, as endpoints do for parameters they do not support.
+
+Faults: ``Fault.rate_limit(retry_after)`` (429 + Retry-After), ``Fault.server_error()`` (500),
+``Fault.slow(seconds)`` (a valid reply, late), ``Fault.malformed()`` (200 with broken JSON),
+``Fault.drop()`` (the connection closes without a reply), ``Fault.status(code, message)``.
+
+Each reply is written in one ``send`` with TCP_NODELAY set, so a client never waits ~40 ms on
+delayed ACKs. The server is threaded (one thread per connection, HTTP/1.1 keep-alive).
+
+Run standalone (benchmarks put it in its own process)::
+
+    python tests/fake_openai.py --latency 0.1   # prints "PORT <n>" then serves until killed
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Optional, Union
+
+Reply = Union[str, dict, "Fault"]
+ReplyFn = Callable[[dict], Reply]
+FaultFn = Callable[[dict, int], Optional["Fault"]]
+
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
+            429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable"}
+
+
+@dataclass(frozen=True)
+class Fault:
+    kind: str
+    seconds: float = 0.0
+    status_code: int = 500
+    message: str = ""
+
+    @staticmethod
+    def rate_limit(retry_after: float = 0.05) -> "Fault":
+        return Fault("status", seconds=retry_after, status_code=429, message="rate limited")
+
+    @staticmethod
+    def server_error(message: str = "internal error") -> "Fault":
+        return Fault("status", status_code=500, message=message)
+
+    @staticmethod
+    def status(code: int, message: str = "error") -> "Fault":
+        return Fault("status", status_code=code, message=message)
+
+    @staticmethod
+    def slow(seconds: float) -> "Fault":
+        return Fault("slow", seconds=seconds)
+
+    @staticmethod
+    def malformed() -> "Fault":
+        return Fault("malformed")
+
+    @staticmethod
+    def drop() -> "Fault":
+        return Fault("drop")
+
+
+def echo_reply(req: dict) -> str:
+    """Default reply: names the model and echoes the last user message."""
+    last = ""
+    for m in req.get("messages", []):
+        if m.get("role") == "user":
+            last = m.get("content") if isinstance(m.get("content"), str) else str(m.get("content"))
+    return f"[{req.get('model')}] {last}"
+
+
+def _body_key(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+class FakeOpenAI:
+    """A threaded fake OpenAI-compatible server on 127.0.0.1 (port 0 = any free port)."""
+
+    def __init__(self, reply: Union[ReplyFn, str, None] = None, *,
+                 replies: Optional[dict[str, Union[ReplyFn, str]]] = None,
+                 faults: Optional[FaultFn] = None, latency: float = 0.0,
+                 reject_params: Optional[set[str]] = None, port: int = 0,
+                 record: bool = True) -> None:
+        self.reply = reply if reply is not None else echo_reply
+        self.replies = dict(replies or {})
+        self.faults = faults
+        self.latency = latency
+        self.reject_params = set(reject_params or ())
+        self.record = record
+        self.requests: list[dict] = []
+        self.headers: list[dict[str, str]] = []
+        self.faults_served: list[tuple[str, str]] = []  # (fault kind/status, model)
+        self._seen: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._port = port
+        self._httpd: Optional[ThreadingHTTPServer] = None
+        self._thread: Optional[threading.Thread] = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> "FakeOpenAI":
+        handler = _make_handler(self)
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+            request_queue_size = 1024
+            allow_reuse_address = True
+
+        self._httpd = Server(("127.0.0.1", self._port), handler)
+        self._thread = threading.Thread(target=self._httpd.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> "FakeOpenAI":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._httpd is not None, "server not started"
+        return int(self._httpd.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    # -- inspection --------------------------------------------------------------------------
+    def count(self, model: Optional[str] = None) -> int:
+        with self._lock:
+            if model is None:
+                return len(self.requests)
+            return sum(1 for r in self.requests if r.get("model") == model)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self.headers.clear()
+            self.faults_served.clear()
+            self._seen.clear()
+
+    # -- request handling (called from handler threads) ---------------------------------------
+    def _note(self, raw: bytes, req: dict, headers: dict[str, str]) -> int:
+        key = _body_key(raw)
+        with self._lock:
+            if self.record:
+                self.requests.append(req)
+                self.headers.append(headers)
+            self._seen[key] = self._seen.get(key, 0) + 1
+            return self._seen[key]
+
+    def _respond(self, req: dict, attempt: int) -> tuple[Optional[Fault], Optional[dict]]:
+        fault = self.faults(req, attempt) if self.faults else None
+        if fault is not None:
+            return fault, None
+        bad = sorted(p for p in self.reject_params if p in req)
+        if bad:
+            return Fault.status(400, f"Unsupported parameter: '{bad[0]}' is not supported "
+                                     f"with this model."), None
+        fn = self.replies.get(req.get("model", ""), self.reply)
+        out = fn(req) if callable(fn) else fn
+        if isinstance(out, Fault):
+            return out, None
+        return None, self._body(req, out)
+
+    @staticmethod
+    def _body(req: dict, out: Union[str, dict]) -> dict:
+        spec: dict[str, Any] = {"content": out} if isinstance(out, str) else dict(out)
+        if "body" in spec:
+            return spec["body"]
+        content = spec.get("content", "")
+        message: dict[str, Any] = {"role": "assistant", "content": content}
+        if spec.get("reasoning_content") is not None:
+            message["reasoning_content"] = spec["reasoning_content"]
+        prompt_chars = sum(len(str(m.get("content", ""))) for m in req.get("messages", []))
+        usage_p = spec.get("prompt_tokens", max(1, prompt_chars // 4))
+        usage_c = spec.get("completion_tokens", max(1, len(content or "") // 4))
+        return {
+            "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
+            "model": req.get("model", ""),
+            "choices": [{"index": 0, "message": message,
+                         "finish_reason": spec.get("finish_reason", "stop"), "logprobs": None}],
+            "usage": {"prompt_tokens": usage_p, "completion_tokens": usage_c,
+                      "total_tokens": usage_p + usage_c},
+        }
+
+
+def _make_handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            # Without this every reply can wait ~40 ms on the client's delayed ACK.
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
+            pass
+
+        def _send(self, status: int, body: bytes, extra: Optional[dict[str, str]] = None,
+                  content_type: str = "application/json") -> None:
+            head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}",
+                    f"Content-Type: {content_type}", f"Content-Length: {len(body)}",
+                    "Connection: keep-alive"]
+            for k, v in (extra or {}).items():
+                head.append(f"{k}: {v}")
+            # One write per reply (headers and body together).
+            self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+
+        def _error(self, status: int, message: str, extra: Optional[dict[str, str]] = None) -> None:
+            body = json.dumps({"error": {"message": message, "type": "fake_error",
+                                         "code": status}}).encode()
+            self._send(status, body, extra)
+
+        def do_GET(self) -> None:  # noqa: N802 - stdlib name
+            if self.path.rstrip("/").endswith("/models"):
+                self._send(200, json.dumps({"object": "list", "data": []}).encode())
+            else:
+                self._error(404, f"no route {self.path}")
+
+        def do_POST(self) -> None:  # noqa: N802 - stdlib name
+            n = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(n)
+            if not self.path.rstrip("/").endswith("/chat/completions"):
+                self._error(404, f"no route {self.path}")
+                return
+            try:
+                req = json.loads(raw)
+            except ValueError:
+                self._error(400, "request body is not JSON")
+                return
+            attempt = server._note(raw, req, {k.lower(): v for k, v in self.headers.items()})
+            fault, body = server._respond(req, attempt)
+            if server.latency:
+                time.sleep(server.latency)
+            if fault is not None:
+                with server._lock:
+                    tag = fault.kind if fault.kind != "status" else str(fault.status_code)
+                    server.faults_served.append((tag, str(req.get("model"))))
+                self._fault(fault, req)
+                return
+            self._send(200, json.dumps(body).encode())
+
+        def _fault(self, fault: Fault, req: dict) -> None:
+            if fault.kind == "status":
+                extra = {}
+                if fault.status_code == 429:
+                    extra["Retry-After"] = f"{fault.seconds:g}"
+                    extra["retry-after-ms"] = str(int(fault.seconds * 1000))
+                self._error(fault.status_code, fault.message, extra)
+            elif fault.kind == "slow":
+                time.sleep(fault.seconds)
+                try:
+                    self._send(200, json.dumps(FakeOpenAI._body(req, echo_reply(req))).encode())
+                except OSError:
+                    pass  # the client gave up first: that is the point of this fault
+            elif fault.kind == "malformed":
+                self._send(200, b'{"id": "chatcmpl-broken", "choices": [{"mess')
+            elif fault.kind == "drop":
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            else:
+                raise ValueError(f"unknown fault {fault.kind}")
+
+    return Handler
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    ap = argparse.ArgumentParser(description="Serve the fake OpenAI-compatible endpoint.")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--latency", type=float, default=0.0, help="seconds per reply")
+    ap.add_argument("--reply", default=None, help="fixed reply text (default: echo)")
+    args = ap.parse_args(argv)
+    srv = FakeOpenAI(args.reply, latency=args.latency, port=args.port, record=False).start()
+    print(f"PORT {srv.port}", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        srv.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,141 @@
+"""Stores filled for the battle browser's tests, written through the project's ingest API.
+
+``viz_store`` holds 4 models, 12 questions in 3 categories, every pair battled on every
+question, an LLM judge in both orders (some orders disagree), two human annotators on some
+battles (some disagree with each other and with the LLM), one failed judgment, dry-run
+verdicts, a corrected (superseded) verdict, single-mode scores, and an answer made of HTML and
+script.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import select
+
+from arena.store import Store
+from arena.store.annotation_schema import User
+from arena.store.ingest import (AnswerRecord, QuestionRecord, add_answers, add_judgments,
+                                add_questions, ensure_models, insert_ignore)
+from arena.store.schema import Answer, Battle
+
+ROOT = Path(__file__).resolve().parents[2]
+VIZ = ROOT / "viz.py"
+MODELS = ["alpha", "beta", "gamma", "delta"]
+STRENGTH = {"alpha": 3.0, "beta": 2.0, "gamma": 1.0, "delta": 0.0}
+CATEGORIES = ["math", "writing", "coding"]
+XSS = '<script>alert("x")</script><img src=x onerror="alert(1)"> **bold**'
+
+
+@dataclass
+class Filled:
+    url: str
+    battle_ids: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    xss_battle: int = 0
+    failed_battle: int = 0
+    order_flip_battles: set[int] = field(default_factory=set)
+    annotator_split_battles: set[int] = field(default_factory=set)
+    human_llm_split_battles: set[int] = field(default_factory=set)
+
+
+def fill(store: Store, *, seed: int = 7, n_questions: int = 12) -> Filled:
+    rng = random.Random(seed)
+    out = Filled(url=store.url)
+    with store.begin() as conn:
+        qs = [QuestionRecord(turns=[f"Question {i}: explain item {i}."], local_id=str(i),
+                             category=CATEGORIES[i % 3]) for i in range(n_questions)]
+        add_questions(conn, qs, "t")
+        ensure_models(conn, {m: {} for m in MODELS})
+        answers = []
+        for i in range(n_questions):
+            for m in MODELS:
+                text = f"{m} answers question {i} " + "word " * (5 + 3 * MODELS.index(m))
+                if i == 0 and m == "delta":
+                    text = XSS
+                answers.append(AnswerRecord(question_id=f"t/{i}", model=m, turns=[text]))
+        add_answers(conn, answers)
+        pairs = list(itertools.combinations(MODELS, 2))
+        insert_ignore(conn, Battle.__table__, [
+            {"question_id": f"t/{i}", "model_a": a, "model_b": b}
+            for i in range(n_questions) for a, b in pairs], ["question_id", "model_a", "model_b"])
+        out.battle_ids = {(q, a, b): bid for bid, q, a, b in conn.execute(
+            select(Battle.id, Battle.question_id, Battle.model_a, Battle.model_b)).tuples()}
+        ans = {(q, m): aid for aid, q, m in conn.execute(
+            select(Answer.id, Answer.question_id, Answer.model)).tuples()}
+        conn.execute(User.__table__.insert(), [
+            {"username": "ann1", "pseudonym": "annotator-1", "role": "annotator"},
+            {"username": "ann2", "pseudonym": "annotator-2", "role": "annotator"}])
+        users = dict(conn.execute(select(User.username, User.id)).tuples().all())
+        rows = []
+
+        def base(q: str, a: str, b: str) -> dict:
+            return {"mode": "pairwise-all", "battle_id": out.battle_ids[(q, a, b)],
+                    "question_id": q, "model_a": a, "model_b": b,
+                    "answer_a_id": ans[(q, a)], "answer_b_id": ans[(q, b)]}
+
+        for i in range(n_questions):
+            q = f"t/{i}"
+            for a, b in pairs:
+                bid = out.battle_ids[(q, a, b)]
+                better = "A" if STRENGTH[a] > STRENGTH[b] else "B"
+                o1 = better if rng.random() < 0.8 else rng.choice(["A", "B", "TIE"])
+                o2 = o1 if rng.random() < 0.7 else ("TIE" if o1 != "TIE" else better)
+                if o1 != o2:
+                    out.order_flip_battles.add(bid)
+                for first, o in (("A", o1), ("B", o2)):
+                    rows.append({**base(q, a, b), "first": first, "judge_kind": "llm",
+                                 "judge_id": "judge-x", "template_version": "v1",
+                                 "outcome": o, "rationale": f"Because **{o}** is better.",
+                                 "raw_output": f"[[{o}]]"})
+                rows.append({**base(q, a, b), "first": "A", "judge_kind": "dry-run",
+                             "judge_id": "dry-run", "outcome": rng.choice("AB")})
+        # humans on question 1 and 2 battles
+        for i in (1, 2):
+            q = f"t/{i}"
+            for a, b in pairs:
+                bid = out.battle_ids[(q, a, b)]
+                h1 = "A" if STRENGTH[a] > STRENGTH[b] else "B"
+                h2 = h1 if (a, b) != ("alpha", "beta") else "BOTH_BAD"
+                if h1 != h2:
+                    out.annotator_split_battles.add(bid)
+                for user, o in (("ann1", h1), ("ann2", h2)):
+                    rows.append({**base(q, a, b), "first": "A" if user == "ann1" else "B",
+                                 "judge_kind": "human", "judge_id": f"human:{user}",
+                                 "annotator_id": users[user], "round": 1, "outcome": o,
+                                 "comment": "looked at both", "time_on_task_s": 12.5,
+                                 "submission_id": f"{user}-{bid}"})
+        # a failed LLM judgment, kept with its raw output
+        a, b = pairs[0]
+        out.failed_battle = out.battle_ids[("t/3", a, b)]
+        rows.append({**base("t/3", a, b), "first": "A", "judge_kind": "llm",
+                     "judge_id": "judge-x", "template_version": "v1", "outcome": None,
+                     "parse_status": "failed", "raw_output": "I cannot decide <b>at all</b>",
+                     "error": "no verdict found"})
+        out.xss_battle = out.battle_ids[("t/0", "alpha", "delta")]
+        # single-mode scores
+        for i in range(n_questions):
+            for m in MODELS:
+                rows.append({"mode": "single", "answer_id": ans[(f"t/{i}", m)],
+                             "question_id": f"t/{i}", "model_a": m, "judge_kind": "llm",
+                             "judge_id": "judge-x", "template_version": "v1",
+                             "score_a": 5.0 + STRENGTH[m] + rng.random(), "raw_output": "ok"})
+        keys = sorted({k for r in rows for k in r})  # one executemany needs uniform keys
+        add_judgments(conn, [{k: r.get(k, 'ok' if k == 'parse_status' else None) for k in keys}
+                             for r in rows])
+    # humans vs the LLM: battles with human verdicts where no human outcome equals an LLM one
+    import pandas as pd
+
+    from arena.viz import data
+    df = data.load_verdicts(store.engine)
+    ok = df[(df["parse_status"] == "ok") & df["battle_id"].notna()]
+    for bid, g in ok.groupby("battle_id"):
+        h = set(g.loc[g["judge_kind"] == "human", "outcome"])
+        llm = set(g.loc[g["judge_kind"] == "llm", "outcome"])
+        if h and llm and not (h & llm):
+            out.human_llm_split_battles.add(int(bid))
+    assert isinstance(df, pd.DataFrame)
+    return out
