@@ -96,7 +96,7 @@ def ensure_admin_from_env(conn: Connection, username: Optional[str],
 
 def authenticate(conn: Connection, username: str, password: str) -> Optional[dict[str, Any]]:
     """The user row (as a dict) when the credentials are right and the account active."""
-    row = conn.execute(select(User).where(User.username == username)).scalars().first()
+    row = conn.execute(select(User).where(User.username == username)).first()
     if row is None:
         # Spend the same time as a real check so usernames cannot be probed by timing.
         check_password_hash(_DUMMY_HASH, password)

@@ -82,3 +82,8 @@ def write(fn: Callable[[Connection], T], store: AppStore | None = None, attempts
                 continue
             raise
     raise AssertionError("unreachable")
+
+
+def describe_store(app: Flask) -> str:
+    """The app's store URL with any password masked."""
+    return app.extensions[EXT].writer.describe()  # type: ignore[no-any-return]

@@ -140,6 +140,8 @@ class JudgeConfig(Strict):
     position_policy: PositionPolicy = PositionPolicy.TIE_IF_INCONSISTENT
     pairs_per_question: Optional[int] = None  # pairwise-all: a seeded sample of pairs
     seed: int = 0
+    # Verdict scale: abc | five_level | score_pair (pairwise), rating | rubric (single).
+    # Default: abc for pairwise modes, rating for single.
     scale: Literal["abc", "five_level", "score_pair", "rating", "rubric"] = "abc"
     criteria: list[str] = Field(default_factory=list)  # rubric criteria (scale: rubric)
     score_max: int = 10  # single-mode rating scale (1..score_max)
@@ -156,8 +158,19 @@ class JudgeConfig(Strict):
     def _check(self) -> "JudgeConfig":
         if self.mode == Mode.PAIRWISE_BASELINE and not self.baseline:
             raise ValueError("judge.mode pairwise-baseline needs judge.baseline (a model name)")
+        single = self.mode == Mode.SINGLE
+        if "scale" not in self.model_fields_set and single:
+            self.scale = "rating"  # the default scale follows the mode
+        if single and self.scale not in ("rating", "rubric"):
+            raise ValueError(f"judge.scale {self.scale} is pairwise; mode single needs "
+                             "rating or rubric")
+        if not single and self.scale in ("rating", "rubric"):
+            raise ValueError(f"judge.scale {self.scale} is for mode single; pairwise modes "
+                             "need abc, five_level or score_pair")
         if self.scale == "rubric" and not self.criteria:
             raise ValueError("judge.scale rubric needs judge.criteria")
+        if self.score_max < 2:
+            raise ValueError("judge.score_max must be at least 2")
         return self
 
 
@@ -181,11 +194,30 @@ class RatingsConfig(Strict):
     judge_ids: list[str] = Field(default_factory=list)  # empty = all
     template_versions: list[str] = Field(default_factory=list)  # empty = all
     baseline: Optional[str] = None  # win rate vs this model (default: judge.baseline)
+    # None: the judge's position policy (judge.position_policy)
+    position_policy: Optional[PositionPolicy] = None
+    per_category: bool = True  # a leaderboard per question category besides "all"
+    prior_sd: float = Field(400.0, gt=0)  # Elo points; used only when the BT MLE does not exist
+
+    @field_validator("ci_level")
+    @classmethod
+    def _ci_ok(cls, v: float) -> float:
+        if not 0.0 < v < 1.0:
+            raise ValueError("ratings.ci_level must be between 0 and 1 (e.g. 0.95)")
+        return v
+
+    @field_validator("bootstrap_rounds")
+    @classmethod
+    def _rounds_ok(cls, v: int) -> int:
+        if v < 0:
+            raise ValueError("ratings.bootstrap_rounds must be 0 (no CIs) or more")
+        return v
 
 
 class ReportConfig(Strict):
     dir: Path = Path("outputs/reports")
     formats: list[Literal["md", "csv", "json"]] = Field(default_factory=lambda: ["md", "csv", "json"])
+    name: str = "leaderboard"  # file stem: <dir>/<name>.md, .csv, .json, .manifest.json
 
 
 class ArenaConfig(Strict):

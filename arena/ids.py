@@ -31,7 +31,15 @@ def question_id(source: str, local_id: str) -> str:
 
 
 def question_content_hash(turns: list[str], document_id: str | None) -> str:
-    return sha256_hex(canonical_json({"turns": turns, "document": document_id}))
+    """Hash of a question's text: its turns (length-prefixed, so no two lists collide) and
+    its document id. Hot in imports, hence no JSON encoding."""
+    h = hashlib.sha256()
+    for t in turns:
+        b = str(t).encode("utf-8")
+        h.update(b"%d:" % len(b))
+        h.update(b)
+    h.update(b"|doc:" + (document_id or "").encode("utf-8"))
+    return h.hexdigest()
 
 
 def document_id(text: str) -> str:

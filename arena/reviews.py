@@ -62,9 +62,14 @@ class Judge(Protocol):
 
 
 def cache_key(judge: Judge, item: JudgeItem) -> str:
-    return sha256_hex(canonical_json([judge.judge_id, judge.template_version(item),
-                                      item.question_id, item.answer_a_id, item.answer_b_id,
-                                      item.first, item.turn, item.mode]))[:40]
+    parts: list[Any] = [judge.judge_id, judge.template_version(item), item.question_id,
+                        item.answer_a_id, item.answer_b_id, item.first, item.turn, item.mode]
+    # A judge whose output depends on more than its id (an LLM judge's model, endpoint and
+    # generation parameters) says so in ``cache_extra``; judges without it keep their keys.
+    extra = getattr(judge, "cache_extra", None)
+    if extra:
+        parts.append(extra)
+    return sha256_hex(canonical_json(parts))[:40]
 
 
 def orders_for(policy: PositionPolicy, seed: int, battle_key: str) -> list[str]:
@@ -75,24 +80,52 @@ def orders_for(policy: PositionPolicy, seed: int, battle_key: str) -> list[str]:
     return ["A", "B"]
 
 
-def plan_items(store: Store, cfg: ArenaConfig, *, limit: Optional[int] = None) -> list[JudgeItem]:
-    """Store the run's battles and return every judge work item, in a stable order."""
+def _turns_of(conn: Any, qids: list[str]) -> dict[str, int]:
+    from arena.store.schema import Question
+
+    out: dict[str, int] = {}
+    for start in range(0, len(qids), 500):
+        part = qids[start:start + 500]
+        for qid, turns in conn.execute(select(Question.id, Question.turns)
+                                       .where(Question.id.in_(part))):
+            out[qid] = len(turns or [])
+    return out
+
+
+def _turn_list(per_turn: bool, n_turns: int) -> list[Optional[int]]:
+    # per_turn: one item per turn of a multi-turn question (1-based); else the whole dialogue.
+    if per_turn and n_turns > 1:
+        return list(range(1, n_turns + 1))
+    return [None]
+
+
+def plan_items(store: Store, cfg: ArenaConfig, *, limit: Optional[int] = None,
+               mode: Optional[Mode] = None) -> list[JudgeItem]:
+    """Store the run's battles and return every judge work item, in a stable order.
+
+    ``mode`` overrides ``cfg.judge.mode`` (metric judges always score single answers).
+    With ``judge.per_turn`` a multi-turn question gives one item per turn."""
+    mode = Mode(mode) if mode is not None else cfg.judge.mode
+    per_turn = cfg.judge.per_turn
     with store.begin() as conn:
         qids = selected_questions(conn, cfg, limit=limit)
-        if cfg.judge.mode == Mode.SINGLE:
+        turns = _turns_of(conn, qids) if per_turn else {}
+        if mode == Mode.SINGLE:
             answers = answer_map(conn, cfg, qids)
             return [JudgeItem(mode=Mode.SINGLE.value, question_id=q, model_a=m, answer_a_id=aid,
-                              first=None)
-                    for (q, m), aid in sorted(answers.items())]
+                              first=None, turn=t)
+                    for (q, m), aid in sorted(answers.items())
+                    for t in _turn_list(per_turn, turns.get(q, 1))]
         battles = plan_battles(conn, cfg, qids)
     items = []
     for b in battles:
         key = f"{b.question_id}|{b.model_a}|{b.model_b}"
-        for first in orders_for(cfg.judge.position_policy, cfg.judge.seed, key):
-            items.append(JudgeItem(mode=cfg.judge.mode.value, question_id=b.question_id,
-                                   model_a=b.model_a, answer_a_id=b.answer_a_id,
-                                   model_b=b.model_b, answer_b_id=b.answer_b_id,
-                                   battle_id=b.battle_id, first=first))
+        for t in _turn_list(per_turn, turns.get(b.question_id, 1)):
+            for first in orders_for(cfg.judge.position_policy, cfg.judge.seed, key):
+                items.append(JudgeItem(mode=mode.value, question_id=b.question_id,
+                                       model_a=b.model_a, answer_a_id=b.answer_a_id,
+                                       model_b=b.model_b, answer_b_id=b.answer_b_id,
+                                       battle_id=b.battle_id, first=first, turn=t))
     return items
 
 
@@ -163,19 +196,26 @@ class RowWriter:
 def run_reviews(store: Store, cfg: ArenaConfig, judge: Judge, *, limit: Optional[int] = None,
                 retry_failed: bool = False, run_id: Optional[str] = None,
                 progress: bool = True) -> ReviewReport:
-    """Judge every pending item with ``judge`` and store the rows as they arrive."""
-    items = plan_items(store, cfg, limit=limit)
+    """Judge every pending item with ``judge`` and store the rows as they arrive.
+
+    A judge with a ``bind(store)`` method gets the store first (LLM and metric judges read
+    questions and answers); a judge with a ``mode`` attribute plans items of that mode."""
+    bind = getattr(judge, "bind", None)
+    if callable(bind):
+        bind(store)
+    items = plan_items(store, cfg, limit=limit, mode=getattr(judge, "mode", None))
     todo, _ = pending_items(store, judge, items, retry_failed=retry_failed)
     report = ReviewReport(judge_id=judge.judge_id, planned=len(items),
                           skipped=len(items) - len(todo))
     if not todo:
         return report
     writer = RowWriter(store)
-    policy = cfg.judge.position_policy.value if cfg.judge.mode != Mode.SINGLE else None
+    policy = cfg.judge.position_policy.value
     bar = _progress(len(todo), f"reviews ({judge.judge_id})", progress)
 
     def emit(row: dict[str, Any]) -> None:
-        row.setdefault("policy", policy)
+        # The position policy belongs to pairwise rows only.
+        row.setdefault("policy", policy if row.get("mode") != Mode.SINGLE.value else None)
         row.setdefault("run_id", run_id)
         writer(row)
         bar.update(1)

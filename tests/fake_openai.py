@@ -116,6 +116,9 @@ class FakeOpenAI:
         self.requests: list[dict] = []
         self.headers: list[dict[str, str]] = []
         self.faults_served: list[tuple[str, str]] = []  # (fault kind/status, model)
+        self.arrivals: list[float] = []  # time.monotonic() of each chat request
+        self.inflight = 0
+        self.max_inflight = 0  # most chat requests being handled at once
         self._seen: dict[str, int] = {}
         self._lock = threading.Lock()
         self._port = port
@@ -170,7 +173,9 @@ class FakeOpenAI:
             self.requests.clear()
             self.headers.clear()
             self.faults_served.clear()
+            self.arrivals.clear()
             self._seen.clear()
+            self.max_inflight = 0
 
     # -- request handling (called from handler threads) ---------------------------------------
     def _note(self, raw: bytes, req: dict, headers: dict[str, str]) -> int:
@@ -179,6 +184,9 @@ class FakeOpenAI:
             if self.record:
                 self.requests.append(req)
                 self.headers.append(headers)
+                self.arrivals.append(time.monotonic())
+            self.inflight += 1
+            self.max_inflight = max(self.max_inflight, self.inflight)
             self._seen[key] = self._seen.get(key, 0) + 1
             return self._seen[key]
 
@@ -263,16 +271,20 @@ def _make_handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 self._error(400, "request body is not JSON")
                 return
             attempt = server._note(raw, req, {k.lower(): v for k, v in self.headers.items()})
-            fault, body = server._respond(req, attempt)
-            if server.latency:
-                time.sleep(server.latency)
-            if fault is not None:
+            try:
+                fault, body = server._respond(req, attempt)
+                if server.latency:
+                    time.sleep(server.latency)
+                if fault is not None:
+                    with server._lock:
+                        tag = fault.kind if fault.kind != "status" else str(fault.status_code)
+                        server.faults_served.append((tag, str(req.get("model"))))
+                    self._fault(fault, req)
+                    return
+                self._send(200, json.dumps(body).encode())
+            finally:
                 with server._lock:
-                    tag = fault.kind if fault.kind != "status" else str(fault.status_code)
-                    server.faults_served.append((tag, str(req.get("model"))))
-                self._fault(fault, req)
-                return
-            self._send(200, json.dumps(body).encode())
+                    server.inflight -= 1
 
         def _fault(self, fault: Fault, req: dict) -> None:
             if fault.kind == "status":

@@ -25,12 +25,13 @@ EXPORT_KINDS = ("questions", "answers", "references", "verdicts", "battles", "le
 
 # Canonical names first; aliases users of each tool will type.
 FORMAT_NAMES = ("evalscope", "mtbench", "arena-hard", "alpaca-eval", "leval", "longbench",
-                "longbench-write")
+                "longbench-write", "chatbot-arena")
 ALIASES = {"fastchat": "mtbench", "mt-bench": "mtbench", "mt_bench": "mtbench",
            "arenahard": "arena-hard", "arena_hard": "arena-hard", "alpacaeval": "alpaca-eval",
            "alpaca_eval": "alpaca-eval", "l-eval": "leval", "longbench_write": "longbench-write",
-           "longwriter": "longbench-write", "llmuses": "evalscope"}
-EXPORT_ONLY = ("chatbot-arena", "csv", "json", "markdown")
+           "longwriter": "longbench-write", "llmuses": "evalscope",
+           "chatbot_arena": "chatbot-arena", "lmsys": "chatbot-arena"}
+EXPORT_ONLY = ("csv", "json", "markdown")
 
 
 @dataclass

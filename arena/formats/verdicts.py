@@ -22,7 +22,7 @@ from arena.formats.registry import Ctx
 from arena.formats.resolve import _chunks, answer_ids, resolve_ids, store_answers
 from arena.store.ingest import (AnswerRecord, QuestionRecord, add_judgments, add_questions,
                                 ensure_models, insert_ignore)
-from arena.store.schema import Battle, Judgment
+from arena.store.schema import Battle, Judgment, Question
 
 IMPORTED = "imported"
 # Every stored row carries the same keys: a Core executemany takes its columns from row one.
@@ -55,13 +55,25 @@ def ensure_questions(ctx: Ctx, items: Sequence[CarriedQuestion], *, field_name: 
     out: dict[int, str] = {}
     with_text: list[tuple[int, CarriedQuestion]] = []
     if ctx.source is None:
-        named = [(it.rec, it.local_id) for it in items if it.local_id is not None]
-        found = resolve_ids(ctx, named, field=field_name, allow_missing=True) if named else {}
+        cands = _stored_by_local_id(ctx, [it.local_id for it in items if it.local_id])
+        own = ctx.default_source()
         for i, it in enumerate(items):
-            if it.local_id is not None and it.local_id in found:
-                out[i] = found[it.local_id]
-            elif it.turns is not None:
-                with_text.append((i, it))
+            lst = cands.get(it.local_id or "", [])
+            if it.turns is not None:
+                # The same local id with other text is another question set: create it.
+                lst = [(q, t) for q, t in lst if t == it.turns]
+                if not lst:
+                    with_text.append((i, it))
+                    continue
+            if not lst:
+                continue
+            mine = [q for q, _ in lst if q == ids.question_id(own, str(it.local_id))]
+            if mine or len(lst) == 1:
+                out[i] = mine[0] if mine else lst[0][0]
+                continue
+            raise ctx.file.error(f"question id {it.local_id!r} is stored under several sources "
+                                 f"({', '.join(sorted(q.rsplit('/', 1)[0] for q, _ in lst))}); "
+                                 f"pass --source", it.rec, field_name)
     else:
         with_text = [(i, it) for i, it in enumerate(items) if it.turns is not None]
         missing = [(it.rec, it.local_id) for it in items
@@ -71,6 +83,8 @@ def ensure_questions(ctx: Ctx, items: Sequence[CarriedQuestion], *, field_name: 
             for i, it in enumerate(items):
                 if it.turns is None and it.local_id in found:
                     out[i] = found[it.local_id]
+    if with_text and ctx.source is None:
+        with_text = _match_text_only(ctx, with_text, out)
     if with_text:
         source = ctx.default_source()
         recs = [QuestionRecord(turns=it.turns or [], local_id=it.local_id, category=it.category,
@@ -90,6 +104,48 @@ def ensure_questions(ctx: Ctx, items: Sequence[CarriedQuestion], *, field_name: 
         ctx.summary.skipped += len(skipped)
         ctx.summary.notes.append(f"{len(skipped)} verdict(s) name a question not stored and "
                                  f"were skipped (lines {', '.join(str(s.rec.line) for s in skipped[:10])})")
+    return out
+
+
+def _match_text_only(ctx: Ctx, items: list[tuple[int, CarriedQuestion]], out: dict[int, str]
+                     ) -> list[tuple[int, CarriedQuestion]]:
+    """Match records that carry text but no id (AlpacaEval) on the stored content hash, in
+    any source (the file's own source first). Returns the items still to be created."""
+    todo = [(i, it) for i, it in items if it.local_id is None]
+    if not todo:
+        return items
+    hashes = {i: ids.question_content_hash(it.turns or [], None) for i, it in todo}
+    found: dict[str, list[str]] = {}
+    uniq = list(dict.fromkeys(hashes.values()))
+    for part in _chunks(uniq):
+        for h, qid in ctx.conn.execute(select(Question.content_hash, Question.id)
+                                       .where(Question.content_hash.in_(part))):
+            found.setdefault(h, []).append(qid)
+    own = ctx.default_source() + "/"
+    rest = []
+    for i, it in items:
+        lst = found.get(hashes.get(i, ""), []) if it.local_id is None else []
+        mine = [q for q in lst if q.startswith(own)]
+        if mine or len(lst) == 1:
+            out[i] = mine[0] if mine else lst[0]
+        elif len(lst) > 1:
+            raise ctx.file.error("this question text is stored under several sources ("
+                                 + ", ".join(sorted(q.rsplit("/", 1)[0] for q in lst))
+                                 + "); pass --source", it.rec, "instruction")
+        else:
+            rest.append((i, it))
+    return rest
+
+
+def _stored_by_local_id(ctx: Ctx, locals_: list[str]) -> dict[str, list[tuple[str, list]]]:
+    """Stored questions by local id, across sources: {local id: [(full id, turns)]}."""
+    out: dict[str, list[tuple[str, list]]] = {}
+    uniq = list(dict.fromkeys(locals_))
+    for part in _chunks(uniq):
+        for local, qid, turns in ctx.conn.execute(
+                select(Question.local_id, Question.id, Question.turns)
+                .where(Question.local_id.in_(part))):
+            out.setdefault(local, []).append((qid, turns))
     return out
 
 

@@ -159,8 +159,8 @@ class CallRunner:
                 t0 = time.perf_counter()
                 try:
                     if self.provider.enforce_timeout:
-                        res = await asyncio.wait_for(self.provider.generate(req, s.timeout_s),
-                                                     s.timeout_s)
+                        async with asyncio.timeout(s.timeout_s):
+                            res = await self.provider.generate(req, s.timeout_s)
                     else:
                         res = await self.provider.generate(req, s.timeout_s)
                     if res.latency_s is None:
@@ -199,18 +199,32 @@ class CallRunner:
         it = iter(enumerate(items))
         n = max(1, min(workers or self.settings.concurrency, len(items)))
 
-        async def worker() -> None:
-            for i, item in it:  # one shared iterator: each item is taken by exactly one worker
-                r = await fn(item)
-                out[i] = r
-                if on_done is not None:
-                    maybe = on_done(i, item, r)
-                    if inspect.isawaitable(maybe):
-                        await maybe
+        failed = False
 
-        async with asyncio.TaskGroup() as tg:
-            for _ in range(n):
-                tg.create_task(worker())
+        async def worker() -> None:
+            nonlocal failed
+            for i, item in it:  # one shared iterator: each item is taken by exactly one worker
+                if failed:
+                    return
+                try:
+                    r = await fn(item)
+                    out[i] = r
+                    if on_done is not None and not failed:
+                        maybe = on_done(i, item, r)
+                        if inspect.isawaitable(maybe):
+                            await maybe
+                except BaseException:
+                    # Stop the other workers even where a library swallows their cancellation.
+                    failed = True
+                    raise
+
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for _ in range(n):
+                    tg.create_task(worker())
+        except BaseExceptionGroup as eg:
+            # The caller gets the error itself (e.g. the store's), not a group of one.
+            raise eg.exceptions[0] from None
         return out
 
     async def arun(self, requests: Sequence[ChatRequest],

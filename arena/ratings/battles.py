@@ -66,6 +66,20 @@ class Battles:
                    len_a=np.full(n, np.nan) if len_a is None else np.asarray(len_a, float),
                    len_b=np.full(n, np.nan) if len_b is None else np.asarray(len_b, float))
 
+    def compact(self) -> "Battles":
+        """The same battles with ``models`` reduced to the models that appear (indices
+        renumbered, order kept)."""
+        used = np.zeros(len(self.models), dtype=bool)
+        used[self.model_a] = True
+        used[self.model_b] = True
+        if used.all():
+            return self
+        remap = np.cumsum(used) - 1
+        return Battles([m for m, u in zip(self.models, used) if u],
+                       remap[self.model_a].astype(np.int32), remap[self.model_b].astype(np.int32),
+                       self.score, self.weight, self.question, self.category, self.len_a,
+                       self.len_b, self.policy, dict(self.notes))
+
     def subset(self, mask: np.ndarray) -> "Battles":
         return Battles(self.models, self.model_a[mask], self.model_b[mask], self.score[mask],
                        self.weight[mask], self.question[mask], self.category[mask],

@@ -56,6 +56,7 @@ class PairData:
     type_n: sparse.csr_matrix
     type_count: np.ndarray
     n_units: int
+    unit_type: Optional[np.ndarray] = None  # type of each unit (question resampling)
 
 
 def aggregate(model_a: np.ndarray, model_b: np.ndarray, score: np.ndarray,
@@ -69,41 +70,73 @@ def aggregate(model_a: np.ndarray, model_b: np.ndarray, score: np.ndarray,
     sc = np.asarray(score, dtype=np.float64)[keep]
     w = np.asarray(weight, dtype=np.float64)[keep]
     lo, hi = np.minimum(a, b), np.maximum(a, b)
-    s_lo = np.where(a == lo, sc, 1.0 - sc) * w
+    frac = np.where(a == lo, sc, 1.0 - sc)  # score of the lower index, unweighted
+    s_lo = frac * w
+    # integer keys + bincount instead of sorting: aggregation stays O(n)
     pid_full = lo * n_models + hi
-    pairs, pid = np.unique(pid_full, return_inverse=True)
+    present = np.bincount(pid_full, minlength=n_models * n_models) > 0
+    pairs = np.flatnonzero(present)
+    lookup = np.full(n_models * n_models, -1, dtype=np.int64)
+    lookup[pairs] = np.arange(len(pairs))
+    pid = lookup[pid_full]
     P = len(pairs)
     s = np.bincount(pid, weights=s_lo, minlength=P)
     n = np.bincount(pid, weights=w, minlength=P)
     pair_i, pair_j = (pairs // n_models).astype(np.int64), (pairs % n_models).astype(np.int64)
 
     if unit is None:
-        units = None
-        n_units = len(pid)
+        uid, n_units = None, len(pid)
     else:
-        u = np.asarray(unit)[keep]
-        units, uid = np.unique(u, return_inverse=True)
-        n_units = len(units)
-    if units is None or n_units == len(pid):
+        _, uid = np.unique(np.asarray(unit)[keep], return_inverse=True)
+        uid = uid.ravel()
+        n_units = int(uid.max()) + 1 if len(uid) else 0
+    if uid is None or n_units == len(pid):
         # every unit is one battle: types are distinct (pair, score, weight) cells
-        key = np.stack([pid.astype(np.float64), s_lo, w], axis=1)
-        cells, inv, cnt = np.unique(key, axis=0, return_inverse=True, return_counts=True)
-        T = len(cells)
-        cp = cells[:, 0].astype(np.int64)
-        type_s = sparse.csr_matrix((cells[:, 1], (np.arange(T), cp)), shape=(T, P))
-        type_n = sparse.csr_matrix((cells[:, 2], (np.arange(T), cp)), shape=(T, P))
-        type_count = cnt.astype(np.float64)
+        type_s, type_n, type_count = _cells(pid, P, frac, w)
     else:
         us = sparse.csr_matrix((s_lo, (uid, pid)), shape=(n_units, P))
         un = sparse.csr_matrix((w, (uid, pid)), shape=(n_units, P))
         us.sum_duplicates()
         un.sum_duplicates()
-        type_s, type_n, type_count = _merge_identical_rows(us, un)
+        type_s, type_n, type_count, unit_type = _merge_identical_rows(us, un)
+        return PairData(n_models, pair_i, pair_j, s, n, type_s, type_n, type_count, n_units,
+                        unit_type)
     return PairData(n_models, pair_i, pair_j, s, n, type_s, type_n, type_count, n_units)
 
 
+def _codes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct values, code per element); fast when all values are equal."""
+    if len(x) == 0 or (x == x[0]).all():
+        return x[:1].copy(), np.zeros(len(x), dtype=np.int64)
+    vals, code = np.unique(x, return_inverse=True)
+    return vals, code.ravel().astype(np.int64)
+
+
+def _cells(pid: np.ndarray, P: int, frac: np.ndarray, w: np.ndarray
+           ) -> tuple[sparse.csr_matrix, sparse.csr_matrix, np.ndarray]:
+    """Types for battle resampling: one per distinct (pair, score, weight)."""
+    halves = frac * 2.0
+    if np.array_equal(halves, np.rint(halves)):  # scores in {0, 0.5, 1}: no sort needed
+        fvals, fcode = np.array([0.0, 0.5, 1.0]), np.rint(halves).astype(np.int64)
+    else:
+        fvals, fcode = _codes(frac)
+    wvals, wcode = _codes(w)
+    nf, nw = len(fvals), len(wvals)
+    key = (pid * nf + fcode) * nw + wcode
+    cnt = np.bincount(key, minlength=P * nf * nw)
+    cells = np.flatnonzero(cnt)
+    cp = cells // (nf * nw)
+    cf = fvals[(cells // nw) % nf]
+    cw = wvals[cells % nw]
+    T = len(cells)
+    rows = np.arange(T)
+    type_s = sparse.csr_matrix((cf * cw, (rows, cp)), shape=(T, P))
+    type_n = sparse.csr_matrix((cw, (rows, cp)), shape=(T, P))
+    return type_s, type_n, cnt[cells].astype(np.float64)
+
+
 def _merge_identical_rows(us: sparse.csr_matrix, un: sparse.csr_matrix
-                          ) -> tuple[sparse.csr_matrix, sparse.csr_matrix, np.ndarray]:
+                          ) -> tuple[sparse.csr_matrix, sparse.csr_matrix, np.ndarray, np.ndarray]:
     """Group units whose rows are identical (random projections, then verified exactly)."""
     rng = np.random.default_rng(12345)
     P = us.shape[1]
@@ -115,8 +148,8 @@ def _merge_identical_rows(us: sparse.csr_matrix, un: sparse.csr_matrix
     rep = first[inv]
     if (us - us[rep]).count_nonzero() or (un - un[rep]).count_nonzero():
         # a projection collision (practically impossible): keep units separate, still exact
-        return us, un, np.ones(us.shape[0])
-    return us[first].tocsr(), un[first].tocsr(), cnt.astype(np.float64)
+        return us, un, np.ones(us.shape[0]), np.arange(us.shape[0])
+    return us[first].tocsr(), un[first].tocsr(), cnt.astype(np.float64), inv.astype(np.int64)
 
 
 def _incidence(pd: PairData) -> np.ndarray:
@@ -131,12 +164,11 @@ def _incidence(pd: PairData) -> np.ndarray:
 def needs_prior(pd: PairData, s: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Per row of ``s``/``n`` (R x P): True where some model has no wins or no losses."""
     P, M = len(pd.pair_i), pd.n_models
-    Ai = np.zeros((P, M))
-    Ai[np.arange(P), pd.pair_i] = 1.0
+    A = _incidence(pd)  # +1 at i, -1 at j
     Aj = np.zeros((P, M))
     Aj[np.arange(P), pd.pair_j] = 1.0
-    wins = s @ Ai + (n - s) @ Aj
-    losses = (n - s) @ Ai + s @ Aj
+    wins = s @ A + n @ Aj  # i gets s; j gets n - s
+    losses = n @ np.abs(A) - wins
     return ((wins <= 0) | (losses <= 0)).any(axis=1)
 
 
@@ -287,15 +319,27 @@ def bootstrap_thetas(pd: PairData, theta: np.ndarray, rounds: int, seed: int,
     T = pd.type_count.shape[0]
     N = int(round(pd.type_count.sum()))
     probs = pd.type_count / pd.type_count.sum()
-    if chunk is None:  # bound memory: the (chunk x T) weight matrix stays under ~80 MB
-        chunk = int(max(1, min(rounds, 10_000_000 // max(T, 1))))
-    ts_T, tn_T = pd.type_s.T.tocsr(), pd.type_n.T.tocsr()
+    # Two exact ways to draw N units with replacement, summed per type: a multinomial over
+    # types costs O(T) per round, drawing unit indices costs O(N); take the cheaper one.
+    by_index = pd.unit_type is not None and T * 4 > N
+    if chunk is None:  # bound memory: the (chunk x max(T, N)) draws stay under ~100 MB
+        chunk = int(max(1, min(rounds, 12_000_000 // max(N if by_index else T, 1))))
+    ts_T = pd.type_s.T.tocsr().astype(np.float32)
+    tn_T = pd.type_n.T.tocsr().astype(np.float32)
     out = np.empty((rounds, pd.n_models))
     for start in range(0, rounds, chunk):
         r = min(chunk, rounds - start)
-        m = rng.multinomial(N, probs, size=r).astype(np.float64)
-        s = np.asarray(ts_T @ m.T).T
-        n = np.asarray(tn_T @ m.T).T
+        if by_index:
+            draws = pd.unit_type[rng.integers(0, N, size=(r, N))]
+            draws += (np.arange(r) * T)[:, None]
+            m = np.bincount(draws.ravel(), minlength=r * T).reshape(r, T).astype(np.float32)
+        else:
+            m = rng.multinomial(N, probs, size=r).astype(np.float32)
+        mt = np.ascontiguousarray(m.T)
+        # float32 halves the memory traffic and is exact while a pair's sums stay below 2**24
+        # (16.7 M games; halves and weights 1 or 3 are representable)
+        s = np.asarray(ts_T @ mt, dtype=np.float64).T
+        n = np.asarray(tn_T @ mt, dtype=np.float64).T
         prior = np.full(r, prior_all) | needs_prior(pd, s, n)
         out[start:start + r] = fit_thetas(pd, s, n, prior, prior_sd, theta0=theta)
     return out

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pandas as pd
-from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.engine import make_url
 
 from arena.errors import ArenaError
@@ -37,7 +37,7 @@ VERDICT_COLUMNS = [
     "id", "mode", "battle_id", "answer_id", "question_id", "model_a", "model_b",
     "answer_a_id", "answer_b_id", "turn", "first", "judge_kind", "judge_id",
     "template_version", "policy", "outcome", "strength", "score_a", "score_b", "parse_status",
-    "annotator_id", "round", "supersedes_id", "created_at",
+    "annotator_id", "round", "supersedes_id",
 ]
 
 
@@ -70,6 +70,25 @@ def change_marker(engine: Engine) -> tuple[int, ...]:
     return (int(jc or 0), int(jm or 0), int(ac or 0), int(am or 0))
 
 
+def store_summary(engine: Engine) -> dict[str, Any]:
+    """Small facts for the sidebar: categories, judges (kind, id), models, counts by status.
+
+    Cheap (distinct values and grouped counts), so the first page drawn does not wait for the
+    full verdict frame.
+    """
+    J = Judgment
+    with engine.connect() as conn:
+        cats = sorted({c or "" for c in conn.execute(select(Question.category).distinct())
+                       .scalars()})
+        judges = sorted(conn.execute(select(J.judge_kind, J.judge_id).distinct()).all())
+        counts = conn.execute(select(J.judge_kind, J.parse_status, func.count())
+                              .group_by(J.judge_kind, J.parse_status)).all()
+        superseded = conn.execute(select(func.count(J.supersedes_id))).scalar() or 0
+    return {"categories": cats, "judges": [(str(k), str(i)) for k, i in judges],
+            "counts": [(str(k), str(s), int(n)) for k, s, n in counts],
+            "superseded": int(superseded)}
+
+
 def load_verdicts(engine: Engine) -> pd.DataFrame:
     """Every judgment's small columns, with ``category``, ``len_a``/``len_b`` (characters of
     the answers judged) and ``annotator`` (pseudonym) added. Ordered by id.
@@ -77,15 +96,13 @@ def load_verdicts(engine: Engine) -> pd.DataFrame:
     Nothing is filtered here: failed, dry-run and superseded rows are kept so the viewer can
     count and show them; the leaderboard applies the ratings module's selection instead.
     """
-    j = Judgment.__table__.c
-    cols = [getattr(j, c) for c in VERDICT_COLUMNS]
-    stmt = (select(*cols, Question.category)
-            .join(Question, Question.id == j.question_id)
-            .order_by(j.id))
+    cols = ", ".join(f"j.{c}" for c in VERDICT_COLUMNS)
+    sql = (f"SELECT {cols}, q.category FROM judgments j "
+           f"JOIN questions q ON q.id = j.question_id ORDER BY j.id")
     with engine.connect() as conn:
-        rows = conn.execute(stmt).all()
+        rows = _fetch(conn, sql)
         lengths = _answer_lengths(conn)
-        users = _annotators(conn, engine)
+        users = _annotators(conn)
     df = pd.DataFrame.from_records(rows, columns=[*VERDICT_COLUMNS, "category"])
     df["category"] = df["category"].fillna("").astype(str)
     df = _attach_lengths(df, lengths)
@@ -95,9 +112,20 @@ def load_verdicts(engine: Engine) -> pd.DataFrame:
     return df
 
 
+def _fetch(conn: Any, sql: str) -> list[tuple]:
+    # Plain DB-API tuples: SQLAlchemy Row objects cost ~10x more to turn into a DataFrame,
+    # which matters at 100,000 verdicts. ``sql`` is a constant without user input.
+    cur = conn.connection.cursor()
+    try:
+        cur.execute(sql)
+        return cur.fetchall()
+    finally:
+        cur.close()
+
+
 def _answer_lengths(conn: Any) -> pd.DataFrame:
     # Characters of all turns, counted in the database so no answer text is transferred.
-    # The JSON column may hold \uXXXX escapes, so decode the array there instead of measuring
+    # The JSON column may hold \\uXXXX escapes, so decode the array there instead of measuring
     # the JSON text (which would count a CJK character as six).
     if conn.dialect.name == "postgresql":
         sql = ("SELECT a.id, a.question_id, a.model, (SELECT coalesce(sum(length(t)), 0) "
@@ -105,28 +133,26 @@ def _answer_lengths(conn: Any) -> pd.DataFrame:
     else:
         sql = ("SELECT a.id, a.question_id, a.model, (SELECT coalesce(sum(length(e.value)), 0) "
                "FROM json_each(a.turns) AS e) FROM answers a ORDER BY a.id")
-    return pd.DataFrame.from_records(conn.execute(text(sql)).all(),
+    return pd.DataFrame.from_records(_fetch(conn, sql),
                                      columns=["answer_id", "question_id", "model", "length"])
 
 
-def _annotators(conn: Any, engine: Engine) -> dict[int, str]:
-    if not inspect(engine).has_table(User.__tablename__):
+def _annotators(conn: Any) -> dict[int, str]:
+    if not inspect(conn).has_table(User.__tablename__):
         return {}
-    return dict(conn.execute(select(User.id, User.pseudonym)).tuples().all())
+    return dict(conn.execute(select(User.id, User.pseudonym)).all())
 
 
 def _attach_lengths(df: pd.DataFrame, lengths: pd.DataFrame) -> pd.DataFrame:
-    by_id = dict(zip(lengths["answer_id"], lengths["length"]))
+    by_id = lengths.set_index("answer_id")["length"].astype("float64")
     # Latest answer per (question, model) for judgments that do not name their answers.
-    latest = lengths.drop_duplicates(["question_id", "model"], keep="last")
-    by_qm = {(q, m): n for q, m, n in zip(latest["question_id"], latest["model"],
-                                          latest["length"])}
+    latest = lengths.drop_duplicates(["question_id", "model"], keep="last").set_index(
+        ["question_id", "model"])["length"].astype("float64")
     for side in ("a", "b"):
-        ids = df[f"answer_{side}_id"]
-        models = df[f"model_{side}"]
-        vals = [by_id.get(int(i)) if pd.notna(i) else by_qm.get((q, m))
-                for i, q, m in zip(ids, df["question_id"], models)]
-        df[f"len_{side}"] = pd.array(vals, dtype="Float64")
+        named = df[f"answer_{side}_id"].map(by_id)
+        key = pd.MultiIndex.from_arrays([df["question_id"], df[f"model_{side}"]])
+        fallback = pd.Series(latest.reindex(key).to_numpy(), index=df.index)
+        df[f"len_{side}"] = named.where(df[f"answer_{side}_id"].notna(), fallback)
     return df
 
 
@@ -161,7 +187,7 @@ def load_battle(engine: Engine, battle_id: int) -> Optional[BattleDetail]:
         judgments = [dict(r) for r in conn.execute(
             select(Judgment.__table__).where(Judgment.battle_id == battle_id)
             .order_by(Judgment.id)).mappings()]
-        users = _annotators(conn, engine)
+        users = _annotators(conn)
         answers = _answers_for(conn, b["question_id"], [b["model_a"], b["model_b"]], judgments)
         refs = [dict(r) for r in conn.execute(select(Reference.author, Reference.turns).where(
             Reference.question_id == b["question_id"])).mappings()]

@@ -33,9 +33,17 @@ class ViewerOptions:
     config_path: Optional[Path] = None
     review_file: Optional[Path] = None
     category_file: Optional[Path] = None
-    ratings: RatingsConfig = field(default_factory=RatingsConfig)
-    baseline: Optional[str] = None  # the model "win rate vs baseline" is measured against
+    config: ArenaConfig = field(default_factory=ArenaConfig)  # defaults without -c
     legacy_notes: tuple[str, ...] = ()
+
+    @property
+    def ratings(self) -> RatingsConfig:
+        return self.config.ratings
+
+    @property
+    def baseline(self) -> Optional[str]:
+        """The model "win rate vs baseline" is measured against by default (may be None)."""
+        return self.config.ratings.baseline or self.config.judge.baseline
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,11 +72,9 @@ def parse_options(argv: Sequence[str] | None = None,
     url = resolve_db_url(args.db, cfg.store.url if cfg else None, environ=dict(env))
     review = _existing(args.review_file, "--review-file")
     category = _existing(args.category_file, "--category-file")
-    ratings = cfg.ratings if cfg else RatingsConfig()
-    baseline = (ratings.baseline or (cfg.judge.baseline if cfg else None)) or None
     return ViewerOptions(db_url=url, config_path=Path(config_path) if config_path else None,
-                         review_file=review, category_file=category, ratings=ratings,
-                         baseline=baseline, legacy_notes=notes)
+                         review_file=review, category_file=category,
+                         config=cfg or ArenaConfig(), legacy_notes=notes)
 
 
 def _existing(path: str | None, flag: str) -> Optional[Path]:

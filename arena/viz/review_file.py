@@ -182,9 +182,9 @@ def _write(conn: Any, records: list[ReviewRecord], path: Path) -> None:
         {"question_id": f"{SOURCE}/{r.question_id}", "model_a": r.model_a, "model_b": r.model_b}
         for r in records], ["question_id", "model_a", "model_b"])
     battle_ids = {(q, a, b): i for i, q, a, b in conn.execute(
-        select(Battle.id, Battle.question_id, Battle.model_a, Battle.model_b)).tuples()}
+        select(Battle.id, Battle.question_id, Battle.model_a, Battle.model_b))}
     answer_ids = {(q, m): i for i, q, m in conn.execute(
-        select(Answer.id, Answer.question_id, Answer.model)).tuples()}
+        select(Answer.id, Answer.question_id, Answer.model))}
     rows = []
     for r in records:
         qid = f"{SOURCE}/{r.question_id}"

@@ -21,7 +21,7 @@ from arena.store import Store
 from arena.store.annotation_schema import User
 from arena.store.ingest import (AnswerRecord, QuestionRecord, add_answers, add_judgments,
                                 add_questions, ensure_models, insert_ignore)
-from arena.store.schema import Answer, Battle
+from arena.store.schema import Answer, Battle, Judgment
 
 ROOT = Path(__file__).resolve().parents[2]
 VIZ = ROOT / "viz.py"
@@ -40,6 +40,7 @@ class Filled:
     order_flip_battles: set[int] = field(default_factory=set)
     annotator_split_battles: set[int] = field(default_factory=set)
     human_llm_split_battles: set[int] = field(default_factory=set)
+    superseded_id: int = 0
 
 
 def fill(store: Store, *, seed: int = 7, n_questions: int = 12) -> Filled:
@@ -63,13 +64,13 @@ def fill(store: Store, *, seed: int = 7, n_questions: int = 12) -> Filled:
             {"question_id": f"t/{i}", "model_a": a, "model_b": b}
             for i in range(n_questions) for a, b in pairs], ["question_id", "model_a", "model_b"])
         out.battle_ids = {(q, a, b): bid for bid, q, a, b in conn.execute(
-            select(Battle.id, Battle.question_id, Battle.model_a, Battle.model_b)).tuples()}
+            select(Battle.id, Battle.question_id, Battle.model_a, Battle.model_b))}
         ans = {(q, m): aid for aid, q, m in conn.execute(
-            select(Answer.id, Answer.question_id, Answer.model)).tuples()}
+            select(Answer.id, Answer.question_id, Answer.model))}
         conn.execute(User.__table__.insert(), [
             {"username": "ann1", "pseudonym": "annotator-1", "role": "annotator"},
             {"username": "ann2", "pseudonym": "annotator-2", "role": "annotator"}])
-        users = dict(conn.execute(select(User.username, User.id)).tuples().all())
+        users = dict(conn.execute(select(User.username, User.id)).all())
         rows = []
 
         def base(q: str, a: str, b: str) -> dict:
@@ -100,6 +101,8 @@ def fill(store: Store, *, seed: int = 7, n_questions: int = 12) -> Filled:
                 bid = out.battle_ids[(q, a, b)]
                 h1 = "A" if STRENGTH[a] > STRENGTH[b] else "B"
                 h2 = h1 if (a, b) != ("alpha", "beta") else "BOTH_BAD"
+                if i == 2 and (a, b) == ("alpha", "gamma"):
+                    h1 = h2 = "B"  # both humans against the (mostly consistent) LLM judge
                 if h1 != h2:
                     out.annotator_split_battles.add(bid)
                 for user, o in (("ann1", h1), ("ann2", h2)):
@@ -126,6 +129,18 @@ def fill(store: Store, *, seed: int = 7, n_questions: int = 12) -> Filled:
         keys = sorted({k for r in rows for k in r})  # one executemany needs uniform keys
         add_judgments(conn, [{k: r.get(k, 'ok' if k == 'parse_status' else None) for k in keys}
                              for r in rows])
+    # a corrected human verdict: the first row is superseded by the second
+    with store.begin() as conn:
+        bid = out.battle_ids[("t/5", "beta", "gamma")]
+        common = {"mode": "pairwise-all", "battle_id": bid, "question_id": "t/5",
+                  "model_a": "beta", "model_b": "gamma", "first": "A", "judge_kind": "human",
+                  "judge_id": "human:ann1", "annotator_id": users["ann1"], "round": 1}
+        add_judgments(conn, [{**common, "outcome": "B", "submission_id": "wrong-1"}])
+        wrong = conn.execute(select(Judgment.id).where(
+            Judgment.submission_id == "wrong-1")).scalar_one()
+        add_judgments(conn, [{**common, "outcome": "A", "submission_id": "fix-1",
+                              "supersedes_id": wrong}])
+        out.superseded_id = int(wrong)
     # humans vs the LLM: battles with human verdicts where no human outcome equals an LLM one
     import pandas as pd
 

@@ -1,0 +1,179 @@
+"""Admin pages (``admin`` blueprint): accounts, invites, tasks and their progress.
+
+Only users with role ``admin`` reach these views (403 otherwise). Account and task creation
+call the same functions as the CLI and tests (``auth.create_user``, ``tasks.create_task``);
+bad form input is shown back with the field named, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import (Blueprint, abort, flash, g, redirect, render_template, request, url_for)
+from sqlalchemy import func, select, update
+
+from arena.errors import InputError
+from arena.store.annotation_schema import Assignment, Task, TaskItem, User
+from arena.types import Mode
+from annotate import auth, db, tasks
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.before_request
+def _admins_only() -> None:
+    if g.get("user") is None or g.user["role"] != "admin":
+        abort(403)
+
+
+def _task_rows(conn: Any) -> list[Any]:
+    done = (select(TaskItem.task_id, func.count().label("n_items"),
+                   func.sum(TaskItem.done_count).label("verdicts"))
+            .group_by(TaskItem.task_id).subquery())
+    return list(conn.execute(
+        select(Task.id, Task.name, Task.mode, Task.scale, Task.overlap, Task.status,
+               func.coalesce(done.c.n_items, 0).label("items"),
+               func.coalesce(done.c.verdicts, 0).label("verdicts"))
+        .outerjoin(done, done.c.task_id == Task.id).order_by(Task.id)).all())
+
+
+@bp.route("/")
+def index() -> Any:
+    with db.read() as conn:
+        users = conn.execute(select(User.id, User.username, User.role, User.active,
+                                    User.pseudonym, User.password_hash.is_not(None)
+                                    .label("has_password"))
+                             .order_by(User.id)).all()
+        task_rows = _task_rows(conn)
+    return render_template("admin/index.html", users=users, tasks=task_rows,
+                           roles=auth.ROLES)
+
+
+@bp.route("/users", methods=["POST"])
+def create_user() -> Any:
+    f = request.form
+    password = f.get("password") or None
+    try:
+        uid, token = db.write(lambda c: auth.create_user(c, f.get("username", ""),
+                                                         f.get("role", "annotator"), password))
+    except InputError as err:
+        flash(str(err))
+        return redirect(url_for("admin.index")), 303
+    link = url_for("auth.invite", token=token, _external=True) if token else None
+    return render_template("admin/user_created.html", username=f.get("username", "").strip(),
+                           link=link)
+
+
+@bp.route("/users/<int:user_id>/invite", methods=["POST"])
+def new_invite(user_id: int) -> Any:
+    import secrets
+    from datetime import timedelta
+
+    from arena.store.schema import utcnow
+
+    token = secrets.token_urlsafe(32)
+
+    def do(conn: Any) -> Any:
+        return conn.execute(update(User).where(User.id == user_id).values(
+            invite_token=token, invite_expires_at=utcnow() + timedelta(days=auth.INVITE_DAYS))
+            .returning(User.username)).scalar()
+
+    username = db.write(do)
+    if username is None:
+        abort(404)
+    return render_template("admin/user_created.html", username=username,
+                           link=url_for("auth.invite", token=token, _external=True))
+
+
+@bp.route("/users/<int:user_id>/active", methods=["POST"])
+def set_active(user_id: int) -> Any:
+    active = request.form.get("active") == "1"
+    if user_id == g.user["id"] and not active:
+        flash("You cannot deactivate your own account.")
+        return redirect(url_for("admin.index")), 303
+    db.write(lambda c: c.execute(update(User).where(User.id == user_id).values(active=active)))
+    return redirect(url_for("admin.index")), 303
+
+
+def _form_spec(f: Any) -> tasks.TaskSpec:
+    def as_int(name: str, default: int) -> int:
+        raw = (f.get(name) or "").strip()
+        if not raw:
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            raise InputError(f"expected a whole number, got {raw!r}", field=name) from None
+
+    scale = f.get("scale", "pairwise")
+    mode = f.get("mode", Mode.PAIRWISE_ALL.value)
+    return tasks.TaskSpec(
+        name=f.get("name", ""), mode=mode, scale=scale,
+        models=f.getlist("models"), baseline=f.get("baseline") or None,
+        sources=f.getlist("sources"), categories=f.getlist("categories"),
+        question_limit=as_int("question_limit", 0) or None,
+        from_battles=f.get("from_battles") == "1",
+        overlap=as_int("overlap", 1), lease_seconds=as_int("lease_minutes", 15) * 60,
+        criteria=[c.strip() for c in (f.get("criteria") or "").split(",") if c.strip()],
+        criteria_max=as_int("criteria_max", 5),
+        show_references=f.get("show_references") == "1",
+        guidelines=f.get("guidelines", ""))
+
+
+@bp.route("/tasks/new", methods=["GET", "POST"])
+def new_task() -> Any:
+    with db.read() as conn:
+        cat = tasks.catalogue(conn)
+    if request.method == "GET":
+        return render_template("admin/task_new.html", cat=cat, modes=[m.value for m in Mode],
+                               scales=tasks.SCALES, form={}, error=None)
+    try:
+        spec = _form_spec(request.form)
+        tid, n, missing = db.write(lambda c: tasks.create_task(c, spec, g.user["id"]))
+    except InputError as err:
+        return render_template("admin/task_new.html", cat=cat, modes=[m.value for m in Mode],
+                               scales=tasks.SCALES, form=request.form, error=str(err)), 400
+    flash(f"Task created with {n} items" + (f" ({missing} left out: an answer is missing)"
+                                            if missing else "") + ".")
+    return redirect(url_for("admin.task", task_id=tid)), 303
+
+
+@bp.route("/tasks/<int:task_id>")
+def task(task_id: int) -> Any:
+    with db.read() as conn:
+        t = conn.execute(select(Task).where(Task.id == task_id)).first()
+        if t is None:
+            abort(404)
+        items = conn.execute(select(TaskItem.id, TaskItem.question_id, TaskItem.model_a,
+                                    TaskItem.model_b, TaskItem.held_count, TaskItem.done_count)
+                             .where(TaskItem.task_id == task_id)
+                             .order_by(TaskItem.seq).limit(500)).all()
+        per_user = conn.execute(
+            select(User.username, Assignment.status, func.count(),
+                   func.avg(Assignment.time_on_task_s))
+            .join(User, User.id == Assignment.annotator_id)
+            .where(Assignment.task_id == task_id)
+            .group_by(User.username, Assignment.status).order_by(User.username)).all()
+        n_items = conn.execute(select(func.count()).select_from(TaskItem)
+                               .where(TaskItem.task_id == task_id)).scalar_one()
+    annotators: dict[str, dict[str, Any]] = {}
+    for name, status, n, avg in per_user:
+        a = annotators.setdefault(name, {"done": 0, "skipped": 0, "leased": 0, "expired": 0,
+                                         "avg_s": None})
+        a[status] = n
+        if status == "done":
+            a["avg_s"] = avg
+    return render_template("admin/task.html", t=t, items=items, n_items=n_items,
+                           annotators=annotators)
+
+
+@bp.route("/tasks/<int:task_id>/status", methods=["POST"])
+def task_status(task_id: int) -> Any:
+    status = request.form.get("status")
+    if status not in ("active", "paused", "closed"):
+        abort(400, description="field 'status': active, paused or closed")
+    db.write(lambda c: c.execute(update(Task).where(Task.id == task_id).values(status=status)))
+    return redirect(url_for("admin.task", task_id=task_id)), 303

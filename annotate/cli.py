@@ -1,0 +1,136 @@
+"""``arena annotate``: serve the annotation app; ``arena annotate create-admin``.
+
+Serving uses waitress (a multi-threaded production WSGI server, at least 16 threads), binds
+127.0.0.1 unless ``--host`` says otherwise, and never runs debug mode. ``create-admin`` reads
+the password from ``ARENA_ADMIN_PASSWORD``, else asks for it (or reads one line from stdin
+with ``--password-stdin``); it is never a command-line argument (that would leak into the
+process list and shell history).
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import os
+import sys
+from typing import Any
+
+from arena.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+MIN_THREADS = 16
+
+
+def _common(p: argparse.ArgumentParser, default: Any) -> None:
+    p.add_argument("-c", "--config", default=default,
+                   help="config file (its store.url is used; else ARENA_CONFIG)")
+    p.add_argument("--db", default=default, help="store URL (overrides ARENA_DB and config)")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("annotate", help="serve the human-annotation web app",
+                              description="Serve the annotation app (waitress) on "
+                                          "http://127.0.0.1:5000 by default.")
+    _common(p, None)
+    p.add_argument("--host", default="127.0.0.1",
+                   help="interface to bind (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--threads", type=int, default=MIN_THREADS,
+                   help=f"worker threads (at least {MIN_THREADS})")
+    p.set_defaults(func=serve)
+    sub = p.add_subparsers(dest="annotate_command", metavar="SUBCOMMAND")
+    c = sub.add_parser("create-admin", help="create an admin account (or reset its password)")
+    # SUPPRESS: options given before the sub-command are not overwritten by these defaults.
+    _common(c, argparse.SUPPRESS)
+    c.add_argument("username")
+    c.add_argument("--password-stdin", action="store_true",
+                   help="read the password from the first line of stdin")
+    c.set_defaults(func=create_admin)
+
+
+def _configure(args: argparse.Namespace) -> dict[str, Any]:
+    cfg: dict[str, Any] = {}
+    if getattr(args, "db", None):
+        cfg["DATABASE"] = args.db
+    if getattr(args, "config", None):
+        cfg["ARENA_CONFIG"] = args.config
+    return cfg
+
+
+def build_app(args: argparse.Namespace) -> Any:
+    from annotate import create_app
+
+    return create_app(_configure(args))
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Serve until interrupted. Raises ConfigError for a bad port or thread count."""
+    import waitress
+
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port {args.port} is not a TCP port")
+    threads = max(int(args.threads), MIN_THREADS)
+    app = build_app(args)
+    from annotate import db
+
+    with app.app_context():
+        from annotate.auth import admin_count
+
+        with db.read() as conn:
+            if not admin_count(conn):
+                log.warning("no admin account yet: run `arena annotate create-admin NAME` or set "
+                            "ARENA_ADMIN_USER and ARENA_ADMIN_PASSWORD")
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("serving on %s: reachable from other machines; put it behind HTTPS",
+                    args.host)
+    print(f"annotation app on http://{args.host}:{args.port}/ (store: "
+          f"{db.describe_store(app)}); Ctrl-C stops", file=sys.stderr, flush=True)
+    waitress.serve(app, host=args.host, port=args.port, threads=threads,
+                   ident="arena-annotate", clear_untrusted_proxy_headers=True)
+    return 0
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    env = os.environ.get("ARENA_ADMIN_PASSWORD")
+    if env:
+        return env
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not sys.stdin.isatty():
+        raise ConfigError("no password: set ARENA_ADMIN_PASSWORD, pass --password-stdin, or "
+                          "run in a terminal")
+    first = getpass.getpass("password for the new admin: ")
+    if first != getpass.getpass("repeat it: "):
+        raise ConfigError("the two passwords differ")
+    return first
+
+
+def create_admin(args: argparse.Namespace) -> int:
+    """Create the admin ``username`` (or, if it exists, make it an admin with this password)."""
+    from sqlalchemy import select, update
+
+    from arena.errors import InputError
+    from arena.store.annotation_schema import User
+    from annotate import auth, db
+
+    password = _read_password(args)
+    app = build_app(args)
+
+    def do(conn: Any) -> str:
+        uid = conn.execute(select(User.id).where(User.username == args.username)).scalar()
+        if uid is None:
+            auth.create_user(conn, args.username, "admin", password)
+            return "created"
+        auth.set_password(conn, uid, password)
+        conn.execute(update(User).where(User.id == uid).values(role="admin", active=True))
+        return "updated"
+
+    with app.app_context():
+        try:
+            what = db.write(do)
+        except InputError as err:
+            raise ConfigError(f"create-admin: {err}") from None
+    print(f"admin {args.username!r} {what}")
+    return 0

@@ -1,0 +1,113 @@
+"""What an annotator sees for one assignment, built on the server.
+
+The view never contains model names, answer ids or which side is ``model_a``: the two answers
+are given as ``left`` / ``right`` in the order this annotator's assignment fixed. All text is
+rendered through ``annotate.render`` (markdown with HTML off, then the sanitiser); a document
+is passed as plain text (the template escapes it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from markupsafe import Markup
+from sqlalchemy import Connection, func, select
+
+from arena.store.annotation_schema import Assignment, Task, TaskItem
+from arena.store.schema import Answer, Document, Question, Reference
+from annotate.render import markdown
+
+
+@dataclass
+class Shown:
+    label: str  # "A" (shown first / left) or "B"
+    turns: list[Markup]
+
+
+@dataclass
+class ItemView:
+    assignment_id: int
+    task_id: int
+    task_name: str
+    mode: str
+    scale: str
+    criteria: list[str]
+    criteria_max: int
+    question_turns: list[Markup]
+    category: str
+    document: Optional[str]
+    references: list[tuple[str, list[Markup]]] = field(default_factory=list)
+    answers: list[Shown] = field(default_factory=list)
+    guidelines: Markup = Markup("")
+
+
+def _turns(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return [str(t) if t is not None else "" for t in value]
+
+
+def item_view(conn: Connection, ctx: Any, criteria_max: int) -> ItemView:
+    """Build the view of an assignment context (``verdicts.assignment_context``)."""
+    task = conn.execute(select(Task.name, Task.show_references, Task.guidelines)
+                        .where(Task.id == ctx.task_id)).first()
+    q = conn.execute(select(Question.turns, Question.category, Question.document_id)
+                     .where(Question.id == ctx.question_id)).first()
+    doc = None
+    if q.document_id:
+        doc = conn.execute(select(Document.text).where(Document.id == q.document_id)).scalar()
+    refs: list[tuple[str, list[Markup]]] = []
+    if task.show_references:
+        for author, turns in conn.execute(select(Reference.author, Reference.turns).where(
+                Reference.question_id == ctx.question_id).order_by(Reference.author)):
+            refs.append((author, [markdown(t) for t in _turns(turns)]))
+    ids = [ctx.answer_a_id] if ctx.answer_b_id is None else (
+        [ctx.answer_a_id, ctx.answer_b_id] if (ctx.first or "A") == "A"
+        else [ctx.answer_b_id, ctx.answer_a_id])
+    texts = dict(conn.execute(select(Answer.id, Answer.turns).where(Answer.id.in_(ids))).all())
+    answers = [Shown(label, [markdown(t) for t in _turns(texts.get(aid))])
+               for label, aid in zip("AB", ids)]
+    return ItemView(
+        assignment_id=ctx.id, task_id=ctx.task_id, task_name=task.name, mode=ctx.mode,
+        scale=ctx.scale, criteria=list(ctx.criteria or []), criteria_max=criteria_max,
+        question_turns=[markdown(t) for t in _turns(q.turns)], category=q.category or "",
+        document=doc, references=refs, answers=answers,
+        guidelines=markdown(task.guidelines) if task.guidelines else Markup(""))
+
+
+@dataclass
+class Progress:
+    mine_done: int
+    mine_skipped: int
+    task_items: int
+    task_complete: int  # items with ``overlap`` verdicts
+    open_for_me: int  # items I could still be given
+
+    @property
+    def my_total(self) -> int:
+        return self.mine_done + self.open_for_me
+
+
+def progress(conn: Connection, task_id: int, user_id: int) -> Progress:
+    """Counts for the progress bar and the task list."""
+    overlap = conn.execute(select(Task.overlap).where(Task.id == task_id)).scalar() or 1
+    counts = dict(conn.execute(select(Assignment.status, func.count()).where(
+        Assignment.task_id == task_id, Assignment.annotator_id == user_id,
+        Assignment.round == 1).group_by(Assignment.status)).all())
+    items = conn.execute(select(func.count()).select_from(TaskItem)
+                         .where(TaskItem.task_id == task_id)).scalar_one()
+    complete = conn.execute(select(func.count()).select_from(TaskItem).where(
+        TaskItem.task_id == task_id, TaskItem.done_count >= overlap)).scalar_one()
+    touched = select(Assignment.item_id).where(
+        Assignment.task_id == task_id, Assignment.annotator_id == user_id,
+        Assignment.round == 1, Assignment.status != "expired")
+    open_for_me = conn.execute(select(func.count()).select_from(TaskItem).where(
+        TaskItem.task_id == task_id, TaskItem.held_count < overlap,
+        TaskItem.id.not_in(touched))).scalar_one()
+    live = counts.get("leased", 0)
+    return Progress(mine_done=counts.get("done", 0), mine_skipped=counts.get("skipped", 0),
+                    task_items=int(items), task_complete=int(complete),
+                    open_for_me=int(open_for_me) + int(live))

@@ -1,0 +1,230 @@
+"""Creating annotation tasks from stored questions and answers, or from stored battles.
+
+``create_task`` builds one task and its items in the caller's transaction:
+- ``pairwise-all``: every pair of the chosen models on every chosen question where both
+  answered; ``pairwise-baseline``: the baseline against each other model; ``single``: one
+  item per answer. A battle row is ensured for every pair so human verdicts join the
+  pipeline's battles.
+- ``from_battles``: one item per stored battle (optionally only battles among the chosen
+  models / questions) whose two answers exist.
+The newest answer of a (question, model) is used when several parameter sets answered.
+Invalid specs raise InputError naming the field; a task with no items is refused.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from sqlalchemy import Connection, func, select
+
+from arena.errors import InputError
+from arena.store.annotation_schema import Task, TaskItem
+from arena.store.ingest import insert_ignore
+from arena.store.schema import Answer, Battle, Question, utcnow
+from arena.types import Mode
+
+log = logging.getLogger(__name__)
+
+SCALES = {"pairwise": "A / B / tie / both bad", "1-5": "score 1-5", "1-10": "score 1-10",
+          "rubric": "per-criterion scores"}
+MAX_ITEMS = 200_000
+
+
+@dataclass
+class TaskSpec:
+    name: str
+    mode: str = Mode.PAIRWISE_ALL.value
+    scale: str = "pairwise"
+    models: list[str] = field(default_factory=list)
+    baseline: Optional[str] = None
+    sources: list[str] = field(default_factory=list)  # empty = all
+    categories: list[str] = field(default_factory=list)  # empty = all
+    question_limit: Optional[int] = None
+    from_battles: bool = False
+    overlap: int = 1
+    lease_seconds: int = 900
+    criteria: list[str] = field(default_factory=list)
+    criteria_max: int = 5
+    show_references: bool = False
+    guidelines: str = ""
+
+
+def validate(spec: TaskSpec) -> None:
+    """Raise InputError (naming the field) for an inconsistent spec."""
+    if not spec.name.strip():
+        raise InputError("give the task a name", field="name")
+    if spec.mode not in {m.value for m in Mode}:
+        raise InputError(f"unknown mode {spec.mode!r}", field="mode")
+    if spec.scale not in SCALES:
+        raise InputError(f"unknown scale {spec.scale!r}", field="scale")
+    pairwise = spec.mode != Mode.SINGLE.value
+    if pairwise != (spec.scale == "pairwise"):
+        raise InputError("pairwise modes use the pairwise scale; single mode uses 1-5, 1-10 "
+                         "or rubric", field="scale")
+    if not 1 <= spec.overlap <= 100:
+        raise InputError("overlap must be from 1 to 100 annotators", field="overlap")
+    if not 30 <= spec.lease_seconds <= 7 * 86400:
+        raise InputError("lease must be from 30 seconds to 7 days", field="lease_seconds")
+    if spec.scale == "rubric":
+        if not spec.criteria:
+            raise InputError("rubric tasks need at least one criterion", field="criteria")
+        if len(set(spec.criteria)) != len(spec.criteria):
+            raise InputError("criteria must be distinct", field="criteria")
+        if not 2 <= spec.criteria_max <= 10:
+            raise InputError("criteria scale must be 1-2 to 1-10", field="criteria_max")
+    if spec.from_battles:
+        if spec.mode == Mode.SINGLE.value:
+            raise InputError("a task from battles is pairwise", field="mode")
+        return
+    if spec.mode == Mode.PAIRWISE_BASELINE.value:
+        if not spec.baseline:
+            raise InputError("pairwise-baseline needs a baseline model", field="baseline")
+        if not [m for m in spec.models if m != spec.baseline]:
+            raise InputError("choose at least one model besides the baseline", field="models")
+    elif spec.mode == Mode.PAIRWISE_ALL.value and len(set(spec.models)) < 2:
+        raise InputError("choose at least two models", field="models")
+    elif spec.mode == Mode.SINGLE.value and not spec.models:
+        raise InputError("choose at least one model", field="models")
+
+
+def _questions(conn: Connection, spec: TaskSpec) -> list[str]:
+    q = select(Question.id).order_by(Question.source, Question.seq, Question.id)
+    if spec.sources:
+        q = q.where(Question.source.in_(spec.sources))
+    if spec.categories:
+        q = q.where(Question.category.in_(spec.categories))
+    if spec.question_limit:
+        q = q.limit(spec.question_limit)
+    return list(conn.execute(q).scalars())
+
+
+def _latest_answers(conn: Connection, models: list[str],
+                    qids: Optional[list[str]]) -> dict[tuple[str, str], int]:
+    q = select(Answer.question_id, Answer.model, func.max(Answer.id)).group_by(
+        Answer.question_id, Answer.model)
+    if models:
+        q = q.where(Answer.model.in_(models))
+    out = {(qid, m): int(aid) for qid, m, aid in conn.execute(q)}
+    if qids is not None:
+        keep = set(qids)
+        out = {k: v for k, v in out.items() if k[0] in keep}
+    return out
+
+
+def _pairs(spec: TaskSpec) -> list[tuple[str, str]]:
+    models = list(dict.fromkeys(spec.models))
+    if spec.mode == Mode.PAIRWISE_BASELINE.value:
+        return [(spec.baseline, m) for m in models if m != spec.baseline]  # type: ignore[misc]
+    return list(itertools.combinations(models, 2))
+
+
+def _ensure_battles(conn: Connection, triples: set[tuple[str, str, str]]) -> dict[tuple, int]:
+    now = utcnow()
+    insert_ignore(conn, Battle.__table__, [{"question_id": q, "model_a": a, "model_b": b,
+                                            "created_at": now} for q, a, b in sorted(triples)],
+                  ["question_id", "model_a", "model_b"])
+    qids = sorted({t[0] for t in triples})
+    found: dict[tuple, int] = {}
+    for start in range(0, len(qids), 1000):
+        for bid, q, a, b in conn.execute(select(Battle.id, Battle.question_id, Battle.model_a,
+                                                Battle.model_b)
+                                         .where(Battle.question_id.in_(qids[start:start + 1000]))):
+            found[(q, a, b)] = int(bid)
+    return found
+
+
+def plan_items(conn: Connection, spec: TaskSpec) -> tuple[list[dict[str, Any]], int]:
+    """The items a spec would create (without task id) and how many were left out for a
+    missing answer."""
+    qids = _questions(conn, spec)
+    items: list[dict[str, Any]] = []
+    missing = 0
+    if spec.from_battles:
+        bq = select(Battle.id, Battle.question_id, Battle.model_a, Battle.model_b).order_by(
+            Battle.question_id, Battle.id)
+        if spec.models:
+            bq = bq.where(Battle.model_a.in_(spec.models), Battle.model_b.in_(spec.models))
+        wanted = set(qids)
+        battles = [b for b in conn.execute(bq).all() if b.question_id in wanted]
+        ans = _latest_answers(conn, spec.models, qids)
+        for b in battles:
+            a, bb = ans.get((b.question_id, b.model_a)), ans.get((b.question_id, b.model_b))
+            if a is None or bb is None:
+                missing += 1
+                continue
+            items.append(dict(question_id=b.question_id, battle_id=b.id, answer_a_id=a,
+                              answer_b_id=bb, model_a=b.model_a, model_b=b.model_b))
+        return items, missing
+    ans = _latest_answers(conn, spec.models, qids)
+    if spec.mode == Mode.SINGLE.value:
+        for q in qids:
+            for m in dict.fromkeys(spec.models):
+                if (q, m) in ans:
+                    items.append(dict(question_id=q, battle_id=None, answer_a_id=ans[(q, m)],
+                                      answer_b_id=None, model_a=m, model_b=None))
+                else:
+                    missing += 1
+        return items, missing
+    triples = []
+    for q in qids:
+        for a, b in _pairs(spec):
+            if (q, a) in ans and (q, b) in ans:
+                triples.append((q, a, b))
+            else:
+                missing += 1
+    battles = _ensure_battles(conn, set(triples)) if triples else {}
+    for q, a, b in triples:
+        items.append(dict(question_id=q, battle_id=battles[(q, a, b)], answer_a_id=ans[(q, a)],
+                          answer_b_id=ans[(q, b)], model_a=a, model_b=b))
+    return items, missing
+
+
+def create_task(conn: Connection, spec: TaskSpec, created_by: Optional[int] = None
+                ) -> tuple[int, int, int]:
+    """Create the task and its items; return (task id, items, left out for missing answers).
+
+    Raises InputError when the spec is invalid or yields no item (nothing is written when the
+    caller's transaction rolls back).
+    """
+    validate(spec)
+    items, missing = plan_items(conn, spec)
+    if not items:
+        raise InputError("no item matches: no stored answers (or battles) for these "
+                         "questions and models", field="models")
+    if len(items) > MAX_ITEMS:
+        raise InputError(f"{len(items)} items is more than {MAX_ITEMS}; narrow the questions",
+                         field="question_limit")
+    settings: dict[str, Any] = {"baseline": spec.baseline, "models": spec.models,
+                                "sources": spec.sources, "categories": spec.categories,
+                                "from_battles": spec.from_battles}
+    if spec.scale == "rubric":
+        settings["criteria_max"] = spec.criteria_max
+    tid = conn.execute(Task.__table__.insert().values(
+        name=spec.name.strip(), mode=spec.mode, scale=spec.scale, criteria=spec.criteria,
+        overlap=spec.overlap, status="active", guidelines=spec.guidelines,
+        show_references=spec.show_references, lease_seconds=spec.lease_seconds,
+        settings=settings, created_by=created_by, created_at=utcnow())
+        .returning(Task.id)).scalar_one()
+    rows = [{**it, "task_id": tid, "kind": "normal", "gold": None, "held_count": 0,
+             "done_count": 0, "seq": i} for i, it in enumerate(items)]
+    for start in range(0, len(rows), 5000):
+        conn.execute(TaskItem.__table__.insert(), rows[start:start + 5000])
+    log.info("created task %d %r: %d items (%d left out for missing answers)", tid, spec.name,
+             len(rows), missing)
+    return int(tid), len(rows), missing
+
+
+def catalogue(conn: Connection) -> dict[str, list[str]]:
+    """Choices for the task form: sources, categories and models with stored answers."""
+    return {
+        "sources": list(conn.execute(select(Question.source).distinct()
+                                     .order_by(Question.source)).scalars()),
+        "categories": [c for c in conn.execute(select(Question.category).distinct()
+                                               .order_by(Question.category)).scalars() if c],
+        "models": list(conn.execute(select(Answer.model).distinct()
+                                    .order_by(Answer.model)).scalars()),
+        "battles": [str(conn.execute(select(func.count()).select_from(Battle)).scalar_one())],
+    }

@@ -1,0 +1,281 @@
+"""Human verdicts: validate a submission, store it as a Judgment, edit by superseding.
+
+Contract:
+- ``parse_verdict`` turns form/JSON fields into a ``Verdict`` for the task's scale, mapping
+  the annotator's *displayed* choice (left / right) to the battle's model_a / model_b through
+  the assignment's ``first``. Bad input raises InputError naming the field; nothing is written.
+- ``submit`` stores one verdict per assignment: the lease is marked done in the same
+  transaction, and the ``submission_id`` is unique, so a double click or a retried request
+  stores one row (the repeat returns the first row's id with ``duplicate=True``).
+- ``edit`` appends a new row whose ``supersedes_id`` is the annotator's current verdict on
+  that assignment; old rows stay (append-only).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping, Optional
+
+from sqlalchemy import Connection, select, update
+from sqlalchemy.orm import aliased
+
+from arena.errors import InputError
+from arena.store.annotation_schema import Assignment, Task, TaskItem
+from arena.store.ingest import add_judgments
+from arena.store.schema import Judgment, utcnow
+from arena.types import JudgeKind, Outcome
+from annotate import assign
+from annotate.timeutil import as_utc
+
+log = logging.getLogger(__name__)
+
+CHOICES = ("left", "right", "tie", "both_bad")
+MAX_COMMENT = 5000
+SCALE_MAX = {"1-5": 5, "1-10": 10}
+
+
+class Conflict(Exception):
+    """The submission cannot be stored (lease gone, already submitted); nothing was written."""
+
+
+@dataclass
+class Verdict:
+    outcome: Optional[str] = None  # relative to model_a / model_b
+    choice: Optional[str] = None  # as displayed: left | right | tie | both_bad
+    score: Optional[float] = None
+    scores: Optional[dict[str, int]] = None
+    comment: Optional[str] = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def new_submission_id() -> str:
+    return secrets.token_hex(16)
+
+
+def scale_max(task_scale: str, settings: Mapping[str, Any]) -> int:
+    if task_scale == "rubric":
+        return int(settings.get("criteria_max", 5))
+    return SCALE_MAX.get(task_scale, 0)
+
+
+def choice_to_outcome(choice: str, first: Optional[str]) -> str:
+    """Map a displayed choice to an outcome relative to model_a/model_b."""
+    if choice == "tie":
+        return Outcome.TIE.value
+    if choice == "both_bad":
+        return Outcome.BOTH_BAD.value
+    shown_first = first or "A"
+    other = "B" if shown_first == "A" else "A"
+    return shown_first if choice == "left" else other
+
+
+def outcome_to_choice(outcome: Optional[str], first: Optional[str]) -> Optional[str]:
+    """The displayed choice that produced ``outcome`` for an annotator who saw ``first`` left."""
+    if outcome in (None, ""):
+        return None
+    if outcome == Outcome.TIE.value:
+        return "tie"
+    if outcome == Outcome.BOTH_BAD.value:
+        return "both_bad"
+    return "left" if outcome == (first or "A") else "right"
+
+
+def _int_in(value: Any, lo: int, hi: int, field_name: str) -> int:
+    try:
+        n = int(str(value).strip())
+    except (TypeError, ValueError):
+        raise InputError(f"expected a whole number from {lo} to {hi}, got {value!r}",
+                         field=field_name) from None
+    if not lo <= n <= hi:
+        raise InputError(f"expected a whole number from {lo} to {hi}, got {n}", field=field_name)
+    return n
+
+
+def parse_verdict(task_scale: str, criteria: list[str], settings: Mapping[str, Any],
+                  first: Optional[str], data: Mapping[str, Any]) -> Verdict:
+    """Validate submitted fields for the task's scale; raise InputError naming the field."""
+    comment = data.get("comment")
+    if comment is not None:
+        comment = str(comment).strip()
+        if len(comment) > MAX_COMMENT:
+            raise InputError(f"comment is longer than {MAX_COMMENT} characters", field="comment")
+        comment = comment or None
+    if task_scale == "pairwise":
+        choice = data.get("choice")
+        if choice not in CHOICES:
+            raise InputError(f"choice must be one of {', '.join(CHOICES)}", field="choice")
+        return Verdict(outcome=choice_to_outcome(str(choice), first), choice=str(choice),
+                       comment=comment)
+    if task_scale in SCALE_MAX:
+        score = _int_in(data.get("score"), 1, SCALE_MAX[task_scale], "score")
+        return Verdict(score=float(score), comment=comment)
+    if task_scale == "rubric":
+        top = scale_max(task_scale, settings)
+        raw = data.get("scores")
+        scores = {}
+        for i, crit in enumerate(criteria):
+            value = raw.get(crit) if isinstance(raw, Mapping) else data.get(f"score_{i}")
+            scores[crit] = _int_in(value, 1, top, f"score[{crit}]")
+        return Verdict(scores=scores, comment=comment)
+    raise InputError(f"task has an unknown scale {task_scale!r}", field="scale")
+
+
+@dataclass(frozen=True)
+class Stored:
+    judgment_id: int
+    duplicate: bool
+
+
+def _context(conn: Connection, assignment_id: int, user_id: int):  # type: ignore[no-untyped-def]
+    return conn.execute(
+        select(Assignment.id, Assignment.status, Assignment.first, Assignment.round,
+               Assignment.leased_at, Assignment.task_id, Assignment.judgment_id,
+               TaskItem.id.label("item_id"), TaskItem.question_id, TaskItem.battle_id,
+               TaskItem.answer_a_id, TaskItem.answer_b_id, TaskItem.model_a, TaskItem.model_b,
+               Task.mode, Task.scale, Task.criteria, Task.settings)
+        .join(TaskItem, TaskItem.id == Assignment.item_id)
+        .join(Task, Task.id == Assignment.task_id)
+        .where(Assignment.id == assignment_id, Assignment.annotator_id == user_id)).first()
+
+
+def assignment_context(conn: Connection, assignment_id: int, user_id: int):  # type: ignore[no-untyped-def]
+    """The assignment joined with its item and task, or None if it is not the user's."""
+    return _context(conn, assignment_id, user_id)
+
+
+def _row(ctx, user_id: int, v: Verdict, submission_id: str,  # type: ignore[no-untyped-def]
+         time_on_task_s: Optional[float], supersedes: Optional[int]) -> dict[str, Any]:
+    single = ctx.answer_b_id is None
+    return {
+        "mode": ctx.mode, "battle_id": ctx.battle_id,
+        "answer_id": ctx.answer_a_id if single else None,
+        "question_id": ctx.question_id, "model_a": ctx.model_a, "model_b": ctx.model_b,
+        "answer_a_id": ctx.answer_a_id, "answer_b_id": ctx.answer_b_id,
+        "first": ctx.first, "judge_kind": JudgeKind.HUMAN.value, "judge_id": f"human:{user_id}",
+        "policy": "random_order" if not single else None,
+        "outcome": v.outcome, "score_a": v.score, "scores": v.scores,
+        "annotator_id": user_id, "task_id": ctx.task_id, "round": ctx.round,
+        "submission_id": submission_id, "time_on_task_s": time_on_task_s,
+        "comment": v.comment, "supersedes_id": supersedes, "parse_status": "ok",
+        "meta": {"assignment_id": ctx.id, "item_id": ctx.item_id, "scale": ctx.scale,
+                 **({"choice": v.choice} if v.choice else {}), **v.meta},
+    }
+
+
+def _existing(conn: Connection, submission_id: str, user_id: int) -> Optional[int]:
+    row = conn.execute(select(Judgment.id, Judgment.annotator_id)
+                       .where(Judgment.submission_id == submission_id)).first()
+    if row is None:
+        return None
+    if row.annotator_id != user_id:
+        raise Conflict("this submission id belongs to someone else")
+    return int(row.id)
+
+
+def _time_on_task(leased_at: Optional[datetime], client_s: Optional[float],
+                  now: datetime) -> Optional[float]:
+    # The page reports visible time; trust it only up to the server's own elapsed time.
+    server = (now - as_utc(leased_at)).total_seconds() if leased_at else None
+    if client_s is None or client_s < 0:
+        return round(server, 3) if server is not None else None
+    return round(min(client_s, server) if server is not None else client_s, 3)
+
+
+def submit(conn: Connection, assignment_id: int, user_id: int, data: Mapping[str, Any],
+           submission_id: str, client_elapsed_s: Optional[float] = None,
+           now: Optional[datetime] = None) -> Stored:
+    """Store the verdict for a live lease (see module docstring).
+
+    Raises InputError for bad fields, LookupError when the assignment is not the user's,
+    Conflict when the lease is gone or already answered with another submission id.
+    """
+    now = now or utcnow()
+    if not submission_id or len(submission_id) > 64:
+        raise InputError("submission_id is required (at most 64 characters)",
+                         field="submission_id")
+    dup = _existing(conn, submission_id, user_id)
+    if dup is not None:
+        return Stored(dup, True)
+    ctx = _context(conn, assignment_id, user_id)
+    if ctx is None:
+        raise LookupError(assignment_id)
+    verdict = parse_verdict(ctx.scale, list(ctx.criteria or []), ctx.settings or {}, ctx.first,
+                            data)
+    if assign.complete(conn, assignment_id, user_id, now) is None:
+        # Lost a race with our own retry (same submission id, now committed) or the lease
+        # is really gone.
+        dup = _existing(conn, submission_id, user_id)
+        if dup is not None:
+            return Stored(dup, True)
+        if ctx.status == "done":
+            raise Conflict("this item already has your verdict; edit it from 'My verdicts'")
+        raise Conflict("this item's lease ended and it went to another annotator")
+    tot = _time_on_task(ctx.leased_at, client_elapsed_s, now)
+    row = _row(ctx, user_id, verdict, submission_id, tot, None)
+    row["created_at"] = now
+    if add_judgments(conn, [row]) != 1:
+        raise Conflict("a verdict with this submission id already exists")
+    jid = int(conn.execute(select(Judgment.id).where(
+        Judgment.submission_id == submission_id)).scalar_one())
+    conn.execute(update(Assignment).where(Assignment.id == assignment_id)
+                 .values(judgment_id=jid, time_on_task_s=tot))
+    return Stored(jid, False)
+
+
+def current_verdict(conn: Connection, judgment_id: int, user_id: int):  # type: ignore[no-untyped-def]
+    """The user's judgment and its assignment id, or None when it is not theirs."""
+    return conn.execute(select(Judgment).where(
+        Judgment.id == judgment_id, Judgment.annotator_id == user_id,
+        Judgment.judge_kind == JudgeKind.HUMAN.value)).first()
+
+
+def edit(conn: Connection, judgment_id: int, user_id: int, data: Mapping[str, Any],
+         submission_id: str, now: Optional[datetime] = None) -> Stored:
+    """Append a verdict superseding the user's current one on the same assignment.
+
+    ``judgment_id`` may be any row of the chain; the newest one is superseded. Raises
+    LookupError when the judgment is not the user's, InputError for bad fields.
+    """
+    now = now or utcnow()
+    dup = _existing(conn, submission_id, user_id)
+    if dup is not None:
+        return Stored(dup, True)
+    old = current_verdict(conn, judgment_id, user_id)
+    if old is None:
+        raise LookupError(judgment_id)
+    aid = (old.meta or {}).get("assignment_id")
+    # Lock the assignment row first: two edits at once must not both supersede one row.
+    q = select(Assignment.judgment_id).where(Assignment.id == aid,
+                                             Assignment.annotator_id == user_id)
+    if conn.dialect.name == "postgresql":
+        q = q.with_for_update()
+    latest = conn.execute(q).scalar()
+    if latest is None:
+        raise LookupError(judgment_id)
+    ctx = _context(conn, int(aid), user_id)
+    verdict = parse_verdict(ctx.scale, list(ctx.criteria or []), ctx.settings or {}, ctx.first,
+                            data)
+    verdict.meta["edit_of"] = int(latest)
+    row = _row(ctx, user_id, verdict, submission_id, old.time_on_task_s, int(latest))
+    row["created_at"] = now
+    add_judgments(conn, [row])
+    jid = int(conn.execute(select(Judgment.id).where(
+        Judgment.submission_id == submission_id)).scalar_one())
+    conn.execute(update(Assignment).where(Assignment.id == aid).values(judgment_id=jid))
+    return Stored(jid, False)
+
+
+def my_verdicts(conn: Connection, task_id: int, user_id: int) -> list[Any]:
+    """The user's current (not superseded) verdicts on a task, newest first."""
+    newer = aliased(Judgment)
+    return list(conn.execute(
+        select(Judgment.id, Judgment.outcome, Judgment.first, Judgment.score_a,
+               Judgment.scores, Judgment.comment, Judgment.created_at, Judgment.question_id,
+               Judgment.supersedes_id)
+        .where(Judgment.task_id == task_id, Judgment.annotator_id == user_id,
+               Judgment.judge_kind == JudgeKind.HUMAN.value,
+               ~select(newer.id).where(newer.supersedes_id == Judgment.id).exists())
+        .order_by(Judgment.id.desc())).all())

@@ -1,0 +1,194 @@
+"""AlpacaEval: instructions, model_outputs.json, annotations.json.
+
+Shapes (JSON arrays; JSON Lines are read too):
+- questions ``{instruction, dataset}``: no id, so the id is derived from the text;
+- answers ``[{instruction, output, generator, dataset}]`` matched to stored questions by text;
+  a file with several generators selects one with ``--model``;
+- verdicts ``[{instruction, output_1, generator_1, output_2, generator_2, annotator,
+  preference, raw_completion}]``: preference in [1, 2], 1 = output_1 preferred, 2 = output_2,
+  1.5 a draw (values in between are kept in ``scores.preference``, the outcome is the nearer
+  side). A missing preference is a failed verdict (never a tie); a value outside [1, 2] is
+  bad input. The question and both outputs are stored from the record; a self-battle
+  (generator_1 == generator_2) is kept and flagged ``meta.self_battle``.
+The file does not record which output the annotator saw first, so ``first`` is left empty.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Optional
+
+from arena import ids
+from arena.formats import query
+from arena.formats.records import write_json
+from arena.formats.registry import Ctx, Reader, Writer, register_reader, register_writer
+from arena.formats.resolve import check_single_model, resolve_texts, store_answers
+from arena.formats.verdicts import CarriedQuestion, carried_answers, ensure_questions, \
+    store_verdicts, verdict_key
+from arena.store.ingest import AnswerRecord, ImportSummary, QuestionRecord, add_questions
+
+FMT = "alpaca-eval"
+
+
+def _is_question(d: dict[str, Any]) -> bool:
+    return isinstance(d.get("instruction"), str) and "output" not in d and "output_1" not in d
+
+
+def _is_outputs(d: dict[str, Any]) -> bool:
+    return isinstance(d.get("instruction"), str) and "output" in d and "output_1" not in d
+
+
+def _is_annotation(d: dict[str, Any]) -> bool:
+    return isinstance(d.get("instruction"), str) and "output_1" in d and "output_2" in d
+
+
+def load_questions(ctx: Ctx) -> ImportSummary:
+    f = ctx.file
+    recs = []
+    for rec in f:
+        dataset = f.opt(rec, "dataset", str, "")
+        meta = {k: v for k, v in rec.data.items() if k not in ("instruction",)}
+        recs.append(QuestionRecord(turns=[f.req(rec, "instruction")], category=dataset,
+                                   meta=meta, line=rec.line))
+    return add_questions(ctx.conn, recs, ctx.default_source(), file=ctx.path)
+
+
+def load_outputs(ctx: Ctx) -> ImportSummary:
+    f = ctx.file
+    names = []
+    for rec in f:
+        g = rec.data.get("generator")
+        if g is None and ctx.model is None:
+            raise f.error("missing generator (or pass --model)", rec, "generator")
+        names.append((rec, str(g) if g is not None else ctx.model))
+    pick = check_single_model(ctx, names, "generator", multi=True)
+    chosen = [(rec, n) for rec, n in names if pick is None or n == pick]
+    wanted = [(rec, [f.req(rec, "instruction")]) for rec, _ in chosen]
+    found = resolve_texts(ctx, wanted, field="instruction")
+    out = []
+    for (rec, name), (_, turns) in zip(chosen, wanted):
+        qid = found.get(ids.question_content_hash(turns, None))
+        if qid is None:
+            continue
+        output = f.req(rec, "output")
+        out.append(AnswerRecord(question_id=qid, model=ctx.model or name, turns=[output]))
+    store_answers(ctx, out)
+    return ctx.summary
+
+
+def _preference(ctx: Ctx, rec: Any) -> tuple[Optional[float], Optional[str]]:
+    p = rec.data.get("preference")
+    if p is None or (isinstance(p, float) and math.isnan(p)) or p == "":
+        return None, "no preference in the annotation"
+    if isinstance(p, bool) or not isinstance(p, (int, float)):
+        raise ctx.file.error(f"expected a number in [1, 2], got {p!r}", rec, "preference")
+    if not 1.0 <= float(p) <= 2.0:
+        raise ctx.file.error(f"preference {p!r} is outside [1, 2]", rec, "preference")
+    return float(p), None
+
+
+def _outcome(p: float) -> str:
+    return "TIE" if p == 1.5 else "A" if p < 1.5 else "B"
+
+
+def load_annotations(ctx: Ctx) -> ImportSummary:
+    f = ctx.file
+    first_of: dict[str, int] = {}
+    items: list[CarriedQuestion] = []
+    req = f.req
+    for rec in f:
+        instr = req(rec, "instruction")
+        if instr not in first_of:
+            first_of[instr] = len(items)
+            ds = rec.data.get("dataset")
+            items.append(CarriedQuestion(rec, None, [instr], category=ds or "",
+                                         meta={"dataset": ds} if ds else {}))
+    qids = ensure_questions(ctx, items, field_name="instruction")
+    answers: dict[tuple[str, str], AnswerRecord] = {}
+    rows: list[dict[str, Any]] = []
+    default_judge = ctx.judge
+    for rec in f:
+        d = rec.data
+        qid = qids.get(first_of[d["instruction"]])
+        if qid is None:
+            continue
+        g1, g2 = str(req(rec, "generator_1", (str, int))), str(req(rec, "generator_2", (str, int)))
+        for g, key in ((g1, "output_1"), (g2, "output_2")):
+            out = d.get(key)
+            if not isinstance(out, str):
+                raise f.error("expected the output text", rec, key)
+            answers.setdefault((qid, g), AnswerRecord(question_id=qid, model=g, turns=[out]))
+        p, err = _preference(ctx, rec)
+        judge = default_judge or str(d.get("annotator") or "alpaca-eval")
+        raw = d.get("raw_completion")
+        if raw is not None and not isinstance(raw, str):
+            raw = json.dumps(raw, ensure_ascii=False)
+        meta: dict[str, Any] = {"self_battle": True} if g1 == g2 else {}
+        rows.append({"question_id": qid, "judge_id": judge, "mode": "pairwise-baseline",
+                     "model_a": g1, "model_b": g2, "first": None, "policy": "random_order",
+                     "outcome": _outcome(p) if p is not None else None,
+                     "scores": {"preference": p} if p is not None else None,
+                     "raw_output": raw, "parse_status": "ok" if p is not None else "failed",
+                     "error": err, "meta": meta,
+                     "cache_key": verdict_key(ctx, judge, qid, g1, g2, p, raw)})
+    carried_answers(ctx, list(answers.values()))
+    store_verdicts(ctx, rows)
+    selfb = sum(1 for r in rows if r["meta"])
+    if selfb:
+        ctx.summary.notes.append(f"{selfb} self-battle(s) kept and flagged meta.self_battle")
+    return ctx.summary
+
+
+# ---- exports ----------------------------------------------------------------------------
+
+def _dataset(meta: Any, category: str) -> str:
+    return (meta or {}).get("dataset") or category or ""
+
+
+def write_questions(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
+    return write_json(out, [{"instruction": q["turns"][0], "dataset": _dataset(q["meta"],
+                                                                                q["category"])}
+                            for q in query.questions(conn, flt)])
+
+
+def write_outputs(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
+    return write_json(out, [{"instruction": a["question_turns"][0], "output": a["turns"][0],
+                             "generator": a["model"],
+                             "dataset": _dataset(a["question_meta"], a["category"])}
+                            for a in query.answers(conn, flt)])
+
+
+PREF = {"A": 1.0, "B": 2.0, "TIE": 1.5, "BOTH_BAD": 1.5}
+
+
+def annotation_rows(conn, flt) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    rows = []
+    for v in query.verdicts(conn, flt, mode="pair"):
+        pref = (v["scores"] or {}).get("preference")
+        if pref is None and v["outcome"] is not None:
+            pref = PREF[v["outcome"]]
+        rows.append({"instruction": v["question_turns"][0],
+                     "output_1": v["answer_a"][0] if v["answer_a"] else None,
+                     "generator_1": v["model_a"],
+                     "dataset": v["category"],
+                     "output_2": v["answer_b"][0] if v["answer_b"] else None,
+                     "generator_2": v["model_b"], "annotator": v["judge_id"],
+                     "preference": pref, "raw_completion": v["raw_output"]})
+    return rows
+
+
+def write_annotations(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
+    return write_json(out, annotation_rows(conn, flt))
+
+
+register_reader(Reader(FMT, "questions", "[{instruction, dataset}]", _is_question,
+                       load_questions))
+register_reader(Reader(FMT, "answers", "model_outputs.json [{instruction, output, generator, "
+                       "dataset}]", _is_outputs, load_outputs))
+register_reader(Reader(FMT, "verdicts", "annotations.json [{instruction, output_1, output_2, "
+                       "generator_1, generator_2, preference}]", _is_annotation,
+                       load_annotations))
+register_writer(Writer(FMT, "questions", "[{instruction, dataset}] JSON", write_questions))
+register_writer(Writer(FMT, "answers", "model_outputs.json", write_outputs))
+register_writer(Writer(FMT, "verdicts", "annotations.json", write_annotations))

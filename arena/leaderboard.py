@@ -1,0 +1,387 @@
+"""Leaderboards from the store: verdicts -> battles -> ratings -> tables and report files.
+
+API (used by the pipeline, the viewer and the annotation dashboard)::
+
+    frame = load_verdicts(store_or_conn, Selection.from_config(cfg.ratings))   # VerdictFrame
+    settings = LeaderboardSettings.from_config(cfg)                            # or by hand
+    board = compute_leaderboard(frame, settings, category=None)                # Leaderboard
+    board.rows            # [ModelStanding(model, rank, bt, ci_low, ci_high, elo, win_rate, n,
+                          #   n_wins, n_draws, n_losses, baseline_win_rate, baseline_se,
+                          #   lc_win_rate, style_bt, style_ci_low, style_ci_high,
+                          #   score, score_ci_low, score_ci_high, criteria)]
+    board.win_rate, board.count, board.predicted   # M x M matrices over board.models
+    boards = compute_leaderboards(frame, settings)  # {"all": ..., "<category>": ...}
+    text = format_board(board, "table" | "md" | "csv" | "json")
+    text = run_ratings_stage(store, cfg, dry_run=False)   # prints + writes report files
+
+``compute_leaderboard`` never raises for missing data: an empty selection gives a board with
+no rows and ``board.empty_reason``. Dry-run verdicts only enter a board built with
+``Selection.from_config(..., dry_run=True)``, and such a board is labelled "DRY RUN - random
+verdicts". Every board records what it used (``board.describe()``), and each written report
+gets a manifest beside it (config hash, project version, judges, templates, seeds, counts).
+
+CLI: ``arena leaderboard [-c CONFIG] [--db URL] [--format table|csv|json|md] [--dry-run]
+[--no-files]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+
+from arena import __version__
+from arena.ratings import bt as bt_mod
+from arena.ratings.battles import Battles, build_battles
+from arena.ratings.elo import online_elo
+from arena.ratings.length import length_controlled, style_bt
+from arena.ratings.report import format_board, to_jsonable
+from arena.ratings.selection import Selection, VerdictFrame, load_verdicts
+from arena.ratings.single import score_table
+from arena.ratings.winrate import (expected_vs_all, overall_win_rate, pairwise_matrices,
+                                   vs_baseline)
+from arena.types import Mode, PositionPolicy
+
+log = logging.getLogger(__name__)
+
+DRY_RUN_LABEL = "DRY RUN - random verdicts"
+
+
+@dataclass
+class LeaderboardSettings:
+    """Everything that changes the numbers; recorded with every board."""
+
+    mode: str = "pairwise"  # pairwise | single
+    policy: str = PositionPolicy.TIE_IF_INCONSISTENT.value
+    both_bad: str = "tie"
+    strong_weight: int = 1
+    methods: tuple[str, ...] = ("bt", "elo", "winrate")
+    rounds: int = 1000
+    ci_level: float = 0.95
+    resample_unit: str = "questions"
+    seed: int = 0
+    anchor: Optional[str] = None
+    anchor_value: float = 1000.0
+    elo_k: float = 4.0
+    baseline: Optional[str] = None
+    prior_sd: float = bt_mod.DEFAULT_PRIOR_SD
+    per_category: bool = True
+    dry_run: bool = False
+
+    @classmethod
+    def from_config(cls, cfg: Any, *, dry_run: bool = False) -> "LeaderboardSettings":
+        r = cfg.ratings
+        policy = r.position_policy or cfg.judge.position_policy
+        return cls(mode="single" if cfg.judge.mode == Mode.SINGLE else "pairwise",
+                   policy=PositionPolicy(policy).value, both_bad=r.both_bad,
+                   strong_weight=int(r.strong_weight), methods=tuple(r.methods),
+                   rounds=r.bootstrap_rounds, ci_level=r.ci_level,
+                   resample_unit=r.resample_unit, seed=r.seed,
+                   anchor=r.anchor.model if r.anchor else None,
+                   anchor_value=r.anchor.value if r.anchor else 1000.0, elo_k=r.elo_k,
+                   baseline=r.baseline or cfg.judge.baseline, prior_sd=r.prior_sd,
+                   per_category=r.per_category, dry_run=dry_run)
+
+
+@dataclass
+class ModelStanding:
+    model: str
+    rank: int
+    n: int
+    bt: Optional[float] = None
+    ci_low: Optional[float] = None
+    ci_high: Optional[float] = None
+    elo: Optional[float] = None
+    win_rate: Optional[float] = None  # share of points over all its battles, x 100
+    bt_expected: Optional[float] = None  # BT-predicted mean win rate vs the others, x 100
+    n_wins: Optional[int] = None  # against the baseline
+    n_draws: Optional[int] = None
+    n_losses: Optional[int] = None
+    baseline_win_rate: Optional[float] = None
+    baseline_se: Optional[float] = None
+    lc_win_rate: Optional[float] = None
+    style_bt: Optional[float] = None
+    style_ci_low: Optional[float] = None
+    style_ci_high: Optional[float] = None
+    score: Optional[float] = None  # single mode
+    score_ci_low: Optional[float] = None
+    score_ci_high: Optional[float] = None
+    criteria: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Leaderboard:
+    category: str
+    settings: LeaderboardSettings
+    selection: Selection
+    counts: dict[str, int]
+    rows: list[ModelStanding] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+    win_rate: Optional[np.ndarray] = None
+    count: Optional[np.ndarray] = None
+    predicted: Optional[np.ndarray] = None
+    n_verdicts: int = 0
+    n_battles: int = 0
+    battle_notes: dict[str, int] = field(default_factory=dict)
+    judges: list[str] = field(default_factory=list)
+    templates: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    empty_reason: Optional[str] = None
+    style_length_coef: Optional[float] = None
+
+    @property
+    def label(self) -> str:
+        return DRY_RUN_LABEL if self.settings.dry_run else ""
+
+    def describe(self) -> dict[str, Any]:
+        """What the board used: method, policy, anchor, CI, counts (for headers and reports)."""
+        s = self.settings
+        return {
+            "label": self.label, "category": self.category, "mode": s.mode,
+            "method": ("Bradley-Terry MLE, Elo scale (400/ln 10 x coefficient)"
+                       if s.mode == "pairwise" else "mean score with Student t CI"),
+            "position_policy": s.policy, "ties": "0.5", "both_bad": s.both_bad,
+            "strong_weight": s.strong_weight,
+            "anchor": f"{s.anchor} = {s.anchor_value:g}" if s.anchor else "mean 1000",
+            "ci": f"{s.ci_level:.0%} percentile bootstrap, {s.rounds} rounds, resampling "
+                  f"{s.resample_unit}, seed {s.seed}" if s.mode == "pairwise"
+                  else f"{s.ci_level:.0%} t interval",
+            "elo_k": s.elo_k, "baseline": s.baseline, "methods": list(s.methods),
+            "verdicts_used": self.n_verdicts, "battles": self.n_battles,
+            "excluded": {k: v for k, v in self.counts.items()
+                         if k not in ("rows", "included") and v},
+            "battle_notes": {k: v for k, v in self.battle_notes.items() if v},
+            "judges": self.judges, "template_versions": self.templates,
+            "warnings": self.warnings,
+        }
+
+
+def _opt(x: Any) -> Optional[float]:
+    return None if x is None or not math.isfinite(float(x)) else float(x)
+
+
+def compute_leaderboard(frame: VerdictFrame, settings: LeaderboardSettings,
+                        category: Optional[str] = None) -> Leaderboard:
+    """One board over ``frame`` (or its ``category`` part). Never raises for empty data."""
+    sub = frame if category is None else frame.for_category(category)
+    board = Leaderboard(category=category or "all", settings=settings, selection=frame.selection,
+                        counts=dict(frame.counts), n_verdicts=len(sub),
+                        judges=sub.used_judges() if len(sub) else [],
+                        templates=sub.used_templates() if len(sub) else [])
+    if len(sub) == 0:
+        board.empty_reason = "no verdicts yet" if frame.counts.get("rows", 0) == 0 else \
+            "no verdicts pass the selection"
+        return board
+    if settings.mode == "single":
+        return _single(board, sub, settings)
+    battles = build_battles(sub, settings.policy, both_bad=settings.both_bad,  # type: ignore
+                            strong_weight=settings.strong_weight)
+    board.battle_notes = battles.notes
+    battles = battles.compact()
+    board.n_battles = len(battles)
+    if len(battles) == 0 or bool((battles.model_a == battles.model_b).all()):
+        board.empty_reason = "no battles between two different models"
+        return board
+    return _pairwise(board, battles, settings)
+
+
+def _pairwise(board: Leaderboard, battles: Battles, s: LeaderboardSettings) -> Leaderboard:
+    models = battles.models
+    anchor = s.anchor
+    if anchor is not None and anchor not in models:
+        board.warnings.append(f"anchor model {anchor!r} has no battles here; ratings are "
+                              f"centred at mean 1000 instead")
+        anchor = None
+    res = bt_mod.fit_bt(battles.model_a, battles.model_b, battles.score, models,
+                        weight=battles.weight, unit=battles.question,
+                        rounds=s.rounds if "bt" in s.methods else 0, ci_level=s.ci_level,
+                        resample=s.resample_unit, seed=s.seed,  # type: ignore[arg-type]
+                        anchor=anchor, anchor_value=s.anchor_value, prior_sd=s.prior_sd)
+    board.warnings.extend(res.warnings)
+    elo = online_elo(battles.model_a, battles.model_b, battles.score, len(models), k=s.elo_k,
+                     weight=battles.weight) if "elo" in s.methods else None
+    share, n = overall_win_rate(battles)
+    board.models = list(models)
+    board.win_rate, board.count = pairwise_matrices(battles)
+    board.predicted = bt_mod.predicted_win_rates(res.rating)
+    expected = expected_vs_all(board.predicted)
+    rows = {m: ModelStanding(model=m, rank=int(res.rank[i]), n=int(n[i]), bt=_opt(res.rating[i]),
+                             ci_low=_opt(res.ci_low[i]), ci_high=_opt(res.ci_high[i]),
+                             elo=_opt(elo[i]) if elo is not None else None,
+                             win_rate=_opt(share[i] * 100.0),
+                             bt_expected=_opt(expected[i] * 100.0))
+            for i, m in enumerate(models)}
+    if s.baseline and ("winrate" in s.methods or "length_controlled" in s.methods):
+        if s.baseline not in models:
+            board.warnings.append(f"baseline {s.baseline!r} has no battles here")
+        else:
+            for r in vs_baseline(battles, s.baseline):
+                st = rows[r.model]
+                st.n_wins, st.n_draws, st.n_losses = r.n_wins, r.n_draws, r.n_losses
+                st.baseline_win_rate, st.baseline_se = _opt(r.win_rate), _opt(r.standard_error)
+            if "length_controlled" in s.methods:
+                lc = length_controlled(battles, s.baseline)
+                if not lc:
+                    board.warnings.append("length-controlled win rate: no answer lengths")
+                for r in lc:
+                    rows[r.model].lc_win_rate = _opt(r.lc_win_rate)
+    elif "length_controlled" in s.methods:
+        board.warnings.append("length-controlled win rate needs a baseline (ratings.baseline)")
+    if "style_bt" in s.methods:
+        try:
+            sty = style_bt(battles, ci_level=s.ci_level, anchor=anchor,
+                           anchor_value=s.anchor_value)
+        except ValueError as exc:
+            board.warnings.append(f"style-controlled BT: {exc}")
+        else:
+            board.warnings.extend(sty.warnings)
+            board.style_length_coef = sty.length_coef
+            for i, m in enumerate(sty.models):
+                rows[m].style_bt = _opt(sty.rating[i])
+                rows[m].style_ci_low, rows[m].style_ci_high = _opt(sty.ci_low[i]), \
+                    _opt(sty.ci_high[i])
+    board.rows = sorted(rows.values(), key=lambda r: (r.rank, -(r.bt or -math.inf), r.model))
+    return board
+
+
+def _single(board: Leaderboard, sub: VerdictFrame, s: LeaderboardSettings) -> Leaderboard:
+    table = score_table(sub.model_a, sub.score_a, sub.models, ci_level=s.ci_level,
+                        criteria=sub.scores)
+    board.models = [m for m, k in zip(table.models, table.n) if k > 0]
+    board.n_battles = 0
+    rows = []
+    for i, m in enumerate(table.models):
+        if table.n[i] == 0:
+            continue
+        rows.append(ModelStanding(
+            model=m, rank=int(table.rank[i]), n=int(table.n[i]), score=_opt(table.mean[i]),
+            score_ci_low=_opt(table.ci_low[i]), score_ci_high=_opt(table.ci_high[i]),
+            criteria={k: float(v[i]) for k, v in table.criteria.items() if math.isfinite(v[i])}))
+    if not rows:
+        board.empty_reason = "no scored verdicts"
+    board.rows = sorted(rows, key=lambda r: (r.rank, -(r.score or -math.inf), r.model))
+    return board
+
+
+def compute_leaderboards(frame: VerdictFrame, settings: LeaderboardSettings
+                         ) -> dict[str, Leaderboard]:
+    """"all" plus one board per category (when ``settings.per_category`` and there are two or
+    more categories)."""
+    boards = {"all": compute_leaderboard(frame, settings)}
+    cats = frame.used_categories() if len(frame) else []
+    if settings.per_category and len(cats) > 1:
+        for c in sorted(cats):
+            boards[c or "(none)"] = compute_leaderboard(frame, settings, category=c)
+    return boards
+
+
+def _manifest(cfg: Any, boards: dict[str, Leaderboard], frame: VerdictFrame,
+              store_desc: str, files: list[str]) -> dict[str, Any]:
+    top = boards["all"]
+    return {
+        "project_version": __version__, "config_hash": cfg.config_hash(),
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "store": store_desc, "label": top.label,
+        "selection": {"mode": frame.selection.mode,
+                      "judge_kinds": list(frame.selection.judge_kinds),
+                      "judge_ids": list(frame.selection.judge_ids),
+                      "template_versions": list(frame.selection.template_versions)},
+        "judges": top.judges, "template_versions": top.templates,
+        "seeds": {"bootstrap": top.settings.seed, "judge": getattr(cfg.judge, "seed", None)},
+        "counts": {"included": frame.counts.get("included", 0),
+                   "excluded": {k: v for k, v in frame.counts.items()
+                                if k not in ("rows", "included")},
+                   "rows_considered": frame.counts.get("rows", 0),
+                   "battles": top.n_battles},
+        "settings": to_jsonable(top.settings.__dict__),
+        "categories": list(boards), "files": files,
+    }
+
+
+def write_reports(boards: dict[str, Leaderboard], cfg: Any, frame: VerdictFrame,
+                  store_desc: str) -> list[Path]:
+    """Write <dir>/<name>[-dry-run].{md,csv,json} and a .manifest.json beside them, each file
+    replaced atomically (written to a temp name, then renamed)."""
+    out_dir = Path(cfg.report.dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = cfg.report.name + ("-dry-run" if boards["all"].settings.dry_run else "")
+    written = []
+    for fmt in cfg.report.formats:
+        path = out_dir / f"{stem}.{fmt}"
+        _atomic_write(path, format_board(list(boards.values()), fmt))
+        written.append(path)
+    manifest = out_dir / f"{stem}.manifest.json"
+    _atomic_write(manifest, json.dumps(_manifest(cfg, boards, frame, store_desc,
+                                                 [p.name for p in written]), indent=2) + "\n")
+    written.append(manifest)
+    return written
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def build_boards(store: Any, cfg: Any, *, dry_run: bool = False
+                 ) -> tuple[dict[str, Leaderboard], VerdictFrame]:
+    settings = LeaderboardSettings.from_config(cfg, dry_run=dry_run)
+    selection = Selection.from_config(cfg.ratings, dry_run=dry_run,
+                                      mode=settings.mode)  # type: ignore[arg-type]
+    frame = load_verdicts(store, selection)
+    return compute_leaderboards(frame, settings), frame
+
+
+def run_ratings_stage(store: Any, cfg: Any, *, dry_run: bool = False,
+                      fmt: str = "table", write_files: bool = True) -> str:
+    """Build the leaderboards, write the report files (unless there is nothing to rate) and
+    return the printed text. Never raises for "no verdicts yet": the text says so."""
+    boards, frame = build_boards(store, cfg, dry_run=dry_run)
+    text = format_board(list(boards.values()), fmt)
+    if boards["all"].empty_reason:
+        return text
+    if write_files and cfg.report.formats:
+        paths = write_reports(boards, cfg, frame, store.describe())
+        if fmt == "table":
+            text += "\nreport: " + ", ".join(str(p) for p in paths) + "\n"
+    return text
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("leaderboard", help="print the leaderboard and write the report",
+                              description="Ratings from the stored verdicts (Bradley-Terry with "
+                              "bootstrap CIs, Elo, win rates) per category; writes the report "
+                              "files and their manifest into report.dir.")
+    p.add_argument("-c", "--config", help="config file (default: built-in defaults)")
+    p.add_argument("--db", help="store URL (overrides ARENA_DB and store.url)")
+    p.add_argument("--format", choices=["table", "csv", "json", "md"], default="table")
+    p.add_argument("--dry-run", action="store_true",
+                   help="rate only the dry-run (random) verdicts, labelled as such")
+    p.add_argument("--no-files", action="store_true", help="print only; write no report files")
+    p.set_defaults(func=_cli)
+
+
+def _cli(args: argparse.Namespace) -> int:
+    from arena.config import ArenaConfig, load_config
+    from arena.store import open_store
+
+    cfg = load_config(args.config).config if args.config else ArenaConfig()
+    store = open_store(args.db, cfg.store.url)
+    try:
+        print(run_ratings_stage(store, cfg, dry_run=args.dry_run, fmt=args.format,
+                                write_files=not args.no_files), end="")
+    finally:
+        store.close()
+    return 0
+
+
+__all__ = ["LeaderboardSettings", "ModelStanding", "Leaderboard", "Selection", "VerdictFrame",
+           "load_verdicts", "compute_leaderboard", "compute_leaderboards", "format_board",
+           "run_ratings_stage", "write_reports", "build_boards", "add_parser", "DRY_RUN_LABEL"]

@@ -1,0 +1,227 @@
+"""Agreement between raters (judge vs human, human vs human), each with a bootstrap CI.
+
+Input is a long table: ``item`` (what was judged: e.g. question + model pair + turn),
+``rater`` (a judge id or an annotator) and ``value`` (an outcome label, oriented the same way
+for every rater of an item, or a score).
+
+- ``agreement_with_ties`` / ``agreement_without_ties``: the MT-bench paper's agreement: over
+  every pair of votes on the same item by two different raters (across the two groups when
+  ``group_a``/``group_b`` are given), the share that agree; "without ties" drops pairs where
+  either vote is a tie (``tie_values``).
+- ``cohen_kappa`` (scikit-learn): two raters, on the items both rated; with more raters the mean
+  over rater pairs that share at least two items.
+- ``fleiss_kappa`` (statsmodels): items rated by the most common number (>= 2) of raters.
+- ``krippendorff_alpha`` (``krippendorff`` package): nominal for outcomes, interval for scores;
+  missing ratings allowed.
+
+CIs: percentile bootstrap over items (seeded). A statistic that is undefined on the data (too
+few items or raters, no variation) is NaN with ``n`` saying how much data there was - never 0
+or 1 by default.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Callable, Literal, Optional, Sequence
+
+import numpy as np
+
+
+@dataclass
+class Stat:
+    value: float
+    ci_low: float
+    ci_high: float
+    n: int  # items (or vote pairs, for the agreement rates) that entered the statistic
+
+    def as_dict(self) -> dict[str, float]:
+        return {"value": self.value, "ci_low": self.ci_low, "ci_high": self.ci_high, "n": self.n}
+
+
+def _matrix(item: Sequence, rater: Sequence, value: Sequence, numeric: bool
+            ) -> tuple[np.ndarray, list, list, list]:
+    """items x raters matrix of value codes (float, NaN = missing); a rater's later vote on the
+    same item replaces the earlier one."""
+    items = list(dict.fromkeys(item))
+    raters = list(dict.fromkeys(rater))
+    ii = {x: k for k, x in enumerate(items)}
+    rr = {x: k for k, x in enumerate(raters)}
+    if numeric:
+        cats: list = []
+        codes = [float(v) for v in value]
+    else:
+        cats = sorted(set(value), key=str)
+        cc = {x: k for k, x in enumerate(cats)}
+        codes = [float(cc[v]) for v in value]
+    X = np.full((len(items), len(raters)), np.nan)
+    for it, ra, c in zip(item, rater, codes):
+        X[ii[it], rr[ra]] = c
+    return X, items, raters, cats
+
+
+def _pair_agreement(X: np.ndarray, cols_a: list[int], cols_b: Optional[list[int]],
+                    tie_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per item: (#agreeing pairs, #pairs, #agreeing non-tie pairs, #non-tie pairs)."""
+    n_items = X.shape[0]
+    agree = np.zeros(n_items)
+    total = np.zeros(n_items)
+    agree_nt = np.zeros(n_items)
+    total_nt = np.zeros(n_items)
+    if cols_b is None:
+        pairs = list(combinations(cols_a, 2))
+    else:
+        pairs = [(p, q) for p in cols_a for q in cols_b if p != q]
+    for p, q in pairs:
+        x, y = X[:, p], X[:, q]
+        both = ~np.isnan(x) & ~np.isnan(y)
+        same = both & (x == y)
+        nt = both & ~np.isin(x, tie_codes) & ~np.isin(y, tie_codes)
+        agree += same
+        total += both
+        agree_nt += same & nt
+        total_nt += nt
+    return agree, total, agree_nt, total_nt
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+def _cohen(X: np.ndarray, cols: list[int]) -> float:
+    from sklearn.metrics import cohen_kappa_score
+
+    vals = []
+    for p, q in combinations(cols, 2):
+        both = ~np.isnan(X[:, p]) & ~np.isnan(X[:, q])
+        if both.sum() < 2:
+            continue
+        x, y = X[both, p], X[both, q]
+        if len(np.unique(np.concatenate([x, y]))) < 2:
+            continue  # kappa is undefined without variation
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            k = cohen_kappa_score(x, y)
+        if math.isfinite(k):
+            vals.append(k)
+    return float(np.mean(vals)) if vals else math.nan
+
+
+def _fleiss(X: np.ndarray, n_cats: int) -> tuple[float, int]:
+    from statsmodels.stats.inter_rater import fleiss_kappa
+
+    m = (~np.isnan(X)).sum(axis=1)
+    if not (m >= 2).any():
+        return math.nan, 0
+    k = np.bincount(m[m >= 2]).argmax()
+    rows = X[m == k]
+    if len(rows) < 2:
+        return math.nan, len(rows)
+    table = np.zeros((len(rows), n_cats))
+    for c in range(n_cats):
+        table[:, c] = (rows == c).sum(axis=1)
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        val = float(fleiss_kappa(table, method="fleiss"))
+    return (val if math.isfinite(val) else math.nan), len(rows)
+
+
+def _kripp(X: np.ndarray, level: str) -> float:
+    import krippendorff
+
+    paired = (~np.isnan(X)).sum(axis=1) >= 2
+    data = X[paired]
+    if len(data) < 2 or len(np.unique(data[~np.isnan(data)])) < 2:
+        return math.nan
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        val = float(krippendorff.alpha(reliability_data=data.T, level_of_measurement=level))
+    return val if math.isfinite(val) else math.nan
+
+
+def _boot(stat: Callable[[np.ndarray], float], n_items: int, rounds: int, seed: int,
+          ci_level: float) -> tuple[float, float]:
+    if rounds <= 0 or n_items < 2:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    vals = np.array([stat(rng.integers(0, n_items, n_items)) for _ in range(rounds)])
+    vals = vals[np.isfinite(vals)]
+    if len(vals) < max(10, rounds // 2):
+        return math.nan, math.nan
+    alpha = (1.0 - ci_level) / 2.0
+    lo, hi = np.quantile(vals, [alpha, 1.0 - alpha])
+    return float(lo), float(hi)
+
+
+def agreement(item: Sequence, rater: Sequence, value: Sequence, *,
+              level: Literal["nominal", "interval"] = "nominal",
+              tie_values: Sequence = ("TIE", "BOTH_BAD", "tie"),
+              group_a: Optional[Sequence] = None, group_b: Optional[Sequence] = None,
+              rounds: int = 1000, seed: int = 0, ci_level: float = 0.95) -> dict[str, Stat]:
+    """All agreement statistics with bootstrap CIs over items.
+
+    ``group_a``/``group_b``: rater names; when given, the agreement rates count only pairs of
+    votes across the two groups (judge vs human). Kappas and alpha use every rater given.
+    Raises ValueError when the three sequences differ in length.
+    """
+    if not (len(item) == len(rater) == len(value)):
+        raise ValueError("item, rater and value must have the same length")
+    numeric = level == "interval"
+    X, _items, raters, cats = _matrix(item, rater, value, numeric)
+    n_items = X.shape[0]
+    out: dict[str, Stat] = {}
+    tie_codes = np.array([cats.index(t) for t in tie_values if t in cats], dtype=float) \
+        if not numeric else np.array([])
+    all_cols = list(range(len(raters)))
+    if group_a is not None and group_b is not None:
+        ca = [raters.index(r) for r in group_a if r in raters]
+        cb = [raters.index(r) for r in group_b if r in raters]
+        parts = _pair_agreement(X, ca, cb, tie_codes)
+    else:
+        parts = _pair_agreement(X, all_cols, None, tie_codes)
+    agree, total, agree_nt, total_nt = parts
+    for key, num, den in (("agreement_with_ties", agree, total),
+                          ("agreement_without_ties", agree_nt, total_nt)):
+        if numeric and key == "agreement_without_ties":
+            continue
+        val = float(num.sum() / den.sum()) if den.sum() > 0 else math.nan
+
+        def stat(idx: np.ndarray, num: np.ndarray = num, den: np.ndarray = den) -> float:
+            d = den[idx].sum()
+            return float(num[idx].sum() / d) if d > 0 else math.nan
+        lo, hi = _boot(stat, n_items, rounds, seed, ci_level)
+        out[key] = Stat(val, lo, hi, int(den.sum()))
+    if not numeric:
+        val = _cohen(X, all_cols)
+        lo, hi = _boot(lambda idx: _cohen(X[idx], all_cols), n_items, rounds, seed, ci_level) \
+            if math.isfinite(val) else (math.nan, math.nan)
+        out["cohen_kappa"] = Stat(val, lo, hi, int(((~np.isnan(X)).sum(axis=1) >= 2).sum()))
+        val, n_f = _fleiss(X, len(cats))
+        lo, hi = _boot(lambda idx: _fleiss(X[idx], len(cats))[0], n_items, rounds, seed,
+                       ci_level) if math.isfinite(val) else (math.nan, math.nan)
+        out["fleiss_kappa"] = Stat(val, lo, hi, n_f)
+    val = _kripp(X, level)
+    lo, hi = _boot(lambda idx: _kripp(X[idx], level), n_items, rounds, seed, ci_level) \
+        if math.isfinite(val) else (math.nan, math.nan)
+    out["krippendorff_alpha"] = Stat(val, lo, hi,
+                                     int(((~np.isnan(X)).sum(axis=1) >= 2).sum()))
+    return out
+
+
+def agreement_rate(x: Sequence, y: Sequence, *, ties: bool = True,
+                   tie_values: Sequence = ("TIE", "BOTH_BAD", "tie")) -> tuple[float, int]:
+    """Plain agreement of two aligned vote lists: (share agreeing, pairs counted). Without
+    ties, pairs where either vote is a tie are left out. NaN when nothing is counted."""
+    if len(x) != len(y):
+        raise ValueError("x and y must have the same length")
+    pairs = [(a, b) for a, b in zip(x, y)
+             if ties or (a not in tie_values and b not in tie_values)]
+    if not pairs:
+        return math.nan, 0
+    return sum(a == b for a, b in pairs) / len(pairs), len(pairs)
+
+
+__all__ = ["Stat", "agreement", "agreement_rate"]

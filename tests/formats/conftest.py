@@ -1,0 +1,37 @@
+"""Fixtures for the format tests: a second empty store (round trips import into it)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from arena.store import Store
+
+
+@pytest.fixture
+def other_store(tmp_path: Path) -> Iterator[Store]:
+    """Another empty store of the same kind as ``store`` (SQLite file or PostgreSQL schema)."""
+    from conftest import PG_URL, _pg_schema_url  # the suite's root conftest
+
+    if not PG_URL:
+        s = Store.open(f"sqlite:///{tmp_path / 'other.db'}")
+        yield s
+        s.close()
+        return
+    import sqlalchemy as sa
+
+    schema = "t_" + uuid.uuid4().hex[:12]
+    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    s = Store.open(_pg_schema_url(PG_URL, schema))
+    try:
+        yield s
+    finally:
+        s.close()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
