@@ -8,13 +8,16 @@ bad form input is shown back with the field named, and nothing is written.
 from __future__ import annotations
 
 import logging
+import secrets
+from datetime import timedelta
 from typing import Any
 
-from flask import (Blueprint, abort, flash, g, redirect, render_template, request, url_for)
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import func, select, update
 
 from arena.errors import InputError
 from arena.store.annotation_schema import Assignment, Task, TaskItem, User
+from arena.store.schema import utcnow
 from arena.types import Mode
 from annotate import auth, db, tasks
 
@@ -69,11 +72,6 @@ def create_user() -> Any:
 
 @bp.route("/users/<int:user_id>/invite", methods=["POST"])
 def new_invite(user_id: int) -> Any:
-    import secrets
-    from datetime import timedelta
-
-    from arena.store.schema import utcnow
-
     token = secrets.token_urlsafe(32)
 
     def do(conn: Any) -> Any:

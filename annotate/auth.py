@@ -1,19 +1,19 @@
 """Accounts and sessions: login, logout, invite links, roles.
 
 Roles are ``admin`` and ``annotator``. Every view needs a logged-in, active user except the
-login page, invite pages and static files (enforced once, in ``load_user``); admin views add
-``admin_required``. Passwords are stored as werkzeug (scrypt) hashes; an invited user has no
-password until they open their link and choose one.
+login page, invite pages and static files (enforced once, in ``load_user``); the admin
+blueprint refuses non-admins for all its views (``annotate.admin``). Passwords are stored as
+werkzeug (scrypt) hashes; an invited user has no password until they open their link and
+choose one.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import secrets
 from datetime import timedelta
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Optional
 
 from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
                    session, url_for)
@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
-F = TypeVar("F", bound=Callable[..., Any])
 ROLES = ("admin", "annotator")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,120}$")
 MIN_PASSWORD = 8
@@ -131,16 +130,6 @@ def load_user() -> Any:
         return redirect(url_for("auth.login", next=request.full_path
                                 if request.method == "GET" else None))
     return None
-
-
-def admin_required(view: F) -> F:
-    @functools.wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if g.user is None or g.user["role"] != "admin":
-            abort(403)
-        return view(*args, **kwargs)
-
-    return wrapped  # type: ignore[return-value]
 
 
 def _safe_next(target: Optional[str]) -> str:

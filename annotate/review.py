@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from arena.errors import InputError
 from arena.store.annotation_schema import Task
+from arena.store.schema import Question
 from annotate import assign, db, present, verdicts
 
 log = logging.getLogger(__name__)
@@ -147,8 +148,6 @@ def mine(task_id: int) -> Any:
     with db.read() as conn:
         rows = verdicts.my_verdicts(conn, task_id, uid)
         prog = present.progress(conn, task_id, uid)
-        from arena.store.schema import Question
-
         qids = list({r.question_id for r in rows})
         questions = dict(conn.execute(select(Question.id, Question.turns)
                                       .where(Question.id.in_(qids))).all()) if qids else {}

@@ -121,19 +121,39 @@ def _pairs(spec: TaskSpec) -> list[tuple[str, str]]:
     return list(itertools.combinations(models, 2))
 
 
-def _ensure_battles(conn: Connection, triples: set[tuple[str, str, str]]) -> dict[tuple, int]:
-    now = utcnow()
-    insert_ignore(conn, Battle.__table__, [{"question_id": q, "model_a": a, "model_b": b,
-                                            "created_at": now} for q, a, b in sorted(triples)],
-                  ["question_id", "model_a", "model_b"])
-    qids = sorted({t[0] for t in triples})
-    found: dict[tuple, int] = {}
+def _stored_battles(conn: Connection, qids: list[str]) -> dict[tuple[str, str, str], int]:
+    found: dict[tuple[str, str, str], int] = {}
     for start in range(0, len(qids), 1000):
         for bid, q, a, b in conn.execute(select(Battle.id, Battle.question_id, Battle.model_a,
                                                 Battle.model_b)
                                          .where(Battle.question_id.in_(qids[start:start + 1000]))):
             found[(q, a, b)] = int(bid)
     return found
+
+
+def _ensure_battles(conn: Connection, triples: list[tuple[str, str, str]]
+                    ) -> dict[tuple[str, str, str], tuple[int, str, str]]:
+    """Map each wanted (question, a, b) to a battle (id, model_a, model_b).
+
+    A battle stored the other way round (b, a) is reused as it is, so a pair is one battle
+    whichever task or stage created it; missing ones are inserted.
+    """
+    qids = sorted({t[0] for t in triples})
+    have = _stored_battles(conn, qids)
+    new = [t for t in triples if t not in have and (t[0], t[2], t[1]) not in have]
+    if new:
+        now = utcnow()
+        insert_ignore(conn, Battle.__table__,
+                      [{"question_id": q, "model_a": a, "model_b": b, "created_at": now}
+                       for q, a, b in sorted(set(new))], ["question_id", "model_a", "model_b"])
+        have = _stored_battles(conn, qids)
+    out: dict[tuple[str, str, str], tuple[int, str, str]] = {}
+    for q, a, b in triples:
+        if (q, a, b) in have:
+            out[(q, a, b)] = (have[(q, a, b)], a, b)
+        else:
+            out[(q, a, b)] = (have[(q, b, a)], b, a)
+    return out
 
 
 def plan_items(conn: Connection, spec: TaskSpec) -> tuple[list[dict[str, Any]], int]:
@@ -175,10 +195,11 @@ def plan_items(conn: Connection, spec: TaskSpec) -> tuple[list[dict[str, Any]], 
                 triples.append((q, a, b))
             else:
                 missing += 1
-    battles = _ensure_battles(conn, set(triples)) if triples else {}
+    battles = _ensure_battles(conn, triples) if triples else {}
     for q, a, b in triples:
-        items.append(dict(question_id=q, battle_id=battles[(q, a, b)], answer_a_id=ans[(q, a)],
-                          answer_b_id=ans[(q, b)], model_a=a, model_b=b))
+        bid, ma, mb = battles[(q, a, b)]  # the stored battle's orientation wins
+        items.append(dict(question_id=q, battle_id=bid, answer_a_id=ans[(q, ma)],
+                          answer_b_id=ans[(q, mb)], model_a=ma, model_b=mb))
     return items, missing
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping, Optional
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Row, select, update
 from sqlalchemy.orm import aliased
 
 from arena.errors import InputError
@@ -129,7 +129,7 @@ class Stored:
     duplicate: bool
 
 
-def _context(conn: Connection, assignment_id: int, user_id: int):  # type: ignore[no-untyped-def]
+def _context(conn: Connection, assignment_id: int, user_id: int) -> Optional[Row]:
     return conn.execute(
         select(Assignment.id, Assignment.status, Assignment.first, Assignment.round,
                Assignment.leased_at, Assignment.task_id, Assignment.judgment_id,
@@ -141,7 +141,7 @@ def _context(conn: Connection, assignment_id: int, user_id: int):  # type: ignor
         .where(Assignment.id == assignment_id, Assignment.annotator_id == user_id)).first()
 
 
-def assignment_context(conn: Connection, assignment_id: int, user_id: int):  # type: ignore[no-untyped-def]
+def assignment_context(conn: Connection, assignment_id: int, user_id: int) -> Optional[Row]:
     """The assignment joined with its item and task, or None if it is not the user's."""
     return _context(conn, assignment_id, user_id)
 
@@ -184,6 +184,23 @@ def _time_on_task(leased_at: Optional[datetime], client_s: Optional[float],
     return round(min(client_s, server) if server is not None else client_s, 3)
 
 
+def _insert(conn: Connection, row: dict[str, Any], now: datetime) -> int:
+    """Insert one verdict row (ON CONFLICT on submission_id does nothing); return its id.
+
+    The row found under the submission id must be this one (same assignment): otherwise
+    the id was reused for something else and the caller's transaction is rolled back.
+    """
+    add_judgments(conn, [{**row, "created_at": now}])
+    # add_judgments' count is not used: under PostgreSQL's READ COMMITTED other writers'
+    # commits make a before/after count unreliable. Read the row back instead.
+    got = conn.execute(select(Judgment.id, Judgment.annotator_id, Judgment.meta).where(
+        Judgment.submission_id == row["submission_id"])).first()
+    if got is None or got.annotator_id != row["annotator_id"] or \
+            (got.meta or {}).get("assignment_id") != row["meta"]["assignment_id"]:
+        raise Conflict("a verdict with this submission id already exists")
+    return int(got.id)
+
+
 def submit(conn: Connection, assignment_id: int, user_id: int, data: Mapping[str, Any],
            submission_id: str, client_elapsed_s: Optional[float] = None,
            now: Optional[datetime] = None) -> Stored:
@@ -215,18 +232,14 @@ def submit(conn: Connection, assignment_id: int, user_id: int, data: Mapping[str
         raise Conflict("this item's lease ended and it went to another annotator")
     tot = _time_on_task(ctx.leased_at, client_elapsed_s, now)
     row = _row(ctx, user_id, verdict, submission_id, tot, None)
-    row["created_at"] = now
-    if add_judgments(conn, [row]) != 1:
-        raise Conflict("a verdict with this submission id already exists")
-    jid = int(conn.execute(select(Judgment.id).where(
-        Judgment.submission_id == submission_id)).scalar_one())
+    jid = _insert(conn, row, now)
     conn.execute(update(Assignment).where(Assignment.id == assignment_id)
                  .values(judgment_id=jid, time_on_task_s=tot))
     return Stored(jid, False)
 
 
-def current_verdict(conn: Connection, judgment_id: int, user_id: int):  # type: ignore[no-untyped-def]
-    """The user's judgment and its assignment id, or None when it is not theirs."""
+def current_verdict(conn: Connection, judgment_id: int, user_id: int) -> Optional[Row]:
+    """The user's human judgment row, or None when it is not theirs."""
     return conn.execute(select(Judgment).where(
         Judgment.id == judgment_id, Judgment.annotator_id == user_id,
         Judgment.judge_kind == JudgeKind.HUMAN.value)).first()
@@ -260,10 +273,7 @@ def edit(conn: Connection, judgment_id: int, user_id: int, data: Mapping[str, An
                             data)
     verdict.meta["edit_of"] = int(latest)
     row = _row(ctx, user_id, verdict, submission_id, old.time_on_task_s, int(latest))
-    row["created_at"] = now
-    add_judgments(conn, [row])
-    jid = int(conn.execute(select(Judgment.id).where(
-        Judgment.submission_id == submission_id)).scalar_one())
+    jid = _insert(conn, row, now)
     conn.execute(update(Assignment).where(Assignment.id == aid).values(judgment_id=jid))
     return Stored(jid, False)
 

@@ -96,6 +96,9 @@ class OpenAIModel(ModelBase):
     rpm: Optional[float] = None  # requests per minute
     tpm: Optional[float] = None  # tokens per minute
     price: Optional[Price] = None
+    # "openai": the official client; "fast": the lean HTTP/1.1 path (arena.llm.fast_http);
+    # "auto": fast for plain http:// endpoints (self-hosted servers), official otherwise.
+    http_client: Literal["auto", "openai", "fast"] = "auto"
 
 
 class TransformersModel(ModelBase):

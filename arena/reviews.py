@@ -5,7 +5,8 @@ Work items follow the position policy (DESIGN.md section 5):
 - ``random_order``: one judgment, the order drawn from the seed and the battle (stable);
 - ``tie_if_inconsistent`` and ``both_games``: both orders judged (they differ only in how the
   ratings combine the two rows).
-Single mode makes one item per answer.
+Single mode makes one item per answer. With ``judge.per_turn`` a multi-turn question gives
+one item per turn (``turn`` = 1..n); otherwise one item judges the whole dialogue.
 
 Resume: every item has a cache key (judge id, template version, question, both answers, order
 shown, turn). An item whose key already has a row is skipped; with ``retry_failed`` an item
@@ -48,7 +49,13 @@ class JudgeItem:
 
 
 class Judge(Protocol):
-    """What the stage needs of a judge (dry-run, LLM, metric)."""
+    """What the stage needs of a judge (dry-run, LLM, metric).
+
+    Optional hooks, used when present: ``bind(store)`` (called first: the judge reads
+    questions and answers), ``prepare(items)`` (bulk reads before cache keys are computed),
+    ``mode`` (plan items of this mode instead of ``judge.mode``: metric judges are single),
+    ``cache_extra`` (a string added to every cache key: the judge's model parameters) and
+    ``summary()`` (a report printed after the run)."""
 
     kind: str
     judge_id: str
@@ -204,6 +211,9 @@ def run_reviews(store: Store, cfg: ArenaConfig, judge: Judge, *, limit: Optional
     if callable(bind):
         bind(store)
     items = plan_items(store, cfg, limit=limit, mode=getattr(judge, "mode", None))
+    prepare = getattr(judge, "prepare", None)
+    if callable(prepare):
+        prepare(items)  # bulk reads before cache keys are computed (one query per chunk)
     todo, _ = pending_items(store, judge, items, retry_failed=retry_failed)
     report = ReviewReport(judge_id=judge.judge_id, planned=len(items),
                           skipped=len(items) - len(todo))

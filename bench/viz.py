@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select  # noqa: E402
 
 from arena.store import Store  # noqa: E402
-from arena.store.ingest import (AnswerRecord, QuestionRecord, add_answers, add_judgments,  # noqa: E402
-                                add_questions, ensure_models, insert_ignore)
+from arena.store.ingest import (AnswerRecord, QuestionRecord, add_answers,  # noqa: E402
+                                add_judgments, add_questions, ensure_models, insert_ignore)
 from arena.store.schema import Answer, Battle, Judgment  # noqa: E402
 
 CATEGORIES = ["math", "coding", "writing", "reasoning", "extraction", "roleplay"]
@@ -102,7 +102,12 @@ def main() -> int:
     sys.argv = [sys.argv[0]]  # the script parses argv leniently; give it nothing of ours
     from streamlit.testing.v1 import AppTest  # Streamlit's own import: not counted
 
+    # The test harness scans installed packages for components once per AppTest (a server
+    # does it once at start-up): do that on a throw-away app so it is not counted.
+    warm = AppTest.from_string("import streamlit as st\nst.write('warm-up')").run()
     at = AppTest.from_file(str(ROOT / "viz.py"), default_timeout=120)
+    if hasattr(warm, "_bidi_component_manager"):
+        at._bidi_component_manager = warm._bidi_component_manager
     at.query_params["page"] = args.page
     t1 = time.perf_counter()
     at.run()
@@ -116,7 +121,44 @@ def main() -> int:
     if problems:
         print("the app reported:", *problems, sep="\n  ")
         return 1
+    breakdown(url)
     return 0
+
+
+def breakdown(url: str) -> None:
+    """Where a cold leaderboard's time goes: the rating functions the page calls, timed
+    outside the app with the same settings (default config)."""
+    from arena.config import ArenaConfig
+    from arena.leaderboard import LeaderboardSettings
+    from arena.ratings import bt
+    from arena.ratings.battles import build_battles
+    from arena.ratings.selection import Selection, load_verdicts
+    from arena.viz import data
+
+    cfg = ArenaConfig()
+    s = LeaderboardSettings.from_config(cfg)
+    store = Store.open(url, upgrade=False, readonly=True)
+    try:
+        t = time.perf_counter()
+        data.store_summary(store.engine)
+        data.change_marker(store.engine)
+        t_side = time.perf_counter() - t
+        t = time.perf_counter()
+        frame = load_verdicts(store, Selection.from_config(cfg.ratings))
+        t_load = time.perf_counter() - t
+    finally:
+        store.close()
+    t = time.perf_counter()
+    games = build_battles(frame, s.policy, both_bad=s.both_bad,  # type: ignore[arg-type]
+                          strong_weight=s.strong_weight)
+    t_games = time.perf_counter() - t
+    t = time.perf_counter()
+    bt.fit_bt(games.model_a, games.model_b, games.score, games.models, weight=games.weight,
+              unit=games.question, rounds=s.rounds, seed=s.seed)
+    t_fit = time.perf_counter() - t
+    print(f"breakdown: sidebar queries {t_side:.2f} s; ratings load_verdicts {t_load:.2f} s; "
+          f"build_battles ({s.policy}) {t_games:.2f} s; fit_bt + {s.rounds} bootstrap rounds "
+          f"{t_fit:.2f} s")
 
 
 if __name__ == "__main__":

@@ -109,7 +109,9 @@ def build_judge(cfg: ArenaConfig, environ: Optional[Mapping[str, str]] = None) -
             log.warning("%s", w)
         judge = LLMJudge(sel.spec, cfg.judge, runner_settings(cfg, sel.spec),
                          budget=Budget(max_calls=cfg.generation.max_calls,
-                                       max_cost=cfg.generation.max_cost))
+                                       max_cost=cfg.generation.max_cost),
+                         fixed_concurrency=bool(cfg.judge.concurrency or
+                                                getattr(sel.spec, "max_concurrency", None)))
         judge.selection = sel  # type: ignore[attr-defined]
         out.append(judge)
     for name in dict.fromkeys(cfg.judge.metrics):

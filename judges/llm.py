@@ -16,8 +16,11 @@ changed judge setting is judged anew instead of reusing old verdicts.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from dataclasses import dataclass, field
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Optional, Union
 
 from arena.config import JudgeConfig, OpenAIModel, TransformersModel
@@ -28,8 +31,9 @@ from arena.llm.types import ChatRequest, ChatResult, Provider
 from arena.types import Mode, ParseStatus
 from judges import parsing
 from judges.context import StoreContext
-from judges.prompts import JudgeItem as PromptItem
-from judges.prompts import PromptSettings, build, choose
+from judges.prompts import PromptItem
+from judges.prompts import PromptSettings, build, choose, template_key
+from judges.templates import Template
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +76,14 @@ class CallStats:
     cost: float = 0.0
     priced: bool = False
     stopped: Optional[str] = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    started: Optional[float] = None  # perf_counter() at the first call of this judge
+    finished: Optional[float] = None  # ... and when its last item was stored
+
+    @property
+    def seconds(self) -> Optional[float]:
+        if self.started is None or self.finished is None:
+            return None
+        return self.finished - self.started
 
     def add(self, res: ChatResult, cost: float) -> None:
         self.calls += 1
@@ -96,7 +107,7 @@ class LLMJudge:
     def __init__(self, spec: JudgeSpec, judge_cfg: JudgeConfig,
                  runner_settings: Optional[RunnerSettings] = None, *,
                  budget: Optional[Budget] = None, provider: Optional[Provider] = None,
-                 followup: bool = True) -> None:
+                 followup: bool = True, fixed_concurrency: bool = False) -> None:
         self.spec = spec
         self.judge_cfg = judge_cfg
         self.judge_id = spec.name
@@ -105,14 +116,22 @@ class LLMJudge:
         self.budget = budget or Budget()
         self.price = _price(spec)
         self.followup = followup
+        # A local batched backend wants many calls in flight (its batcher groups them) unless
+        # the config fixed the number (judge.concurrency or the entry's max_concurrency).
+        self.fixed_concurrency = fixed_concurrency
         self._provider = provider
         self.ctx: Optional[StoreContext] = None
+        self._templates: dict[tuple[str, bool, bool, str], Template] = {}
         self.cache_extra = sha256_hex(canonical_json(judge_params(spec)))[:16]
         self.stats = CallStats(priced=self.price is not None)
 
     # -- the Judge protocol -------------------------------------------------------------------
     def bind(self, store: Any) -> None:
         self.ctx = StoreContext(store)
+
+    def prepare(self, items: list[Any]) -> None:
+        """Read the questions of all items in bulk (planning asks for every item's template)."""
+        self._context().load_questions(it.question_id for it in items)
 
     def _context(self) -> StoreContext:
         if self.ctx is None:
@@ -132,14 +151,23 @@ class LLMJudge:
                           document=ctx.document(q.document_id), reference=q.reference,
                           turn=item.turn)
 
-    def template_version(self, item: Any) -> Optional[str]:
+    def template(self, item: Any) -> Template:
+        """The template of a work item (cached per template-deciding facts: planning asks
+        for every item's version, and a run may have tens of thousands of items)."""
         ctx = self._context()
         q = ctx.question(item.question_id)
         # Only the facts that choose the template are needed here, not the answer texts.
         n = 1 if item.mode == Mode.SINGLE.value else 2
         probe = PromptItem(question_turns=q.turns, shown=[[]] * n, category=q.category,
                            reference=q.reference, turn=item.turn)
-        return choose(self.settings, probe).version
+        key = template_key(self.settings, probe)
+        t = self._templates.get(key)
+        if t is None:
+            t = self._templates[key] = choose(self.settings, probe)
+        return t
+
+    def template_version(self, item: Any) -> Optional[str]:
+        return self.template(item).version
 
     def judge(self, items: list[Any], emit: Callable[[dict[str, Any]], None]) -> None:
         run_sync(self.ajudge(items, emit))
@@ -170,22 +198,34 @@ class LLMJudge:
         ctx.load_answers([x for it in items for x in (it.answer_a_id, it.answer_b_id)])
         ctx.load_documents(ctx.question(it.question_id).document_id for it in items)
         provider = self.provider()
-        runner = CallRunner(provider, self.runner_settings, budget=self.budget, price=self.price,
+        settings = self.runner_settings
+        preferred = getattr(provider, "preferred_concurrency", None)
+        if preferred and not self.fixed_concurrency:
+            settings = replace(settings, concurrency=preferred)
+        runner = CallRunner(provider, settings, budget=self.budget, price=self.price,
                             desc=f"judge {self.judge_id}")
 
-        async def one(item: Any) -> Optional[dict[str, Any]]:
-            template, messages = build(self.settings, self.prompt_item(item))
+        # Rows are stored by one writer thread: a commit must not stall the calls in flight
+        # on the event loop (it would cut throughput at high concurrency).
+        loop = asyncio.get_running_loop()
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="judge-writer")
+
+        async def one(item: Any) -> None:
+            template, messages = build(self.settings, self.prompt_item(item),
+                                       self.template(item))
             row = base_row(self, item)
             row["template_version"] = template.version
-            return await self._judge_one(runner, item, template, messages, row)
-
-        def done(_i: int, _item: Any, row: Optional[dict[str, Any]]) -> None:
+            row = await self._judge_one(runner, item, template, messages, row)
             if row is not None:
-                emit(row)
+                await loop.run_in_executor(writer, emit, row)
+            # Nothing is returned: rows are stored, not kept (memory stays flat).
 
+        self.stats.started = self.stats.started or time.perf_counter()
         try:
-            await runner.amap(items, one, done)
+            await runner.amap(items, one)
         finally:
+            writer.shutdown(wait=True)
+            self.stats.finished = time.perf_counter()
             self.stats.stopped = runner.stopped
             if runner.stopped:
                 log.warning("judge %s stopped by the budget: %s", self.judge_id, runner.stopped)

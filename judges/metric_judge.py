@@ -57,6 +57,10 @@ class MetricJudge:
     def bind(self, store: Any) -> None:
         self.ctx = StoreContext(store)
 
+    def prepare(self, items: list[Any]) -> None:
+        if self.ctx is not None:
+            self.ctx.load_questions(it.question_id for it in items)
+
     def template_version(self, item: Any) -> Optional[str]:
         return f"{self.metric}-v{metrics.VERSION}"
 

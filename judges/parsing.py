@@ -7,10 +7,11 @@ first); ``to_model_terms`` maps them onto the battle's model_a / model_b using `
 
 Scales:
 - ``abc``: ``[[A]]``, ``[[B]]``, ``[[C]]`` (C = tie), as MT-bench.
-- ``five_level``: ``[[A>>B]]``, ``[[A>B]]``, ``[[A=B]]``, ``[[B>A]]``, ``[[B>>A]]`` (and the mirrored
-  spellings ``[[B<<A]]``, ``[[B<A]]``, ``[[B=A]]``, ``[[A<B]]``, ``[[A<<B]]``), as arena-hard; strength
-  1 = slightly better, 2 = significantly better.
-- ``score_pair``: ``[[a, b]]`` with each score in 1..score_max; the higher score wins, equal is a tie.
+- ``five_level``: ``[[A>>B]]``, ``[[A>B]]``, ``[[A=B]]``, ``[[B>A]]``, ``[[B>>A]]`` (and the
+  mirrored spellings ``[[B<<A]]``, ``[[B<A]]``, ``[[B=A]]``, ``[[A<B]]``, ``[[A<<B]]``), as
+  arena-hard; strength 1 = slightly better, 2 = significantly better.
+- ``score_pair``: ``[[a, b]]`` with each score in 1..score_max; the higher score wins, equal is
+  a tie.
 - ``rating``: ``[[r]]`` with r in 1..score_max (single mode).
 - ``rubric``: a JSON object holding every criterion with a score in 1..5 (single mode), as
   LongBench-Write's quality judge.

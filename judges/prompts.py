@@ -31,7 +31,7 @@ class PromptSettings:
 
 
 @dataclass
-class JudgeItem:
+class PromptItem:
     """One question and the answer(s) to judge, in display order."""
 
     question_turns: list[str]
@@ -50,12 +50,12 @@ def uses_reference(settings: PromptSettings, category: str, reference: Optional[
         (category or "").lower() in cats
 
 
-def n_turns(item: JudgeItem) -> int:
+def n_turns(item: PromptItem) -> int:
     total = len(item.question_turns)
     return total if item.turn is None else min(item.turn, total)
 
 
-def choose(settings: PromptSettings, item: JudgeItem) -> tpl.Template:
+def choose(settings: PromptSettings, item: PromptItem) -> tpl.Template:
     """The template for this item (see ``judges.templates`` for the naming rules)."""
     kind = "pairwise" if len(item.shown) == 2 else "single"
     return tpl.load(kind, settings.scale,
@@ -65,7 +65,7 @@ def choose(settings: PromptSettings, item: JudgeItem) -> tpl.Template:
                     templates_dir=settings.templates_dir)
 
 
-def _question_text(item: JudgeItem, turn_index: int) -> str:
+def _question_text(item: PromptItem, turn_index: int) -> str:
     text = item.question_turns[turn_index]
     if turn_index == 0 and item.document:
         return f"<document>\n{item.document}\n</document>\n\n{text}"
@@ -78,7 +78,7 @@ def _turn(seq: Sequence[str], i: int) -> str:
     return seq[i] if i < len(seq) else "(no reply)"
 
 
-def conversation(item: JudgeItem, replies: Sequence[str], who: str) -> str:
+def conversation(item: PromptItem, replies: Sequence[str], who: str) -> str:
     """Render the dialogue up to ``n_turns(item)`` with ``who`` as the assistant's label."""
     out = []
     for i in range(n_turns(item)):
@@ -87,9 +87,17 @@ def conversation(item: JudgeItem, replies: Sequence[str], who: str) -> str:
     return "\n\n".join(out)
 
 
-def build(settings: PromptSettings, item: JudgeItem) -> tuple[tpl.Template, list[dict[str, str]]]:
-    """The chosen template and the chat messages for this item."""
-    template = choose(settings, item)
+def template_key(settings: PromptSettings, item: PromptItem) -> tuple[str, bool, bool, str]:
+    """What decides the template of an item (callers cache ``choose`` by it)."""
+    return ("pairwise" if len(item.shown) == 2 else "single",
+            uses_reference(settings, item.category, item.reference), n_turns(item) > 1,
+            (item.category or "").lower())
+
+
+def build(settings: PromptSettings, item: PromptItem, template: Optional[tpl.Template] = None
+          ) -> tuple[tpl.Template, list[dict[str, str]]]:
+    """The chosen template (or ``template``, already chosen) and the chat messages."""
+    template = template or choose(settings, item)
     k = n_turns(item)
     last = k - 1
     # Single-turn fields show the focused (last) turn; multi-turn templates show the dialogue.

@@ -24,6 +24,7 @@ server answer 400 naming the parameter, as endpoints do for parameters they do n
 Faults: ``Fault.rate_limit(retry_after)`` (429 + Retry-After), ``Fault.server_error()`` (500),
 ``Fault.slow(seconds)`` (a valid reply, late), ``Fault.malformed()`` (200 with broken JSON),
 ``Fault.drop()`` (the connection closes without a reply), ``Fault.status(code, message)``.
+``keepalive_timeout`` closes connections idle that long (as uvicorn does after 5 s).
 
 Each reply is written in one ``send`` with TCP_NODELAY set, so a client never waits ~40 ms on
 delayed ACKs. The server is threaded (one thread per connection, HTTP/1.1 keep-alive).
@@ -106,13 +107,14 @@ class FakeOpenAI:
                  replies: Optional[dict[str, Union[ReplyFn, str]]] = None,
                  faults: Optional[FaultFn] = None, latency: float = 0.0,
                  reject_params: Optional[set[str]] = None, port: int = 0,
-                 record: bool = True) -> None:
+                 record: bool = True, keepalive_timeout: Optional[float] = None) -> None:
         self.reply = reply if reply is not None else echo_reply
         self.replies = dict(replies or {})
         self.faults = faults
         self.latency = latency
         self.reject_params = set(reject_params or ())
         self.record = record
+        self.keepalive_timeout = keepalive_timeout  # close idle connections after this long
         self.requests: list[dict] = []
         self.headers: list[dict[str, str]] = []
         self.faults_served: list[tuple[str, str]] = []  # (fault kind/status, model)
@@ -229,6 +231,7 @@ class FakeOpenAI:
 def _make_handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        timeout = server.keepalive_timeout  # socket timeout: an idle connection is closed
 
         def setup(self) -> None:
             super().setup()

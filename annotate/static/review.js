@@ -5,14 +5,21 @@
   var form = document.getElementById("verdict-form");
   if (!form) { return; }
 
-  // Time on task: count only while the page is visible.
-  var shownAt = document.visibilityState === "visible" ? Date.now() : null;
+  // Time on task: count only while the page is visible, and carry it over a reload of the
+  // same item (sessionStorage, this tab only). The server caps it by its own clock.
+  var key = "arena-tot-" + (form.getAttribute("data-assignment") || "");
   var spent = 0;
+  try { spent = parseInt(window.sessionStorage.getItem(key) || "0", 10) || 0; } catch (e) { spent = 0; }
+  var shownAt = document.visibilityState === "visible" ? Date.now() : null;
+  function elapsed() { return spent + (shownAt !== null ? Date.now() - shownAt : 0); }
+  function save() {
+    try { window.sessionStorage.setItem(key, String(elapsed())); } catch (e) { /* private mode */ }
+  }
   document.addEventListener("visibilitychange", function () {
     if (document.visibilityState === "visible") { shownAt = Date.now(); }
-    else if (shownAt !== null) { spent += Date.now() - shownAt; shownAt = null; }
+    else if (shownAt !== null) { spent += Date.now() - shownAt; shownAt = null; save(); }
   });
-  function elapsed() { return spent + (shownAt !== null ? Date.now() - shownAt : 0); }
+  window.addEventListener("pagehide", save);
 
   // One submission per page: a double click or key repeat sends nothing more. (The server
   // is idempotent too; this only spares the round trip.)
@@ -21,6 +28,7 @@
     if (sent) { ev.preventDefault(); return; }
     sent = true;
     document.getElementById("elapsed_ms").value = String(elapsed());
+    try { window.sessionStorage.removeItem(key); } catch (e) { /* private mode */ }
     form.classList.add("busy");
   }
   form.addEventListener("submit", guard);

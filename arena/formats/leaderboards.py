@@ -1,6 +1,7 @@
 """Leaderboard and battle-log exports in the anchors' layouts.
 
-Figures are tallies over stored verdicts (failed, dry-run and superseded rows never count):
+Figures are tallies over stored verdicts (failed, dry-run and superseded rows and
+self-battles never count):
 wins, losses and draws (TIE and BOTH_BAD are draws), each counted from the model's side, and a
 win rate with draws as half a win; single-answer scores are averaged. These are the published
 layouts of the anchors, not the project's rating (Bradley-Terry lives with the ratings).
@@ -44,11 +45,11 @@ def tallies(conn, flt: ExportFilter, baseline: Optional[str] = None  # type: ign
                                                         "scores": [], "lengths": [],
                                                         "outcomes": []})
     for v in query.verdicts(conn, flt, mode="pair"):
-        if v["outcome"] is None:
-            continue
+        if v["outcome"] is None or v["model_a"] == v["model_b"]:
+            continue  # failed verdicts and self-battles say nothing about a ranking
         sides = [(v["model_a"], True, v["answer_a"]), (v["model_b"], False, v["answer_b"])]
         if baseline is not None:
-            if baseline not in (v["model_a"], v["model_b"]) or v["model_a"] == v["model_b"]:
+            if baseline not in (v["model_a"], v["model_b"]):
                 continue
             sides = [s for s in sides if s[0] != baseline]
         for model, is_a, answer in sides:

@@ -144,7 +144,7 @@ def _load_preds(ctx: Ctx) -> ImportSummary:
         if turns:
             by_text[_norm(turns[0])].append(qid)
     refs = dict(ctx.conn.execute(select(Reference.question_id, Reference.turns)
-                                 .where(Reference.author == "reference")).tuples().all())
+                                 .where(Reference.author == "reference")).all())
     used: dict[str, set[str]] = defaultdict(set)  # per model
     out, unmatched = [], []
     for rec in f:

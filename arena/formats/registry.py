@@ -2,7 +2,7 @@
 
 A *reader* is one shape of one anchor's file (format name + what it holds: questions, answers,
 references or verdicts) with a ``sniff`` test on a record's keys. Detection runs every sniff
-on the file's first records: one match is used and reported; matches from two formats raise an
+on the file's first record (a format and kind given together skip it): one match is used and reported; matches from two formats raise an
 error asking for ``--format``; two kinds of one format ask for ``--as``. A *writer* exports one
 kind of stored rows in one format.
 """
@@ -121,9 +121,11 @@ def detect(file: RecordFile, fmt: str = "auto", kind: Optional[str] = None) -> R
     if not cands:
         raise InputError(f"format {fmt} has no reader for {kind}; readers: "
                          + ", ".join(f"{r.format}/{r.kind}" for r in READERS), file=file.path)
-    sample = [r.data for r in file.records[:3]]
-    fits = [r for r in cands if all(_safe_sniff(r, d) for d in sample)]
     first = file.records[0]
+    if len(cands) == 1 and fmt and fmt != "auto":
+        # Told exactly what it is: the reader's own checks name any bad field and line.
+        return cands[0]
+    fits = [r for r in cands if _safe_sniff(r, first.data)]
     if not fits:
         keys = ", ".join(sorted(first.data)[:12])
         wanted = "; ".join(f"{r.format}/{r.kind}: {r.shape}" for r in cands)

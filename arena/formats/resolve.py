@@ -13,6 +13,7 @@ whose records match raises InputError, since that is a wrong file or a wrong ``-
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import datetime, timezone
 from typing import Any, Iterable, Optional, Sequence
 
 from sqlalchemy import select
@@ -20,7 +21,8 @@ from sqlalchemy import select
 from arena import ids
 from arena.formats.records import Rec
 from arena.formats.registry import Ctx
-from arena.store.ingest import CHUNK, AnswerRecord, add_answers, ensure_models
+from arena.formats.bulk import bulk_insert, count
+from arena.store.ingest import CHUNK, AnswerRecord, ensure_models
 from arena.store.schema import Answer, Question
 
 
@@ -137,9 +139,20 @@ def store_answers(ctx: Ctx, records: list[AnswerRecord], backend_spec: Optional[
     names = {r.model for r in records}
     ensure_models(ctx.conn, {n: {"backend": "file", "spec": backend_spec or
                                  {"file": ctx.path, "format": ctx.fmt}} for n in names})
-    s = add_answers(ctx.conn, records)
-    ctx.summary.inserted += s.inserted
-    ctx.summary.unchanged += s.unchanged
+    now = datetime.now(timezone.utc)
+    rows = [{"question_id": r.question_id, "model": r.model, "params_hash": r.params_hash,
+             "turns": r.turns, "reasoning": r.reasoning, "finish_reason": r.finish_reason,
+             "prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens,
+             "latency_s": r.latency_s, "truncated": r.truncated, "origin": r.origin,
+             "meta": r.meta, "created_at": now} for r in records]
+    before = count(ctx.conn, Answer.__table__)
+    # Same rule as ingest.add_answers (one answer per question, model and params hash; a
+    # stored one is kept), through the bulk path: an answer file can hold 100,000 rows.
+    bulk_insert(ctx.conn, Answer.__table__, rows,
+                ignore_conflicts=["question_id", "model", "params_hash"])
+    inserted = count(ctx.conn, Answer.__table__) - before
+    ctx.summary.inserted += inserted
+    ctx.summary.unchanged += len(rows) - inserted
 
 
 def answer_ids(ctx: Ctx, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:

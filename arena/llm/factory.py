@@ -60,11 +60,31 @@ def _openai(spec: Any, env: Mapping[str, str]) -> Provider:
                 f"(enabled: false)")
     else:
         key = NO_KEY
+    if use_fast_http(spec, env):
+        from arena.llm.fast_http import FastHTTPProvider
+
+        return FastHTTPProvider(spec.name, spec.model, api_key=key, base_url=spec.base_url,
+                                extra_headers=spec.extra_headers, extra_body=spec.extra_body,
+                                max_tokens_param=spec.max_tokens_param)
     from arena.llm.openai_provider import OpenAIProvider
 
     return OpenAIProvider(spec.name, spec.model, api_key=key, base_url=spec.base_url,
                           extra_headers=spec.extra_headers, extra_body=spec.extra_body,
                           max_tokens_param=spec.max_tokens_param)
+
+
+def use_fast_http(spec: Any, env: Mapping[str, str]) -> bool:
+    """``http_client``: fast / openai, or auto = fast for plain http:// endpoints (self-hosted
+    servers where hundreds of calls are in flight) when no HTTP proxy is configured, the
+    official client for the rest."""
+    choice = getattr(spec, "http_client", "openai")
+    if choice == "fast":
+        if not spec.base_url:
+            raise BackendUnavailable(f"model {spec.name!r}: http_client fast needs base_url")
+        return True
+    proxied = any(env.get(v) for v in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"))
+    return (choice == "auto" and bool(spec.base_url) and spec.base_url.startswith("http://")
+            and not proxied)
 
 
 def _transformers(spec: Any) -> Provider:

@@ -92,8 +92,7 @@ def parse_completion(data: dict[str, Any]) -> ChatResult:
     is not a completion (no choices, no message)."""
     choices = data.get("choices") if isinstance(data, dict) else None
     if not choices or not isinstance(choices[0], dict) or "message" not in choices[0]:
-        raise CallError(f"malformed reply: no choices/message in {str(data)[:200]!r}",
-                        retryable=True)
+        raise CallError("malformed reply: no choices[0].message", retryable=True)
     ch = choices[0]
     msg = ch.get("message") or {}
     content = msg.get("content")

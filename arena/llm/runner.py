@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
+LOCAL_IN_FLIGHT = 4096  # requests handed to a local (batching) backend at once
 OnResult = Callable[[int, ChatRequest, ChatResult], Union[None, Awaitable[None]]]
 
 
@@ -77,6 +78,8 @@ class RunnerSettings:
         conc = getattr(spec, "max_concurrency", None)
         if conc is None and provider is not None and provider.preferred_concurrency:
             conc = provider.preferred_concurrency
+        if conc is None and getattr(spec, "backend", None) == "transformers":
+            conc = LOCAL_IN_FLIGHT  # the local batcher wants to see (and sort) everything
         return cls(concurrency=int(conc or settings.concurrency),
                    max_retries=settings.max_retries, timeout_s=settings.timeout_s,
                    backoff_base_s=settings.backoff_base_s, backoff_max_s=settings.backoff_max_s,

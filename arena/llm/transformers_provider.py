@@ -84,6 +84,7 @@ class TransformersProvider:
 
     enforce_timeout = False  # a batch is not one call: a timeout would cancel other requests
     preferred_concurrency: Optional[int] = 4096  # let the batcher see (and sort) everything
+    # (the same figure as arena.llm.runner.LOCAL_IN_FLIGHT)
 
     def __init__(self, name: str, model: Any, tokenizer: Any, *, batch_size: int = 8,
                  max_input_tokens: Optional[int] = None, static_cache: bool = False) -> None:

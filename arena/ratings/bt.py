@@ -10,8 +10,11 @@ a fit costs the same at 1 k or 10 M battles. The fit is Newton's method on the c
 likelihood, batched over bootstrap rounds (one (M x M) solve per round per iteration).
 
 Bootstrap: the resampling unit is a battle or a question (default: the two orders of one
-battle and the turns of one question are not independent). Units with identical contributions
-are merged into "types" first, so a multinomial draw over types is exactly a resample of units.
+battle and the turns of one question are not independent). It is the Poisson bootstrap: each
+unit is weighted by an independent Poisson(1) draw (asymptotically the same as resampling n of
+n with replacement, and what large-scale systems use). Units with identical contributions are
+merged into "types" first; a type of n units then gets one Poisson(n) draw, which is exactly
+the sum of its units' weights - so a round costs O(types), not O(battles).
 
 Never-win / never-lose models: the MLE does not exist when the "beats" graph is not strongly
 connected (Ford, 1957): a model with no wins drifts to minus infinity. Then, and only then, the
@@ -87,9 +90,7 @@ def aggregate(model_a: np.ndarray, model_b: np.ndarray, score: np.ndarray,
     if unit is None:
         uid, n_units = None, len(pid)
     else:
-        _, uid = np.unique(np.asarray(unit)[keep], return_inverse=True)
-        uid = uid.ravel()
-        n_units = int(uid.max()) + 1 if len(uid) else 0
+        uid, n_units = _dense_codes(np.asarray(unit)[keep])
     if uid is None or n_units == len(pid):
         # every unit is one battle: types are distinct (pair, score, weight) cells
         type_s, type_n, type_count = _cells(pid, P, frac, w)
@@ -102,6 +103,19 @@ def aggregate(model_a: np.ndarray, model_b: np.ndarray, score: np.ndarray,
         return PairData(n_models, pair_i, pair_j, s, n, type_s, type_n, type_count, n_units,
                         unit_type)
     return PairData(n_models, pair_i, pair_j, s, n, type_s, type_n, type_count, n_units)
+
+
+def _dense_codes(u: np.ndarray) -> tuple[np.ndarray, int]:
+    """Codes 0..K-1 for the distinct values of ``u``; O(n) for small non-negative integers."""
+    if len(u) == 0:
+        return np.zeros(0, dtype=np.int64), 0
+    if u.dtype.kind in "iu" and u.min() >= 0 and u.max() < 4 * len(u) + 1024:
+        present = np.bincount(u) > 0
+        codes = np.cumsum(present) - 1
+        return codes[u].astype(np.int64), int(present.sum())
+    _, inv = np.unique(u, return_inverse=True)
+    inv = inv.ravel().astype(np.int64)
+    return inv, int(inv.max()) + 1
 
 
 def _codes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -202,16 +216,20 @@ def fit_thetas(pd: PairData, s: np.ndarray, n: np.ndarray, prior: np.ndarray,
     ii, jj = pd.pair_i, pd.pair_j
     absA = np.abs(A)
     diag = np.arange(M)
+    # + 11^T removes the translation null space (solutions stay mean-zero): start from ones
+    # and overwrite only the entries that change (pairs that met, and the diagonal)
+    H = np.ones((R, M, M))
+    flat = H.reshape(R, M * M)
+    lin_ij, lin_ji = ii * M + jj, jj * M + ii
     for _ in range(max_iter):
         d = theta[:, ii] - theta[:, jj]
         p = 0.5 * (1.0 + np.tanh(0.5 * d))  # logistic, stable for large |d|
         grad = (s - n * p) @ A - lam[:, None] * theta
         h = n * p * (1.0 - p)
-        H = np.zeros((R, M, M))
-        H[:, ii, jj] = -h
-        H[:, jj, ii] = -h
-        H[:, diag, diag] = h @ absA + lam[:, None] + 1e-12
-        H += 1.0  # + 11^T: removes the translation null space; solutions stay mean-zero
+        off = 1.0 - h
+        flat[:, lin_ij] = off
+        flat[:, lin_ji] = off
+        H[:, diag, diag] = h @ absA + (lam[:, None] + 1.0 + 1e-12)
         step = np.linalg.solve(H, grad[..., None])[..., 0]
         big = np.abs(step).max(axis=1, keepdims=True)
         step *= np.minimum(1.0, 3.0 / np.maximum(big, 1e-300))  # cap: stay in Newton's basin
@@ -313,35 +331,28 @@ def fit_bt(model_a: np.ndarray, model_b: np.ndarray, score: np.ndarray, models: 
 def bootstrap_thetas(pd: PairData, theta: np.ndarray, rounds: int, seed: int,
                      prior_all: bool = False, prior_sd: float = DEFAULT_PRIOR_SD,
                      chunk: Optional[int] = None) -> np.ndarray:
-    """``rounds`` resamples of the units (multinomial over unit types), each fitted from the
-    full-data estimate. Returns (rounds x M) natural-scale coefficients."""
+    """``rounds`` Poisson-bootstrap replicates of the units, each fitted from the full-data
+    estimate. Returns (rounds x M) natural-scale coefficients."""
     rng = np.random.default_rng(seed)
     T = pd.type_count.shape[0]
-    N = int(round(pd.type_count.sum()))
-    probs = pd.type_count / pd.type_count.sum()
-    # Two exact ways to draw N units with replacement, summed per type: a multinomial over
-    # types costs O(T) per round, drawing unit indices costs O(N); take the cheaper one.
-    by_index = pd.unit_type is not None and T * 4 > N
-    if chunk is None:  # bound memory: the (chunk x max(T, N)) draws stay under ~100 MB
-        chunk = int(max(1, min(rounds, 12_000_000 // max(N if by_index else T, 1))))
+    if chunk is None:  # bound memory: the (chunk x T) weights stay under ~50 MB
+        chunk = int(max(1, min(rounds, 12_000_000 // max(T, 1))))
     ts_T = pd.type_s.T.tocsr().astype(np.float32)
     tn_T = pd.type_n.T.tocsr().astype(np.float32)
     out = np.empty((rounds, pd.n_models))
     for start in range(0, rounds, chunk):
         r = min(chunk, rounds - start)
-        if by_index:
-            draws = pd.unit_type[rng.integers(0, N, size=(r, N))]
-            draws += (np.arange(r) * T)[:, None]
-            m = np.bincount(draws.ravel(), minlength=r * T).reshape(r, T).astype(np.float32)
-        else:
-            m = rng.multinomial(N, probs, size=r).astype(np.float32)
+        # Poisson bootstrap: every unit gets an independent Poisson(1) weight, so a type of
+        # n_t identical units gets exactly Poisson(n_t) - one draw per type and round
+        m = rng.poisson(pd.type_count, size=(r, T)).astype(np.float32)
         mt = np.ascontiguousarray(m.T)
         # float32 halves the memory traffic and is exact while a pair's sums stay below 2**24
         # (16.7 M games; halves and weights 1 or 3 are representable)
         s = np.asarray(ts_T @ mt, dtype=np.float64).T
         n = np.asarray(tn_T @ mt, dtype=np.float64).T
         prior = np.full(r, prior_all) | needs_prior(pd, s, n)
-        out[start:start + r] = fit_thetas(pd, s, n, prior, prior_sd, theta0=theta)
+        # Newton converges quadratically: once a step is below 1e-7 the error left is ~1e-14
+        out[start:start + r] = fit_thetas(pd, s, n, prior, prior_sd, theta0=theta, tol=1e-7)
     return out
 
 

@@ -8,7 +8,9 @@ baseline, with soft labels y = preference - 1 in [0, 1] (1 = the model won), fit
 
 where ``delta_len`` = baseline length - model length (characters, as AlpacaEval) and
 ``difficulty(q)`` is the instruction's difficulty: minus the logit of the smoothed mean
-preference of *all* models on that instruction, (sum y + 0.5) / (n + 1). The fit is maximum
+preference of the *other* models on that instruction, (sum y + 0.5) / (n + 1) (leaving the
+model out keeps its own label out of its features; with no other model the term is constant
+and dropped). AlpacaEval's own difficulties come from its hosted data. The fit is maximum
 likelihood with a ridge of 1 / (2C), C = 100 (AlpacaEval's non-CV default), by Newton's method.
 The LC win rate is the mean over the model's battles of the prediction at delta_len = 0, x 100.
 
@@ -93,14 +95,18 @@ def length_controlled(battles: Battles, baseline: str, *, C: float = 100.0) -> l
     q = np.concatenate(all_q)
     yy = np.concatenate(all_y)
     nq = int(q.max()) + 1
-    mean_y = (np.bincount(q, weights=yy, minlength=nq) + 0.5) / (np.bincount(q, minlength=nq) + 1)
-    difficulty = -np.log(mean_y / (1.0 - mean_y))
+    sum_y = np.bincount(q, weights=yy, minlength=nq)
+    cnt_y = np.bincount(q, minlength=nq).astype(np.float64)
     rows = []
     l2 = 1.0 / (2.0 * C)
     for name, y, delta, qs in per_model:
         sd = delta.std(ddof=1) if len(delta) > 1 else 0.0
         z = np.tanh(delta / sd) if sd > 0 else np.zeros_like(delta)
-        diff = difficulty[qs]
+        # leave this model out of its own difficulty: otherwise the feature leaks its label
+        own_s = np.bincount(qs, weights=y, minlength=nq)
+        own_n = np.bincount(qs, minlength=nq)
+        mean_y = (sum_y - own_s + 0.5) / (cnt_y - own_n + 1.0)
+        diff = -np.log(mean_y / (1.0 - mean_y))[qs]
         cols = [np.ones_like(z), z]
         if np.ptp(diff) > 0:
             cols.append(diff)
@@ -184,7 +190,7 @@ def style_bt(battles: Battles, *, ci_level: float = 0.95, anchor: Optional[str] 
         hz = h * z
         H[:M, M] = H[M, :M] = np.bincount(a, weights=hz, minlength=M) - \
             np.bincount(b, weights=hz, minlength=M)
-        H[M, M] = hz @ z
+        H[M, M] = hz @ z + 1e-9  # keeps the solve defined when lengths never differ
         H[:M, :M] += 1.0  # + 11^T on the ratings: fixes the translation (mean zero)
         return g, H, r
 

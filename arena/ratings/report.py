@@ -104,7 +104,8 @@ def _columns(board: Any) -> list[tuple[str, Any]]:
         cols += [("W/D/L vs baseline", lambda r: "" if r.n_wins is None
                   else f"{r.n_wins}/{r.n_draws}/{r.n_losses}"),
                  ("win % vs baseline", lambda r: "" if r.baseline_win_rate is None
-                  else f"{_f(r.baseline_win_rate)} ± {_f(r.baseline_se)}")]
+                  else _f(r.baseline_win_rate) + (f" ± {_f(r.baseline_se)}"
+                                                  if r.baseline_se is not None else ""))]
     if has("lc_win_rate"):
         cols.append(("LC win %", lambda r: _f(r.lc_win_rate)))
     if has("style_bt"):

@@ -60,12 +60,3 @@ def battle_table(url: str, mark: Marker, groups_key: tuple[tuple[str, str], ...]
     from arena.viz.filters import battle_table as build
 
     return build(verdicts(url, mark), dict(groups_key) or None)
-
-
-@st.cache_resource(show_spinner="Computing ratings...", max_entries=64)
-def computed(kind: str, url: str, mark: Marker, key: Any) -> Any:
-    """Memoise a rating computation. ``key`` must be hashable and fully describe the inputs;
-    the function is looked up from ``arena.viz.ratings_view`` by ``kind``."""
-    from arena.viz import ratings_view
-
-    return ratings_view.compute(kind, store(url), key)

@@ -48,6 +48,10 @@ class CategoryMap:
             out.append(cache[c])
         return out
 
+    def key(self) -> tuple:
+        """A hashable identity (for cache keys)."""
+        return tuple((g, tuple(c)) for g, c in self.groups.items())  # CategoryMap(dict(key))
+
     def __bool__(self) -> bool:
         return bool(self.groups)
 

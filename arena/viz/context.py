@@ -8,7 +8,7 @@ the widget's first value comes from the query parameter, and every change is wri
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Sequence
 
 import pandas as pd
 import streamlit as st
@@ -32,13 +32,6 @@ class Context:
 
     def verdicts(self) -> pd.DataFrame:
         return cache.verdicts(self.url, self.mark)
-
-    def raw_categories(self) -> Optional[list[str]]:
-        """Raw category names inside the selected group; None when no group is selected."""
-        if self.category == ALL:
-            return None
-        names = cache.store_summary(self.url, self.mark)["categories"]
-        return [c for c in names if self.categories.group(c) == self.category]
 
     def groups_key(self) -> tuple[tuple[str, str], ...]:
         names = cache.store_summary(self.url, self.mark)["categories"]

@@ -25,6 +25,7 @@ from typing import Any, Optional
 import pandas as pd
 from sqlalchemy import Engine, func, inspect, select
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from arena.errors import ArenaError
 from arena.store import Store
@@ -55,7 +56,13 @@ def open_readonly(url: str) -> Store:
             raise StoreNotReady(f"no store at {db}: run the arena first "
                                 f"(python run_arena.py -c CONFIG) or pass --db URL")
     store = Store.open(url, upgrade=False, readonly=True)
-    if not inspect(store.engine).has_table(Judgment.__tablename__):
+    try:
+        ready = inspect(store.engine).has_table(Judgment.__tablename__)
+    except DBAPIError as exc:  # server down, wrong credentials, unreadable file
+        store.close()
+        raise StoreNotReady(f"cannot open the store {store.describe()}: "
+                            f"{str(exc.orig).strip() or type(exc.orig).__name__}") from None
+    if not ready:
         store.close()
         raise StoreNotReady(f"the store {store.describe()} has no arena tables yet: run "
                             f"`arena db upgrade` or the arena first")
@@ -77,16 +84,25 @@ def store_summary(engine: Engine) -> dict[str, Any]:
     full verdict frame.
     """
     J = Judgment
+    single = J.model_b.is_(None)
     with engine.connect() as conn:
         cats = sorted({c or "" for c in conn.execute(select(Question.category).distinct())
                        .scalars()})
-        judges = sorted(conn.execute(select(J.judge_kind, J.judge_id).distinct()).all())
-        counts = conn.execute(select(J.judge_kind, J.parse_status, func.count())
-                              .group_by(J.judge_kind, J.parse_status)).all()
-        superseded = conn.execute(select(func.count(J.supersedes_id))).scalar() or 0
-    return {"categories": cats, "judges": [(str(k), str(i)) for k, i in judges],
-            "counts": [(str(k), str(s), int(n)) for k, s, n in counts],
-            "superseded": int(superseded)}
+        # one pass over the judgments for every count the sidebar shows
+        groups = conn.execute(select(J.judge_kind, J.judge_id, J.parse_status, single,
+                                     func.count(), func.count(J.supersedes_id))
+                              .group_by(J.judge_kind, J.judge_id, J.parse_status, single)).all()
+        models = sorted(set(conn.execute(select(Battle.model_a).distinct()).scalars()) |
+                        set(conn.execute(select(Battle.model_b).distinct()).scalars()))
+    counts: dict[tuple[str, str], int] = {}
+    for kind, _jid, status, _single, n, _sup in groups:
+        counts[(str(kind), str(status))] = counts.get((str(kind), str(status)), 0) + int(n)
+    return {"categories": cats,
+            "judges": sorted({(str(k), str(i)) for k, i, *_ in groups}),
+            "counts": [(k, st, n) for (k, st), n in sorted(counts.items())],
+            "superseded": sum(int(g[5]) for g in groups),
+            "single": sum(int(g[4]) for g in groups if g[3]),
+            "pairwise": sum(int(g[4]) for g in groups if not g[3]), "models": models}
 
 
 def load_verdicts(engine: Engine) -> pd.DataFrame:
@@ -228,8 +244,3 @@ def _document(conn: Any, document_id: Optional[str]) -> Optional[str]:
 
     return conn.execute(select(Document.text).where(Document.id == document_id)).scalar()
 
-
-def battle_ids_for_pair(df: pd.DataFrame, x: str, y: str) -> list[int]:
-    """Battle ids between models ``x`` and ``y`` in either order."""
-    m = ((df["model_a"] == x) & (df["model_b"] == y)) | ((df["model_a"] == y) & (df["model_b"] == x))
-    return sorted(set(df.loc[m & df["battle_id"].notna(), "battle_id"].astype(int)))

@@ -56,9 +56,11 @@ def make_task(store: Store, **kw: Any) -> int:
     return tid
 
 
-def add_user(store: Store, name: str, role: str = "annotator") -> int:
+def add_user(store: Store, name: str, role: str = "annotator",
+             password: str | None = PASSWORD) -> int:
+    """An account; ``password=None`` makes an invited one (no hashing: fast, cannot log in)."""
     with store.begin() as conn:
-        uid, _ = create_user(conn, name, role, PASSWORD)
+        uid, _ = create_user(conn, name, role, password)
     return uid
 
 

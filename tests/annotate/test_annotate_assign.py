@@ -25,7 +25,8 @@ def claim(store: Store, tid: int, uid: int, **kw):  # type: ignore[no-untyped-de
         return assign.claim(conn, tid, uid, **kw)
 
 
-def vote(store: Store, aid: int, uid: int, sub: str, choice: str = "left"):  # type: ignore[no-untyped-def]
+def vote(store: Store, aid: int, uid: int, sub: str,
+         choice: str = "left") -> verdicts.Stored:
     with store.begin() as conn:
         return verdicts.submit(conn, aid, uid, {"choice": choice}, sub)
 
@@ -39,7 +40,7 @@ def held(store: Store, tid: int) -> dict[int, int]:
 def test_breadth_first_and_overlap(store: Store) -> None:
     seed(store, n_questions=3)
     tid = make_task(store, overlap=2)
-    users = [add_user(store, f"u{i}") for i in range(5)]
+    users = [add_user(store, f"u{i}", password=None) for i in range(5)]
     a0 = claim(store, tid, users[0])
     a1 = claim(store, tid, users[1])
     assert a1.item_id == a0.item_id  # finish items at k-1 before opening new ones
@@ -55,7 +56,7 @@ def test_breadth_first_and_overlap(store: Store) -> None:
 def test_expired_lease_returns_item_and_late_submit(store: Store) -> None:
     seed(store, n_questions=1)
     tid = make_task(store, overlap=1, lease_seconds=60)
-    u1, u2, u3 = (add_user(store, n) for n in ("u1", "u2", "u3"))
+    u1, u2, u3 = (add_user(store, n, password=None) for n in ("u1", "u2", "u3"))
     lease = claim(store, tid, u1)
     assert claim(store, tid, u2) is None  # k=1: held
     later = utcnow() + timedelta(seconds=61)
@@ -85,7 +86,7 @@ def test_expired_lease_returns_item_and_late_submit(store: Store) -> None:
 def test_skip_frees_the_slot_for_others_only(store: Store) -> None:
     seed(store, n_questions=1)
     tid = make_task(store, overlap=1)
-    u1, u2 = add_user(store, "u1"), add_user(store, "u2")
+    u1, u2 = add_user(store, "u1", password=None), add_user(store, "u2", password=None)
     lease = claim(store, tid, u1)
     with store.begin() as conn:
         assert assign.release(conn, lease.assignment_id, u1, status="skipped", reason="other")
@@ -97,7 +98,7 @@ def test_skip_frees_the_slot_for_others_only(store: Store) -> None:
 def test_paused_task_hands_out_nothing(store: Store) -> None:
     seed(store, n_questions=1)
     tid = make_task(store)
-    uid = add_user(store, "u1")
+    uid = add_user(store, "u1", password=None)
     from arena.store.annotation_schema import Task
     with store.begin() as conn:
         conn.execute(update(Task).where(Task.id == tid).values(status="paused"))
@@ -112,7 +113,7 @@ def test_twenty_threads_claiming_and_submitting(store_url: str) -> None:
         store = app_store.writer
         seed(store, n_questions=10)
         tid = make_task(store, overlap=k, models=["model-alpha", "model-beta", "model-gamma"])
-        users = [add_user(store, f"t{i}") for i in range(n_threads)]
+        users = [add_user(store, f"t{i}", password=None) for i in range(n_threads)]
         errors: list[BaseException] = []
         submitted: Counter[int] = Counter()
         start = threading.Barrier(n_threads)

@@ -78,7 +78,8 @@ def test_render_makes_payload_inert(payload: str) -> None:
 
 
 def test_plain_markdown_still_renders() -> None:
-    html = str(markdown("# T\n\n**b** _i_ `c` [l](https://e.org)\n\n```py\nx<1\n```\n\n| a |\n|---|\n| 1 |"))
+    html = str(markdown("# T\n\n**b** _i_ `c` [l](https://e.org)\n\n```py\nx<1\n```\n\n"
+                        "| a |\n|---|\n| 1 |"))
     for part in ("<h1>T</h1>", "<strong>b</strong>", "<em>i</em>", "<code>c</code>",
                  'href="https://e.org"', 'rel="noopener noreferrer nofollow"',
                  '<code class="language-py">x&lt;1', "<table>"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from pathlib import Path
 from typing import Iterator
@@ -14,9 +15,8 @@ from arena.store import Store
 @pytest.fixture
 def other_store(tmp_path: Path) -> Iterator[Store]:
     """Another empty store of the same kind as ``store`` (SQLite file or PostgreSQL schema)."""
-    from conftest import PG_URL, _pg_schema_url  # the suite's root conftest
-
-    if not PG_URL:
+    pg_url = os.environ.get("ARENA_TEST_PG")  # as the suite's root conftest reads it
+    if not pg_url:
         s = Store.open(f"sqlite:///{tmp_path / 'other.db'}")
         yield s
         s.close()
@@ -24,10 +24,11 @@ def other_store(tmp_path: Path) -> Iterator[Store]:
     import sqlalchemy as sa
 
     schema = "t_" + uuid.uuid4().hex[:12]
-    admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    s = Store.open(_pg_schema_url(PG_URL, schema))
+    sep = "&" if "?" in pg_url else "?"
+    s = Store.open(f"{pg_url}{sep}options=-csearch_path%3D{schema}")
     try:
         yield s
     finally:

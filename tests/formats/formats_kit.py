@@ -176,7 +176,7 @@ LBW_Q = [{"prompt": "Write a 100-word note on tea.", "type": "Community Forum", 
 def snapshot(store: Store) -> dict[str, Any]:
     """Stored rows minus surrogate ids, timestamps and per-import bookkeeping."""
     with store.begin() as conn:
-        docs = dict(conn.execute(select(Document.id, Document.text)).tuples().all())
+        docs = dict(conn.execute(select(Document.id, Document.text)).all())
         qs = sorted((r.id, r.source, r.local_id, r.category, json.dumps(r.turns),
                      docs.get(r.document_id), json.dumps(r.meta, sort_keys=True))
                     for r in conn.execute(select(Question)))

@@ -43,7 +43,7 @@ def judged(store: Store, cfg, srv=None, **kw):  # type: ignore[no-untyped-def]
 
 def answer_model(store: Store) -> dict[int, str]:
     with store.begin() as conn:
-        return dict(conn.execute(select(Answer.id, Answer.model)).tuples().all())
+        return {aid: m for aid, m in conn.execute(select(Answer.id, Answer.model))}
 
 
 def quality(model: str) -> int:
@@ -177,8 +177,7 @@ def test_never_a_verdict_gives_failed_rows_with_raw_output(filled: Store) -> Non
         n = N_Q * PAIRS * 2
         assert report.failed == n and report.judged == n
         assert srv.count() == 2 * n  # the reply + one follow-up turn each, no more
-        followups = srv.requests[1::1]
-        asked = [r for r in followups if len(r["messages"]) == 4]
+        asked = [r for r in srv.requests if len(r["messages"]) == 4]
         assert len(asked) == n
         for r in asked:
             assert r["messages"][2]["role"] == "assistant"
@@ -362,3 +361,18 @@ def test_judge_report_after_a_run(filled: Store) -> None:
         assert "position consistency: 100.0 %" in text
         assert "first-position win rate: 50.0 %" in text
         assert "cost: n/a (no price configured)" in text
+
+
+def test_budget_stops_cleanly_and_a_rerun_finishes(filled: Store) -> None:
+    with FakeOpenAI(fair_judge()) as srv:
+        cfg = make_cfg(srv.base_url)
+        capped = cfg.model_copy(update={"generation": cfg.generation.model_copy(
+            update={"max_calls": 5})})
+        judge, report = judged(filled, capped)
+        assert srv.count() == 5 and report.judged == 5 and report.failed == 0
+        assert judge.stats.skipped == N_Q * PAIRS - 5
+        assert "held back by the budget: 7 items (max_calls=5 reached)" in judge.summary()
+        assert all(r.parse_status == "ok" for r in rows(filled))  # skipped is not failed
+        srv.reset()
+        _, rest = judged(filled, cfg)
+        assert srv.count() == N_Q * PAIRS - 5 and rest.skipped == 5

@@ -20,7 +20,8 @@ API = {"name": "api-judge", "backend": "openai", "model": "gpt-x", "api_key_env"
 LOCAL = {"name": "local-judge", "backend": "transformers", "model": "./tiny"}
 
 
-def cfg(judges: list[dict], models: list[dict] | None = None, **judge):  # type: ignore[no-untyped-def]
+def cfg(judges: list[dict], models: list[dict] | None = None,  # type: ignore[no-untyped-def]
+        **judge):
     models = models or [{"name": "m1", "backend": "file", "path": "a.jsonl"},
                         {"name": "m2", "backend": "file", "path": "b.jsonl"}]
     return parse_config({"models": models, "judge": {"judges": judges, **judge}}, "<test>")

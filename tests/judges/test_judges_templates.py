@@ -8,15 +8,15 @@ import pytest
 
 from arena.errors import ConfigError
 from judges import templates as tpl
-from judges.prompts import JudgeItem, PromptSettings, build, choose
+from judges.prompts import PromptItem, PromptSettings, build, choose
 
 S = PromptSettings(scale="abc")
 
 
-def item(**kw) -> JudgeItem:
+def item(**kw) -> PromptItem:
     base = dict(question_turns=["What is 2 + 2?"], shown=[["four"], ["4"]], category="generic")
     base.update(kw)
-    return JudgeItem(**base)
+    return PromptItem(**base)
 
 
 def test_every_shipped_body_loads_with_every_fitting_scale() -> None:
@@ -72,7 +72,7 @@ def test_multi_turn_prompt_shows_the_dialogue_and_document() -> None:
     for s in ("Q1?", "Q2?", "a1", "a2", "b1", "LONG DOCUMENT TEXT"):
         assert s in user
     assert "(no reply)" in user  # b answered one turn of two: shown as missing, not empty
-    _, msgs1 = build(S, JudgeItem(**{**it.__dict__, "turn": 1}))
+    _, msgs1 = build(S, PromptItem(**{**it.__dict__, "turn": 1}))
     assert "Q2?" not in msgs1[1]["content"] and "a2" not in msgs1[1]["content"]
 
 
@@ -94,7 +94,8 @@ def test_version_changes_with_scale_settings_and_file_text(tmp_path: Path) -> No
     assert t.version != v1 and t.files[0] == str(tmp_path / "single.txt")
     assert t.files[1].startswith(str(tpl.SHIPPED_DIR))
     (tmp_path / "single.txt").write_text(
-        "--- system\nBe very brief.\n--- user\nQ: {{question}}\nA: {{answer}}\n{{verdict_format}}\n")
+        "--- system\nBe very brief.\n--- user\nQ: {{question}}\nA: {{answer}}\n"
+        "{{verdict_format}}\n")
     assert tpl.load("single", "rating", templates_dir=tmp_path).version != t.version
 
 

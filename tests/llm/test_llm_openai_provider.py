@@ -1,4 +1,5 @@
-"""The OpenAI-compatible provider: request mapping, replies, errors, and the factory."""
+"""The OpenAI-compatible providers (official client and the lean HTTP path, each test run on
+both): request mapping, replies, errors, and the factory."""
 
 from __future__ import annotations
 
@@ -14,9 +15,14 @@ from arena.llm.types import ChatRequest
 from fake_openai import FakeOpenAI
 
 
-def spec(srv: FakeOpenAI, **kw) -> OpenAIModel:
+@pytest.fixture(params=["openai", "fast"])
+def client(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+def spec(srv: FakeOpenAI, client: str = "openai", **kw) -> OpenAIModel:
     base = dict(name="gpt", backend="openai", model="gpt-x", base_url=srv.base_url,
-                api_key_env="FAKE_KEY")
+                api_key_env="FAKE_KEY", http_client=client)
     base.update(kw)
     return OpenAIModel(**base)
 
@@ -31,9 +37,9 @@ def msg(text: str = "hi") -> list[dict[str, str]]:
     return [{"role": "system", "content": "be brief"}, {"role": "user", "content": text}]
 
 
-def test_request_mapping_headers_and_key(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_request_mapping_headers_and_key(monkeypatch: pytest.MonkeyPatch, client: str) -> None:
     with FakeOpenAI() as srv:
-        s = spec(srv, extra_headers={"X-Team": "eval"}, extra_body={"chat_template_kwargs":
+        s = spec(srv, client, extra_headers={"X-Team": "eval"}, extra_body={"chat_template_kwargs":
                                                                     {"enable_thinking": False}})
         res = one(srv, s, ChatRequest(messages=msg(), max_new_tokens=77, temperature=0.5,
                                       top_p=0.9, stop=["END"], seed=3), monkeypatch)
@@ -52,9 +58,9 @@ def test_request_mapping_headers_and_key(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_reasoning_models_get_max_completion_tokens_and_vllm_params(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, client: str) -> None:
     with FakeOpenAI() as srv:
-        res = one(srv, spec(srv, model="o3-mini"),
+        res = one(srv, spec(srv, client, model="o3-mini"),
                   ChatRequest(messages=msg(), max_new_tokens=9, top_k=4,
                               repetition_penalty=1.1), monkeypatch)
         assert res.ok
@@ -65,12 +71,13 @@ def test_reasoning_models_get_max_completion_tokens_and_vllm_params(
                                       max_tokens_param="max_tokens")
 
 
-def test_reasoning_kept_apart_from_the_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_reasoning_kept_apart_from_the_answer(monkeypatch: pytest.MonkeyPatch,
+                                              client: str) -> None:
     replies = {"a": {"content": "42", "reasoning_content": "6*7"},
                "b": "<think>add them</think>\n\nThe sum is 4."}
     with FakeOpenAI(replies=replies) as srv:
-        ra = one(srv, spec(srv, model="a"), ChatRequest(messages=msg()), monkeypatch)
-        rb = one(srv, spec(srv, model="b"), ChatRequest(messages=msg()), monkeypatch)
+        ra = one(srv, spec(srv, client, model="a"), ChatRequest(messages=msg()), monkeypatch)
+        rb = one(srv, spec(srv, client, model="b"), ChatRequest(messages=msg()), monkeypatch)
     assert (ra.text, ra.reasoning) == ("42", "6*7")
     assert (rb.text, rb.reasoning) == ("The sum is 4.", "add them")
 
@@ -81,9 +88,9 @@ def test_split_thinking_variants() -> None:
     assert split_thinking("<think>still going") == ("", "still going")
 
 
-def test_length_finish_reason_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_length_finish_reason_kept(monkeypatch: pytest.MonkeyPatch, client: str) -> None:
     with FakeOpenAI(reply={"content": "cut", "finish_reason": "length"}) as srv:
-        res = one(srv, spec(srv), ChatRequest(messages=msg()), monkeypatch)
+        res = one(srv, spec(srv, client), ChatRequest(messages=msg()), monkeypatch)
     assert res.ok and res.finish_reason == "length"
 
 
@@ -106,3 +113,18 @@ def test_price_and_retry_after_parsing() -> None:
     assert parse_retry_after({"retry-after-ms": "250"}) == 0.25
     assert parse_retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0
     assert parse_retry_after({}) is None
+
+
+def test_http_client_choice() -> None:
+    from arena.llm.factory import use_fast_http
+
+    def s(url, choice="auto"):
+        return OpenAIModel(name="g", backend="openai", model="m", base_url=url,
+                           api_key_env=None, http_client=choice)
+
+    assert use_fast_http(s("http://gpu-box:8000/v1"), {})
+    assert not use_fast_http(s("http://gpu-box:8000/v1"), {"HTTP_PROXY": "http://proxy:3128"})
+    assert not use_fast_http(s("https://api.example.com/v1"), {})
+    assert not use_fast_http(s(None), {})
+    assert use_fast_http(s("https://api.example.com/v1", "fast"), {})
+    assert not use_fast_http(s("http://gpu-box:8000/v1", "openai"), {})

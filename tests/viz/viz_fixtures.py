@@ -13,7 +13,6 @@ import itertools
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from sqlalchemy import select
 

@@ -175,7 +175,7 @@ def _both_orders(d: BattleDetail) -> None:
         if j["parse_status"] != "ok" or not j.get("outcome") or j.get("first") not in ("A", "B"):
             continue
         key = (j["judge_kind"], j["judge_id"], j.get("annotator_id"), j.get("turn"))
-        by_judge.setdefault(key, {"A": set(), "B": set()})[j["first"]].add(j["outcome"])
+        by_judge.setdefault(key, {"A": set(), "B": set()})[j["first"]].add(_winner(j))
     for (kind, jid, _ann, turn), orders in by_judge.items():
         if orders["A"] and orders["B"]:
             same = orders["A"] == orders["B"] and len(orders["A"]) == 1

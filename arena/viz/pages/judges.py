@@ -77,14 +77,16 @@ def _agreement(ctx: Context, f) -> None:  # type: ignore[no-untyped-def]
         rows.append(row)
     st.dataframe(pd.DataFrame(rows), hide_index=True)
     st.caption(f"Agreement rates count pairs of (judge, human) votes on the same battle; "
-               f"kappas and alpha use the judge and every annotator as raters. CIs: percentile bootstrap over battles, "
-               f"{AGREEMENT_ROUNDS} rounds, seed {ratings.seed}.")
+               f"kappas and alpha use the judge and every annotator as raters. CIs: "
+               f"percentile bootstrap over battles, {AGREEMENT_ROUNDS} rounds, "
+               f"seed {ratings.seed}.")
     judge = st.selectbox("Confusion matrix for", judges, key="j_confusion")
     cm = confusion(items, raters, values, judge, humans)
     fig = go.Figure(go.Heatmap(z=cm.to_numpy(), x=[f"human: {c}" for c in cm.columns],
                                y=[f"{judge}: {r}" for r in cm.index], text=cm.to_numpy(),
                                texttemplate="%{text}", colorscale="Blues"))
     fig.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=10),
+                      yaxis_autorange="reversed",
                       title="verdict pairs on the same battle (A/B: the pair's models in "
                             "name order)")
     st.plotly_chart(fig)

@@ -46,7 +46,7 @@ def length_bins(len_a: np.ndarray, len_b: np.ndarray, score: np.ndarray,
 
 def render(ctx: Context) -> None:
     st.header("Length")
-    f = ratings_view.frame(ctx)
+    f = ratings_view.frame(ctx, lengths=True)
     if ratings_view.is_dry_run(ctx):
         st.warning(ratings_view.DRY_RUN_LABEL)
     st.caption(ratings_view.caption_counts(f))

@@ -74,8 +74,10 @@ class Verdicts:
             "created_at": T0 + timedelta(seconds=self.clock)})
 
     def flush(self) -> None:
+        keys = {k for r in self.rows for k in r}  # one executemany needs the same keys
+        rows = [{k: r.get(k) for k in keys} for r in self.rows]
         with self.store.begin() as conn:
-            add_judgments(conn, self.rows)
+            add_judgments(conn, rows)
         self.rows = []
 
 
