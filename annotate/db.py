@@ -8,6 +8,7 @@ page views never wait behind the write lock; on PostgreSQL both are ordinary eng
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from contextlib import contextmanager
 from typing import Callable, Iterator, TypeVar
@@ -29,6 +30,11 @@ class AppStore:
 
     def __init__(self, url: str) -> None:
         self.writer = Store.open(url)  # migrates an empty or older store
+        # SQLite has one writer at a time. Threads of this process queue on a lock instead of
+        # in SQLite's busy handler, whose growing sleeps (up to 100 ms each) make long tails;
+        # other processes (the pipeline) still wait on the busy timeout.
+        self.write_lock: threading.Lock | None = (
+            threading.Lock() if self.writer.dialect == "sqlite" else None)
         if self.writer.dialect == "sqlite":
             self.reader = Store.open(url, upgrade=False, readonly=True)
         else:
@@ -71,6 +77,9 @@ def write(fn: Callable[[Connection], T], store: AppStore | None = None, attempts
     st = store or app_store()
     for attempt in range(1, attempts + 1):
         try:
+            if st.write_lock is not None:
+                with st.write_lock, st.writer.begin() as conn:
+                    return fn(conn)
             with st.writer.begin() as conn:
                 return fn(conn)
         except DBAPIError as exc:

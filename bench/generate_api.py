@@ -19,7 +19,6 @@ CPU per request (when the server saturates a core, the figures measure the serve
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import subprocess
 import sys

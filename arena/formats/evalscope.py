@@ -34,7 +34,7 @@ WIN_OUT = {"A": "model_a", "B": "model_b", "TIE": "tie", "BOTH_BAD": "tie"}
 
 def _is_question(d: dict[str, Any]) -> bool:
     return "question_id" in d and isinstance(d.get("text"), str) and "answer" not in d \
-        and "model_id" not in d and "turns" not in d
+        and "model_id" not in d and "question" not in d
 
 
 def _is_answer(d: dict[str, Any]) -> bool:
@@ -170,6 +170,8 @@ def write_questions(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
                "category": q["category"]}
         if len(q["turns"]) > 1:
             row["turns"] = q["turns"]
+        for k, v in (q["meta"] or {}).items():  # extra fields the file carried
+            row.setdefault(k, v)
         rows.append(row)
     return write_jsonl(out, rows)
 

@@ -37,7 +37,8 @@ def _str_turns(value: Any) -> bool:
 
 
 def _is_question(d: dict[str, Any]) -> bool:
-    return "question_id" in d and _str_turns(d.get("turns")) and "choices" not in d
+    return "question_id" in d and _str_turns(d.get("turns")) and "choices" not in d \
+        and "text" not in d
 
 
 def _is_model_answer(d: dict[str, Any]) -> bool:
@@ -168,6 +169,8 @@ def write_questions(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
                                "category": q["category"], "turns": q["turns"]}
         if "reference" in q["references"]:
             row["reference"] = q["references"]["reference"]
+        for k, v in (q["meta"] or {}).items():  # extra fields the file carried
+            row.setdefault(k, v)
         rows.append(row)
     return write_jsonl(out, rows)
 

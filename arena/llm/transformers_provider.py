@@ -158,8 +158,8 @@ class TransformersProvider:
         tok = self.tokenizer
         if getattr(tok, "chat_template", None):
             text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-            return list(tok(text, add_special_tokens=False)["input_ids"])
-        return list(tok(plain_prompt(messages))["input_ids"])
+            return list(tok(text, add_special_tokens=False, verbose=False)["input_ids"])
+        return list(tok(plain_prompt(messages), verbose=False)["input_ids"])
 
     def prepare(self, req: ChatRequest) -> _Prepared:
         """Token ids for ``req``, cut in the middle of the long message when too long.
@@ -176,7 +176,8 @@ class TransformersProvider:
         if idx is None:
             idx = max(range(len(req.messages)), key=lambda i: len(req.messages[i]["content"]))
         content = req.messages[idx]["content"]
-        cids = list(self.tokenizer(content, add_special_tokens=False)["input_ids"])
+        cids = list(self.tokenizer(content, add_special_tokens=False,
+                                   verbose=False)["input_ids"])
         excess = len(ids) - room
         for _ in range(4):  # re-tokenising the joined halves can shift a few tokens
             keep = len(cids) - excess
@@ -280,7 +281,8 @@ class TransformersProvider:
 
     def generate_batch(self, requests: list[ChatRequest]) -> list[ChatResult]:
         """Synchronous batched generation of ``requests`` (sorted by length, ``batch_size`` at
-        a time); results in input order. Raises CallError for a prompt that cannot fit."""
+        a time, all with the first request's generation parameters); results in input order.
+        Raises CallError for a prompt that cannot fit."""
         prepared = [self.prepare(r) for r in requests]
         order = sorted(range(len(prepared)), key=lambda i: -len(prepared[i].ids))
         out: list[Optional[ChatResult]] = [None] * len(prepared)

@@ -66,31 +66,36 @@ def aggregate(model_a: np.ndarray, model_b: np.ndarray, score: np.ndarray,
               weight: np.ndarray, n_models: int, unit: Optional[np.ndarray] = None) -> PairData:
     """Aggregate battles per pair, and per type of resampling unit (``unit`` ids; None = each
     battle is its own unit). Self-battles (a == b) are ignored."""
-    a = np.asarray(model_a, dtype=np.int64)
-    b = np.asarray(model_b, dtype=np.int64)
+    a = np.asarray(model_a)
+    b = np.asarray(model_b)
+    sc = np.asarray(score, dtype=np.float64)
+    w = np.asarray(weight, dtype=np.float64)
+    u = None if unit is None else np.asarray(unit)
     keep = a != b
-    a, b = a[keep], b[keep]
-    sc = np.asarray(score, dtype=np.float64)[keep]
-    w = np.asarray(weight, dtype=np.float64)[keep]
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    frac = np.where(a == lo, sc, 1.0 - sc)  # score of the lower index, unweighted
-    s_lo = frac * w
+    if not keep.all():  # the common case skips four copies
+        a, b, sc, w = a[keep], b[keep], sc[keep], w[keep]
+        u = None if u is None else u[keep]
+    swap = a > b
     # integer keys + bincount instead of sorting: aggregation stays O(n)
-    pid_full = lo * n_models + hi
-    present = np.bincount(pid_full, minlength=n_models * n_models) > 0
-    pairs = np.flatnonzero(present)
+    lo = np.where(swap, b, a).astype(np.int64)
+    pid_full = lo * n_models + np.where(swap, a, b)
+    frac = np.where(swap, 1.0 - sc, sc)  # score of the lower index, unweighted
+    unit_w = bool(w.size == 0 or (w == 1.0).all())
+    s_lo = frac if unit_w else frac * w
+    counts = np.bincount(pid_full, minlength=n_models * n_models)
+    pairs = np.flatnonzero(counts)
     lookup = np.full(n_models * n_models, -1, dtype=np.int64)
     lookup[pairs] = np.arange(len(pairs))
     pid = lookup[pid_full]
     P = len(pairs)
     s = np.bincount(pid, weights=s_lo, minlength=P)
-    n = np.bincount(pid, weights=w, minlength=P)
+    n = counts[pairs].astype(np.float64) if unit_w else np.bincount(pid, weights=w, minlength=P)
     pair_i, pair_j = (pairs // n_models).astype(np.int64), (pairs % n_models).astype(np.int64)
 
-    if unit is None:
-        uid, n_units = None, len(pid)
+    if u is None or (len(u) > 1 and bool((u[1:] > u[:-1]).all())):
+        uid, n_units = None, len(pid)  # no units given, or all distinct (increasing ids)
     else:
-        uid, n_units = _dense_codes(np.asarray(unit)[keep])
+        uid, n_units = _dense_codes(u)
     if uid is None or n_units == len(pid):
         # every unit is one battle: types are distinct (pair, score, weight) cells
         type_s, type_n, type_count = _cells(pid, P, frac, w)

@@ -82,9 +82,25 @@ def read_review_file(path: Path) -> list[ReviewRecord]:
         if not isinstance(obj, dict):
             raise InputError("each line must be a JSON object", file=path, line=n)
         out.append(_record(obj, path, n))
+    _check_outputs(out, path)
     if not out:
         raise InputError("the review file holds no battles", file=path)
     return out
+
+
+def _check_outputs(records: list[ReviewRecord], path: Path) -> None:
+    """One answer per (question, model): a second, different output is an error, not a guess."""
+    seen: dict[tuple[str, str], tuple[str, int]] = {}
+    for r in records:
+        for model, out, field in ((r.model_a, r.output_a, "output_a"),
+                                  (r.model_b, r.output_b, "output_b")):
+            if out is None:
+                continue
+            first = seen.setdefault((r.question_id, model), (out, r.line))
+            if first[0] != out:
+                raise InputError(f"model {model!r} has a different answer to question "
+                                 f"{r.question_id!r} than on line {first[1]}", file=path,
+                                 line=r.line, field=field)
 
 
 def _record(obj: dict[str, Any], path: Path, n: int) -> ReviewRecord:

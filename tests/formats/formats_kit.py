@@ -28,7 +28,8 @@ def write(folder: Path, name: str, rows: list[dict[str, Any]]) -> Path:
 
 
 # ---- evalscope ----------------------------------------------------------------------------
-EVAL_Q = [{"question_id": 1, "text": "Name three prime numbers.", "category": "math"},
+EVAL_Q = [{"question_id": 1, "text": "Name three prime numbers.", "category": "math",
+           "difficulty": "easy"},
           {"question_id": 2, "text": "Write a haiku about rain.", "category": "writing"},
           {"question_id": 3, "text": "What is a linked list?", "category": "coding"}]
 
@@ -64,7 +65,7 @@ EVAL_BATTLE = [
 ]
 
 # ---- FastChat / MT-bench ----------------------------------------------------------------------
-MT_Q = [{"question_id": 81, "category": "writing",
+MT_Q = [{"question_id": 81, "category": "writing", "source": "handwritten",
          "turns": ["Write a travel note about Lisbon.", "Now make every sentence start with A."]},
         {"question_id": 101, "category": "reasoning",
          "turns": ["You overtake the second runner. What is your place?", "And the last?"],

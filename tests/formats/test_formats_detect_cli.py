@@ -47,8 +47,7 @@ def test_detects_each_shape(tmp_path: Path, name: str, rows, fmt: str, kind: str
 
 
 def test_a_file_fitting_two_formats_asks_for_format(tmp_path: Path) -> None:
-    both = [{"question_id": 1, "text": "hi", "turns": ["hi"], "category": "x", "uid": "u",
-             "prompt": "hi"}]
+    both = [{"question_id": 1, "turns": ["hi"], "category": "x", "uid": "u", "prompt": "hi"}]
     p = kit.write(tmp_path, "both.jsonl", both)
     with pytest.raises(InputError, match=r"fits several formats \(arena-hard, mtbench\).*--format"):
         formats.detect(p)

@@ -23,7 +23,7 @@ from fake_openai import FakeOpenAI, Fault
 
 pytestmark = pytest.mark.db
 ROOT = Path(__file__).resolve().parents[2]
-FAST = {"backoff_base_s": 0.002, "backoff_max_s": 0.01, "timeout_s": 0.5, "max_retries": 3}
+FAST = {"backoff_base_s": 0.002, "backoff_max_s": 0.01, "timeout_s": 1.5, "max_retries": 3}
 
 
 def model(srv: FakeOpenAI, name: str = "gpt", **kw) -> dict:
@@ -79,7 +79,7 @@ def test_generates_stores_and_resumes(store: Store) -> None:
 
 def test_twenty_percent_faults_every_answer_stored_exactly_once(store: Store) -> None:
     add(store, 40)
-    kinds = [Fault.rate_limit(0.01), Fault.server_error(), Fault.slow(2.0), Fault.malformed(),
+    kinds = [Fault.rate_limit(0.01), Fault.server_error(), Fault.slow(5.0), Fault.malformed(),
              Fault.drop()]
 
     def faults(req: dict, attempt: int):

@@ -25,7 +25,7 @@ def qnum(req: dict) -> int:
 
 
 def test_twenty_percent_faults_every_request_answered_once() -> None:
-    kinds = [Fault.rate_limit(0.01), Fault.server_error(), Fault.slow(1.0), Fault.malformed(),
+    kinds = [Fault.rate_limit(0.01), Fault.server_error(), Fault.slow(4.0), Fault.malformed(),
              Fault.drop()]
 
     def faults(req: dict, attempt: int):  # every 5th question fails its first try
@@ -33,7 +33,7 @@ def test_twenty_percent_faults_every_request_answered_once() -> None:
         return kinds[(i // 5) % len(kinds)] if attempt == 1 and i % 5 == 0 else None
 
     with FakeOpenAI(faults=faults) as srv:
-        runner = CallRunner(provider(srv), RunnerSettings(concurrency=8, timeout_s=0.4,
+        runner = CallRunner(provider(srv), RunnerSettings(concurrency=8, timeout_s=1.5,
                                                           max_retries=3, **FAST))
         seen: list[int] = []
         res = runner.run(make_requests([f"q {i}" for i in range(50)]),
@@ -179,3 +179,25 @@ def test_runner_usable_twice_and_inside_a_running_loop() -> None:
             return runner.run(make_requests(["c"]))[0].text or ""
 
         assert asyncio.run(inside()) == "[m] c"
+
+
+def test_progress_bar_shows_rate_and_eta() -> None:
+    import io
+
+    from arena.llm.progress import Progress
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = Tty()
+    bar = Progress(4, "gpt", stream=out, interval=0.0)
+    for i in range(4):
+        bar.tick(failed=i == 3)
+    bar.close()
+    text = out.getvalue()
+    assert "gpt [" in text and "4/4 100%" in text and "/s" in text and "eta" in text
+    assert "1 failed" in text and text.endswith("\n")
+    quiet = Tty()
+    Progress(3, "x", stream=quiet, enabled=False).tick()
+    assert quiet.getvalue() == ""

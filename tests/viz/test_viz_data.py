@@ -114,6 +114,11 @@ def test_review_file_errors_name_file_line_and_field(tmp_path: Path) -> None:
     with pytest.raises(InputError) as e:
         read_review_file(f)
     assert (e.value.line, e.value.field) == (2, "model_b")
+    f.write_text(json.dumps({**good, "output_a": "x"}) + "\n"
+                 + json.dumps({**good, "output_a": "y"}) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match="different answer") as e:
+        read_review_file(f)
+    assert (e.value.line, e.value.field) == (2, "output_a")
     f.write_text(json.dumps({**good, "scores": [1]}) + "\n", encoding="utf-8")
     with pytest.raises(InputError) as e:
         read_review_file(f)
