@@ -24,7 +24,7 @@ from sqlalchemy.orm import aliased
 
 from arena.errors import InputError
 from arena.store.annotation_schema import Assignment, Task, TaskItem
-from arena.store.ingest import add_judgments
+from arena.store.ingest import insert_ignore
 from arena.store.schema import Judgment, utcnow
 from arena.types import JudgeKind, Outcome
 from annotate import assign
@@ -190,9 +190,11 @@ def _insert(conn: Connection, row: dict[str, Any], now: datetime) -> int:
     The row found under the submission id must be this one (same assignment): otherwise
     the id was reused for something else and the caller's transaction is rolled back.
     """
-    add_judgments(conn, [{**row, "created_at": now}])
-    # add_judgments' count is not used: under PostgreSQL's READ COMMITTED other writers'
-    # commits make a before/after count unreliable. Read the row back instead.
+    # insert_ignore rather than add_judgments: the latter counts the whole table before and
+    # after (slow on a big store, and under PostgreSQL's READ COMMITTED other writers'
+    # commits make that count wrong). Read the row back instead.
+    data = {"meta": {}, "parse_status": "ok", **row, "created_at": now}
+    insert_ignore(conn, Judgment.__table__, [data], ["submission_id"])
     got = conn.execute(select(Judgment.id, Judgment.annotator_id, Judgment.meta).where(
         Judgment.submission_id == row["submission_id"])).first()
     if got is None or got.annotator_id != row["annotator_id"] or \

@@ -50,3 +50,24 @@ def test_concurrent_writers_lose_nothing(store: Store) -> None:
         t.join()
     with store.begin() as conn:
         assert conn.execute(select(func.count()).select_from(Judgment)).scalar_one() == 150
+
+
+def test_ingest_counts_are_exact_and_idempotent(store: Store) -> None:
+    from arena.store.ingest import AnswerRecord, QuestionRecord, add_answers, add_judgments, \
+        add_questions
+
+    with store.begin() as conn:
+        s = add_questions(conn, [QuestionRecord(turns=["q1"], local_id="1"),
+                                 QuestionRecord(turns=["q2"], local_id="2")], "src")
+        assert (s.inserted, s.unchanged) == (2, 0)
+        recs = [AnswerRecord(question_id="src/1", model="m", turns=["a"]),
+                AnswerRecord(question_id="src/2", model="m", turns=["b"])]
+        assert add_answers(conn, recs).inserted == 2
+        again = add_answers(conn, recs)
+        assert (again.inserted, again.unchanged) == (0, 2)
+        row = dict(mode="pairwise-all", question_id="src/1", model_a="m", model_b="n",
+                   judge_kind="human", judge_id="h", outcome="A", submission_id="sub-1")
+        assert add_judgments(conn, [row]) == 1
+        assert add_judgments(conn, [row]) == 0  # a retried submit stores one verdict
+    with store.begin() as conn:
+        assert conn.execute(select(func.count()).select_from(Judgment)).scalar_one() == 1

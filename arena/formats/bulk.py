@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import JSON, Connection, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 CHUNK = 20_000
@@ -36,7 +36,7 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
     sql = str(compiled)
     # Bind names equal column names for a plain INSERT ... VALUES.
     order = list(compiled.positiontup) if compiled.positional and compiled.positiontup else cols
-    procs = {c: table.c[c].type._cached_bind_processor(dialect) for c in order}
+    procs = {c: _processor(table, c, dialect) for c in order}
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start:start + CHUNK]
         if compiled.positional:
@@ -44,6 +44,18 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
         else:
             params = [{c: _apply(procs[c], r[c]) for c in order} for r in chunk]
         conn.exec_driver_sql(sql, params)
+
+
+def _processor(table: Table, column: str, dialect: Any) -> Any:
+    proc = table.c[column].type._cached_bind_processor(dialect)
+    if proc is None or not isinstance(table.c[column].type, JSON):
+        return proc
+    empty = proc({})  # most meta columns are {}: serialise that once
+
+    def json_proc(value: Any) -> Any:
+        return empty if type(value) is dict and not value else proc(value)
+
+    return json_proc
 
 
 def _apply(proc: Any, value: Any) -> Any:

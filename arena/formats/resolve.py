@@ -166,7 +166,7 @@ def answer_ids(ctx: Ctx, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, st
     cands: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
     for part in _chunks(models):
         rows = ctx.conn.execute(select(Answer.id, Answer.question_id, Answer.model,
-                                       Answer.params_hash).where(Answer.model.in_(part)))
+                                       Answer.params_hash).where(Answer.model.in_(part))).all()
         for aid, qid, model, ph in rows:
             if (qid, model) in wanted:
                 cands[(qid, model)].append((aid, ph))

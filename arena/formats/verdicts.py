@@ -211,7 +211,7 @@ def store_verdicts(ctx: Ctx, rows: list[dict[str, Any]]) -> None:
         for part in _chunks(qids):
             for bid, q, a, b in conn.execute(select(Battle.id, Battle.question_id,
                                                     Battle.model_a, Battle.model_b)
-                                             .where(Battle.question_id.in_(part))):
+                                             .where(Battle.question_id.in_(part))).all():
                 battle_ids[(q, a, b)] = bid
         for r in pair_rows:
             r["battle_id"] = battle_ids[(r["question_id"], r["model_a"], r["model_b"])]

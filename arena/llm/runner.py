@@ -114,8 +114,8 @@ class CallRunner:
 
     # -- one call ------------------------------------------------------------------------------
     def backoff(self, attempt: int, retry_after: Optional[float]) -> float:
-        """Seconds to wait before retry ``attempt`` (1-based): exponential with full jitter in
-        [50 %, 100 %], capped at ``backoff_max_s``, and never less than Retry-After."""
+        """Seconds to wait before retry ``attempt`` (1-based): exponential, jittered to
+        50-100 % of the step, capped at ``backoff_max_s``, and never less than Retry-After."""
         s = self.settings
         delay = min(s.backoff_max_s, s.backoff_base_s * (2 ** (attempt - 1)))
         delay *= 0.5 + 0.5 * self._rng.random()

@@ -32,7 +32,8 @@ import numpy as np
 from scipy import sparse, stats
 
 from arena.ratings.battles import Battles
-from arena.ratings.bt import DEFAULT_PRIOR_SD, SCALE, rank_by_ci, to_elo
+from arena.ratings.bt import (DEFAULT_PRIOR_SD, SCALE, aggregate, dense_codes, fit_thetas,
+                              rank_by_ci, to_elo)
 from arena.ratings.winrate import preferences_vs
 
 
@@ -173,28 +174,37 @@ def style_bt(battles: Battles, *, ci_level: float = 0.95, anchor: Optional[str] 
     pair = a * M + b
     diag = np.arange(M)
 
+    def gram(h: np.ndarray) -> np.ndarray:
+        """sum over battles of h * x x^T, x = (e_a - e_b, z): the information matrix for
+        h = w p (1 - p), the "meat" of the sandwich for h = r^2 (one battle per cluster)."""
+        G = np.zeros((M + 1, M + 1))
+        hp = np.bincount(pair, weights=h, minlength=M * M).reshape(M, M)
+        G[:M, :M] = -(hp + hp.T)
+        G[diag, diag] = np.bincount(a, weights=h, minlength=M) + \
+            np.bincount(b, weights=h, minlength=M)
+        hz = h * z
+        G[:M, M] = G[M, :M] = np.bincount(a, weights=hz, minlength=M) - \
+            np.bincount(b, weights=hz, minlength=M)
+        G[M, M] = hz @ z
+        return G
+
     def info(theta: np.ndarray, gamma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(gradient, information + gauge, per-battle residual) at (theta, gamma)."""
+        """(gradient, information + prior + gauge, per-battle residual) at (theta, gamma)."""
         p = _sigmoid(theta[a] - theta[b] + gamma * z)
         r = w * (y - p)
-        h = w * p * (1.0 - p)
         g = np.empty(M + 1)
         g[:M] = np.bincount(a, weights=r, minlength=M) - \
             np.bincount(b, weights=r, minlength=M) - lam * theta
         g[M] = r @ z
-        H = np.zeros((M + 1, M + 1))
-        hp = np.bincount(pair, weights=h, minlength=M * M).reshape(M, M)
-        H[:M, :M] = -(hp + hp.T)
-        H[diag, diag] = np.bincount(a, weights=h, minlength=M) + \
-            np.bincount(b, weights=h, minlength=M) + lam + 1e-12
-        hz = h * z
-        H[:M, M] = H[M, :M] = np.bincount(a, weights=hz, minlength=M) - \
-            np.bincount(b, weights=hz, minlength=M)
-        H[M, M] = hz @ z + 1e-9  # keeps the solve defined when lengths never differ
+        H = gram(w * p * (1.0 - p))
+        H[diag, diag] += lam + 1e-12
+        H[M, M] += 1e-9  # keeps the solve defined when lengths never differ
         H[:M, :M] += 1.0  # + 11^T on the ratings: fixes the translation (mean zero)
         return g, H, r
 
-    theta = np.zeros(M)
+    # start from plain BT on aggregated counts (cheap), so few passes over the battles remain
+    plain = aggregate(a, b, y, w, M)
+    theta = fit_thetas(plain, plain.s[None, :], plain.n[None, :], np.array([lam > 0]))[0]
     gamma = 0.0
     for _ in range(max_iter):
         g, Hc, _r = info(theta, gamma)
@@ -203,18 +213,19 @@ def style_bt(battles: Battles, *, ci_level: float = 0.95, anchor: Optional[str] 
         theta += step[:M]
         theta -= theta.mean()
         gamma += step[M]
-        if np.abs(step).max() < 1e-10:
+        if np.abs(step).max() < 1e-8:  # quadratic convergence: the error left is ~1e-16
             break
     # cluster-robust sandwich: V = Hc^-1 B Hc^-1, B = sum over questions of g_q g_q^T
     _g, Hc, r = info(theta, gamma)
-    _, qc = np.unique(q, return_inverse=True)
-    qc = qc.ravel()
-    nq = int(qc.max()) + 1
-    rows = np.concatenate([qc, qc, qc])
-    cols = np.concatenate([a, b, np.full(len(a), M)])
-    vals = np.concatenate([r, -r, r * z])
-    G = sparse.csr_matrix((vals, (rows, cols)), shape=(nq, M + 1))
-    B = (G.T @ G).toarray()
+    qc, nq = dense_codes(q)
+    if nq == len(q):  # one battle per question: B is a Gram matrix, no sparse matrix needed
+        B = gram(r * r)
+    else:
+        rows = np.concatenate([qc, qc, qc])
+        cols = np.concatenate([a, b, np.full(len(a), M)])
+        vals = np.concatenate([r, -r, r * z])
+        G = sparse.csr_matrix((vals, (rows, cols)), shape=(nq, M + 1))
+        B = (G.T @ G).toarray()
     Hinv = np.linalg.inv(Hc)
     V = Hinv @ B @ Hinv
     models = list(battles.models)

@@ -114,7 +114,7 @@ class VerdictFrame:
         return sorted(self.templates[i] or "(none)" for i in np.unique(self.template))
 
     def subset(self, mask: np.ndarray) -> "VerdictFrame":
-        """Rows where ``mask`` is true; name lists and counts are kept (counts describe the load)."""
+        """Rows where ``mask`` is true; name lists and counts are kept (they describe the load)."""
         arrays = {name: getattr(self, name)[mask] for name in _ARRAY_FIELDS}
         idx = np.flatnonzero(mask)
         return replace(self, scores=[self.scores[i] for i in idx], **arrays)
@@ -184,7 +184,8 @@ def _length(lengths: dict[int, list[int]], aid: Optional[int], turn: Optional[in
     return float(sum(per_turn))
 
 
-def load_verdicts(source: Union[Connection, Any], selection: Selection = Selection()) -> VerdictFrame:
+def load_verdicts(source: Union[Connection, Any], selection: Selection = Selection()
+                  ) -> VerdictFrame:
     """Load the judgments that ``selection`` admits into a ``VerdictFrame``.
 
     ``source`` is a SQLAlchemy Connection or a ``Store`` (read in its own transaction).

@@ -64,7 +64,9 @@ def make_engine(url: str, *, readonly: bool = False) -> Engine:
 def _sqlite_engine(url: str, database: str | None, *, readonly: bool) -> Engine:
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+    # A pool as large as a multi-threaded server needs (waitress runs 16+ threads).
+    engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False},
+                           pool_size=20, max_overflow=40)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]

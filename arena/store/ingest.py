@@ -68,15 +68,26 @@ class ImportSummary:
 
 
 def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
-                  conflict_cols: Sequence[str]) -> None:
-    """INSERT ... ON CONFLICT DO NOTHING, on SQLite and PostgreSQL."""
+                  conflict_cols: Sequence[str], *, count: bool = False) -> int:
+    """INSERT ... ON CONFLICT DO NOTHING, on SQLite and PostgreSQL.
+
+    With ``count=True`` returns how many rows were actually inserted (via RETURNING, so it is
+    exact under concurrent writers); otherwise returns 0 and skips the RETURNING round trip.
+    """
     if not rows:
-        return
+        return 0
     dialect = conn.dialect.name
     mod = postgresql if dialect == "postgresql" else sqlite
+    inserted = 0
     for start in range(0, len(rows), CHUNK):
         stmt = mod.insert(table).on_conflict_do_nothing(index_elements=list(conflict_cols))
-        conn.execute(stmt, list(rows[start:start + CHUNK]))
+        batch = list(rows[start:start + CHUNK])
+        if count:
+            pk = list(table.primary_key.columns)[0]
+            inserted += len(conn.execute(stmt.returning(pk), batch).all())
+        else:
+            conn.execute(stmt, batch)
+    return inserted
 
 
 def ensure_models(conn: Connection, models: dict[str, dict[str, Any]]) -> None:
@@ -166,9 +177,7 @@ def add_references(conn: Connection, rows: Iterable[tuple[str, str, list[str]]])
     """Store (question_id, author, turns) references; an existing pair is kept. Returns count."""
     now = utcnow()
     data = [{"question_id": q, "author": a, "turns": t, "created_at": now} for q, a, t in rows]
-    before = _count(conn, Reference.__table__)
-    insert_ignore(conn, Reference.__table__, data, ["question_id", "author"])
-    return _count(conn, Reference.__table__) - before
+    return insert_ignore(conn, Reference.__table__, data, ["question_id", "author"], count=True)
 
 
 def add_answers(conn: Connection, records: Iterable[AnswerRecord]) -> ImportSummary:
@@ -181,9 +190,8 @@ def add_answers(conn: Connection, records: Iterable[AnswerRecord]) -> ImportSumm
                      "prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens,
                      "latency_s": r.latency_s, "truncated": r.truncated, "origin": r.origin,
                      "meta": r.meta, "created_at": now})
-    before = _count(conn, Answer.__table__)
-    insert_ignore(conn, Answer.__table__, rows, ["question_id", "model", "params_hash"])
-    inserted = _count(conn, Answer.__table__) - before
+    inserted = insert_ignore(conn, Answer.__table__, rows,
+                             ["question_id", "model", "params_hash"], count=True)
     return ImportSummary(inserted=inserted, unchanged=len(rows) - inserted)
 
 
@@ -196,21 +204,14 @@ def add_judgments(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
     plain = [r for r in data if not r.get("submission_id")]
     for start in range(0, len(plain), CHUNK):
         conn.execute(Judgment.__table__.insert(), plain[start:start + CHUNK])
-    before = _count(conn, Judgment.__table__)
-    insert_ignore(conn, Judgment.__table__, with_sub, ["submission_id"])
-    return len(plain) + _count(conn, Judgment.__table__) - before
+    return len(plain) + insert_ignore(conn, Judgment.__table__, with_sub, ["submission_id"],
+                                      count=True)
 
 
 def existing_answer_keys(conn: Connection, model: str, params_hash: str) -> set[str]:
     """Question ids that already have an answer from (model, params_hash)."""
     return set(conn.execute(select(Answer.question_id).where(
         Answer.model == model, Answer.params_hash == params_hash)).scalars())
-
-
-def _count(conn: Connection, table: Table) -> int:
-    from sqlalchemy import func
-
-    return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
 
 
 __all__ = ["QuestionRecord", "AnswerRecord", "ImportSummary", "add_questions", "add_answers",

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import pandas as pd
-from sqlalchemy import Engine, func, inspect, select
+from sqlalchemy import Engine, case, func, inspect, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -70,11 +70,17 @@ def open_readonly(url: str) -> Store:
 
 
 def change_marker(engine: Engine) -> tuple[int, ...]:
-    """(judgment count, max judgment id, answer count, max answer id): changes on any append."""
+    """(judgment count, max judgment id, answer count, max answer id, annotators, excluded
+    annotators): changes on any append, and when an admin excludes or re-admits an annotator
+    (which changes what the leaderboard counts)."""
     with engine.connect() as conn:
         jc, jm = conn.execute(select(func.count(Judgment.id), func.max(Judgment.id))).one()
         ac, am = conn.execute(select(func.count(Answer.id), func.max(Answer.id))).one()
-    return (int(jc or 0), int(jm or 0), int(ac or 0), int(am or 0))
+        uc = ux = 0
+        if inspect(conn).has_table(User.__tablename__):
+            excluded = func.sum(case((User.excluded.is_(True), 1), else_=0))
+            uc, ux = conn.execute(select(func.count(User.id), excluded)).one()
+    return (int(jc or 0), int(jm or 0), int(ac or 0), int(am or 0), int(uc or 0), int(ux or 0))
 
 
 def store_summary(engine: Engine) -> dict[str, Any]:

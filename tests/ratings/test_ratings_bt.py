@@ -165,3 +165,29 @@ def test_rank_respects_ci_overlap():
     assert rank_by_ci(rating, low, high).tolist() == [1, 1, 3, 4]
     nan = np.full(4, np.nan)
     assert rank_by_ci(rating, nan, nan).tolist() == [1, 2, 3, 4]
+
+
+def test_question_resampling_accounts_for_repeated_battles():
+    a, b, s, q = _sim(M=4, Q=60, seed=4)
+    names = [f"m{i}" for i in range(4)]
+    base = fit_bt(a, b, s, names, unit=np.arange(len(a)), rounds=400, seed=1)
+    # every battle copied 4 times inside one question: no new information
+    a4, b4, s4 = np.repeat(a, 4), np.repeat(b, 4), np.repeat(s, 4)
+    q4 = np.repeat(np.arange(len(a)), 4)
+    by_q = fit_bt(a4, b4, s4, names, unit=q4, rounds=400, seed=1)
+    by_b = fit_bt(a4, b4, s4, names, unit=q4, rounds=400, seed=1, resample="battles")
+    w0, wq, wb = (r.ci_high - r.ci_low for r in (base, by_q, by_b))
+    assert wq == pytest.approx(w0, rel=0.2)
+    assert (wb < 0.7 * wq).all()  # the battle bootstrap is fooled by the copies
+
+
+def test_poisson_weights_distribution():
+    from arena.ratings.bt import _poisson_weights
+
+    rng = np.random.default_rng(0)
+    w = _poisson_weights(rng, np.array([1.0] * 500 + [4.0] * 20), 1000)
+    ones = w[:, :500].ravel()
+    freq = np.bincount(ones.astype(int), minlength=6)[:6] / ones.size
+    expect = [math.exp(-1) / math.factorial(k) for k in range(6)]
+    assert freq == pytest.approx(expect, abs=3e-3)
+    assert w[:, 500:].mean() == pytest.approx(4.0, abs=0.05)

@@ -137,3 +137,24 @@ def test_judge_vs_human_groups():
     # judge-vs-human pairs: (A,A) (A,B) (B,B) (B,B) -> 3 of 4; the h1-h2 pair is not counted
     assert out["agreement_with_ties"].value == pytest.approx(0.75)
     assert out["agreement_with_ties"].n == 4
+
+
+def test_style_bt_clusters_widen_intervals():
+    # the same battles, once as independent questions and once with every battle repeated
+    # 4 times inside its question: clustering must not shrink the intervals 2x as naive
+    # (independent) standard errors would
+    rng = np.random.default_rng(5)
+    N = 2000
+    a = rng.integers(0, 3, N)
+    b = (a + rng.integers(1, 3, N)) % 3
+    s = (rng.random(N) < 1 / (1 + np.exp(-(a - b) * 0.5))).astype(float)
+    la, lb = rng.uniform(100, 900, N), rng.uniform(100, 900, N)
+    single = style_bt(Battles.from_arrays(["x", "y", "z"], a, b, s, len_a=la, len_b=lb))
+    rep = Battles.from_arrays(["x", "y", "z"], np.repeat(a, 4), np.repeat(b, 4), np.repeat(s, 4),
+                              question=np.repeat(np.arange(N), 4), len_a=np.repeat(la, 4),
+                              len_b=np.repeat(lb, 4))
+    clustered = style_bt(rep)
+    assert clustered.rating == pytest.approx(single.rating, abs=1e-6)
+    w1 = single.ci_high - single.ci_low
+    w4 = clustered.ci_high - clustered.ci_low
+    assert w4 == pytest.approx(w1, rel=1e-6)  # 4 copies of a cluster carry no extra information

@@ -219,3 +219,25 @@ def _same(a: object, b: object) -> bool:
     if b is None:
         return a is None or (isinstance(a, float) and math.isnan(a)) or pd.isna(a)
     return a is not None and not pd.isna(a) and math.isclose(float(a), float(b), rel_tol=1e-12)
+
+
+@pytest.mark.db
+def test_rerun_reuses_caches_until_a_verdict_is_appended(viz_store: Filled, store: Store,
+                                                         monkeypatch: pytest.MonkeyPatch
+                                                         ) -> None:
+    from arena.store.ingest import add_judgments
+
+    at = app(viz_store.url, monkeypatch, page="leaderboard")
+    before = at.dataframe[0].value
+    at.run()
+    assert at.dataframe[0].value.equals(before)
+    with store.begin() as conn:
+        add_judgments(conn, [{"mode": "pairwise-all", "battle_id": bid, "question_id": q,
+                              "model_a": a, "model_b": b, "first": "A", "judge_kind": "llm",
+                              "judge_id": "judge-y", "outcome": "B"}
+                             for (q, a, b), bid in viz_store.battle_ids.items()
+                             if a == "alpha"])
+    at.run()
+    after = at.dataframe[0].value
+    assert after.set_index("model").loc["alpha", "battles"] > \
+        before.set_index("model").loc["alpha", "battles"]

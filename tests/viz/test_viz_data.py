@@ -9,6 +9,7 @@ import pytest
 
 from arena.errors import InputError
 from arena.store import Store
+from arena.store.annotation_schema import User
 from arena.viz import data
 from arena.viz.categories import CategoryMap, load_category_map
 from arena.viz.filters import (ALL, BattleFilter, battle_table, disagreement_flags,
@@ -34,6 +35,11 @@ def test_load_verdicts_keeps_everything_and_measures_lengths(viz_store: Filled,
         from arena.store.ingest import add_judgments
         add_judgments(conn, [{"mode": "single", "question_id": "t/0", "model_a": "alpha",
                               "judge_kind": "llm", "judge_id": "judge-x", "score_a": 3.0}])
+    assert data.change_marker(store.engine) != before
+    before = data.change_marker(store.engine)
+    with store.begin() as conn:
+        from sqlalchemy import update
+        conn.execute(update(User).where(User.username == "ann2").values(excluded=True))
     assert data.change_marker(store.engine) != before
 
 
