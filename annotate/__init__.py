@@ -69,10 +69,11 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     url = resolve_db_url(test_config.get("DATABASE"), _config_store_url(config_path))
     app.config["DATABASE"] = url
 
-    from annotate import admin, auth, db, review, security
+    from annotate import admin, auth, db, manage, review, security
 
     store = db.init_app(app, url)
     log.info("annotation app using store %s", describe(url))
+    manage.init_app(app)  # before security: its upload limit must precede the CSRF check
     security.init_app(app)
     app.before_request(auth.load_user)
     app.register_blueprint(auth.bp)

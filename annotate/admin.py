@@ -47,7 +47,8 @@ def _task_rows(conn: Any) -> list[Any]:
 def index() -> Any:
     with db.read() as conn:
         users = conn.execute(select(User.id, User.username, User.role, User.active,
-                                    User.pseudonym, User.password_hash.is_not(None)
+                                    User.pseudonym, User.excluded, User.excluded_note,
+                                    User.password_hash.is_not(None)
                                     .label("has_password"))
                              .order_by(User.id)).all()
         task_rows = _task_rows(conn)
@@ -106,6 +107,18 @@ def _form_spec(f: Any) -> tasks.TaskSpec:
         except ValueError:
             raise InputError(f"expected a whole number, got {raw!r}", field=name) from None
 
+    def as_float(name: str, default: float) -> float:
+        raw = (f.get(name) or "").strip()
+        if not raw:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise InputError(f"expected a number, got {raw!r}", field=name) from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise InputError(f"expected a number, got {raw!r}", field=name)
+        return value
+
     scale = f.get("scale", "pairwise")
     mode = f.get("mode", Mode.PAIRWISE_ALL.value)
     return tasks.TaskSpec(
@@ -118,7 +131,10 @@ def _form_spec(f: Any) -> tasks.TaskSpec:
         criteria=[c.strip() for c in (f.get("criteria") or "").split(",") if c.strip()],
         criteria_max=as_int("criteria_max", 5),
         show_references=f.get("show_references") == "1",
-        guidelines=f.get("guidelines", ""))
+        guidelines=f.get("guidelines", ""),
+        swap_share=as_float("swap_share", 0.0), swap_gap=as_int("swap_gap", 3),
+        gold_share=as_float("gold_share", 0.1), gold_threshold=as_float("gold_threshold", 0.7),
+        gold_min=as_int("gold_min", 3))
 
 
 @bp.route("/tasks/new", methods=["GET", "POST"])
@@ -146,7 +162,8 @@ def task(task_id: int) -> Any:
         if t is None:
             abort(404)
         items = conn.execute(select(TaskItem.id, TaskItem.question_id, TaskItem.model_a,
-                                    TaskItem.model_b, TaskItem.held_count, TaskItem.done_count)
+                                    TaskItem.model_b, TaskItem.held_count, TaskItem.done_count,
+                                    TaskItem.kind, TaskItem.gold)
                              .where(TaskItem.task_id == task_id)
                              .order_by(TaskItem.seq).limit(500)).all()
         per_user = conn.execute(

@@ -29,6 +29,7 @@ from sqlalchemy import Connection, Row, and_, exists, func, select, update
 
 from arena.store.annotation_schema import Assignment, Task, TaskItem
 from arena.store.schema import utcnow
+from annotate import gold, probes
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +81,12 @@ def claim(conn: Connection, task_id: int, user_id: int, *, rng: Optional[random.
     """Return the user's live lease on the task, or lease a new item; None when none is left.
 
     Returns None also for a task that is not active. Sides: for a pairwise item the side shown
-    first is drawn at random and kept on the assignment (server only).
+    first is drawn at random and kept on the assignment (server only). Order of choice: a due
+    swap probe (``annotate.probes``), a gold item with the task's ``gold_share`` chance
+    (``annotate.gold``), a normal item (breadth-first), any gold item left, any probe left.
     """
     now = now or utcnow()
-    task = conn.execute(select(Task.status, Task.overlap, Task.lease_seconds)
+    task = conn.execute(select(Task.status, Task.overlap, Task.lease_seconds, Task.settings)
                         .where(Task.id == task_id)).first()
     if task is None or task.status != "active":
         return None
@@ -95,13 +98,33 @@ def claim(conn: Connection, task_id: int, user_id: int, *, rng: Optional[random.
                      .values(expires_at=expires))
         return Lease(mine.id, mine.item_id, task_id, mine.first, expires, True)
 
-    item_id = _take_slot(conn, task_id, user_id, int(task.overlap))
+    rng = rng or random  # type: ignore[assignment]
+    settings = task.settings or {}
+    swap_share, swap_gap = probes.settings_of(settings)
+    if swap_share > 0:
+        due = probes.due_probe(conn, task_id, user_id, swap_share, swap_gap)
+        if due is not None:
+            aid, first = probes.lease_probe(conn, task_id, user_id, due, now, expires)
+            return Lease(aid, int(due.item_id), task_id, first, expires, False)
+    has_gold = int(settings.get("gold_items") or 0) > 0
+    item_id = None
+    if has_gold and rng.random() < gold.rule_of(settings)[0]:
+        item_id = gold.take_gold(conn, task_id, user_id)
     if item_id is None:
+        item_id = _take_slot(conn, task_id, user_id, int(task.overlap))
+    if item_id is None and has_gold:
+        item_id = gold.take_gold(conn, task_id, user_id)
+    if item_id is None:
+        if swap_share > 0:
+            due = probes.due_probe(conn, task_id, user_id, swap_share, swap_gap, force=True)
+            if due is not None:
+                aid, first = probes.lease_probe(conn, task_id, user_id, due, now, expires)
+                return Lease(aid, int(due.item_id), task_id, first, expires, False)
         return None
     item = conn.execute(select(TaskItem.answer_b_id).where(TaskItem.id == item_id)).first()
     first = None
     if item.answer_b_id is not None:
-        first = (rng or random).choice("AB")
+        first = rng.choice("AB")
     old = conn.execute(select(Assignment.id, Assignment.first).where(
         Assignment.item_id == item_id, Assignment.annotator_id == user_id,
         Assignment.round == 1)).first()
@@ -122,7 +145,8 @@ def _take_slot(conn: Connection, task_id: int, user_id: int, overlap: int) -> Op
                                     Assignment.round == 1,
                                     Assignment.status != "expired"))
     candidate = (select(TaskItem.id)
-                 .where(TaskItem.task_id == task_id, TaskItem.held_count < overlap, not_mine)
+                 .where(TaskItem.task_id == task_id, TaskItem.held_count < overlap,
+                        TaskItem.kind == "normal", not_mine)
                  .order_by(TaskItem.held_count.desc(), TaskItem.seq, TaskItem.id)
                  .limit(1))
     postgres = conn.dialect.name == "postgresql"
@@ -141,7 +165,8 @@ def _take_slot(conn: Connection, task_id: int, user_id: int, overlap: int) -> Op
         # SKIP LOCKED may have skipped rows that others hold only for a moment: look again
         # (without locks) whether any open item is left before saying "none".
         left = conn.execute(select(func.count()).select_from(TaskItem).where(
-            TaskItem.task_id == task_id, TaskItem.held_count < overlap, not_mine)).scalar_one()
+            TaskItem.task_id == task_id, TaskItem.held_count < overlap,
+            TaskItem.kind == "normal", not_mine)).scalar_one()
         if not left:
             return None
         time.sleep(0.005 * (attempt + 1))
@@ -179,6 +204,7 @@ def complete(conn: Connection, assignment_id: int, user_id: int,
         Assignment.id == assignment_id, Assignment.annotator_id == user_id,
         Assignment.status == LIVE).values(status="done", finished_at=now)
         .returning(Assignment.item_id, Assignment.round)).first()
+    rnd = row.round if row is not None else None
     if row is None:
         late = conn.execute(select(Assignment.item_id, Assignment.round, Task.overlap)
                             .join(Task, Task.id == Assignment.task_id)
@@ -195,9 +221,10 @@ def complete(conn: Connection, assignment_id: int, user_id: int,
                 return None
         conn.execute(update(Assignment).where(Assignment.id == assignment_id)
                      .values(status="done", finished_at=now))
-        item_id = late.item_id
+        item_id, rnd = late.item_id, late.round
     else:
         item_id = row.item_id
-    conn.execute(update(TaskItem).where(TaskItem.id == item_id)
-                 .values(done_count=TaskItem.done_count + 1))
+    if rnd == 1:  # a swap probe (round 2) is a second look, not another annotator's verdict
+        conn.execute(update(TaskItem).where(TaskItem.id == item_id)
+                     .values(done_count=TaskItem.done_count + 1))
     return int(item_id)

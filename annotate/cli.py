@@ -48,6 +48,30 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--password-stdin", action="store_true",
                    help="read the password from the first line of stdin")
     c.set_defaults(func=create_admin)
+    e = sub.add_parser("export", help="export a task's human verdicts (JSONL or CSV)")
+    _common(e, argparse.SUPPRESS)
+    e.add_argument("task_id", type=int)
+    e.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    e.add_argument("--out", default="-", help="output file (default: stdout)")
+    e.add_argument("--real-names", action="store_true",
+                   help="annotators' usernames instead of their pseudonyms")
+    e.add_argument("--all", action="store_true", help="superseded verdicts too")
+    e.set_defaults(func=export_cmd)
+    i = sub.add_parser("import-task", help="create a task from a question file and answer files")
+    _common(i, argparse.SUPPRESS)
+    i.add_argument("--questions", required=True, help="question file (any supported format)")
+    i.add_argument("--answers", required=True, nargs="+", help="answer file(s)")
+    i.add_argument("--name", required=True)
+    i.add_argument("--source", default=None, help="question namespace (default: file stem)")
+    i.add_argument("--mode", default="pairwise-all",
+                   choices=("pairwise-all", "pairwise-baseline", "single"))
+    i.add_argument("--scale", default=None, help="pairwise | 1-5 | 1-10 | rubric")
+    i.add_argument("--models", nargs="*", default=[], help="default: every model answering")
+    i.add_argument("--baseline", default=None)
+    i.add_argument("--overlap", type=int, default=1)
+    i.add_argument("--guidelines", default=None, help="markdown file shown to annotators")
+    i.add_argument("--swap-share", type=float, default=0.0)
+    i.set_defaults(func=import_cmd)
 
 
 def _configure(args: argparse.Namespace) -> dict[str, Any]:
@@ -133,4 +157,46 @@ def create_admin(args: argparse.Namespace) -> int:
         except InputError as err:
             raise ConfigError(f"create-admin: {err}") from None
     print(f"admin {args.username!r} {what}")
+    return 0
+
+
+def export_cmd(args: argparse.Namespace) -> int:
+    """Write a task's verdicts; pseudonymised unless --real-names."""
+    from annotate import db, export
+
+    app = build_app(args)
+    with app.app_context(), db.read() as conn:
+        text = export.export_text(conn, args.task_id, args.format, real_names=args.real_names,
+                                  include_superseded=args.all)
+    if args.out == "-":
+        sys.stdout.write(text)
+    else:
+        with open(args.out, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        print(f"wrote {text.count(chr(10)) - (args.format == 'csv')} verdict(s) to {args.out}",
+              file=sys.stderr)
+    return 0
+
+
+def import_cmd(args: argparse.Namespace) -> int:
+    """Import the files and create the task in one transaction (nothing stored on error)."""
+    from pathlib import Path
+
+    from annotate import db
+    from annotate.importer import import_task
+    from annotate.tasks import TaskSpec
+
+    guidelines = Path(args.guidelines).read_text(encoding="utf-8") if args.guidelines else ""
+    scale = args.scale or ("1-10" if args.mode == "single" else "pairwise")
+    spec = TaskSpec(name=args.name, mode=args.mode, scale=scale, models=list(args.models),
+                    baseline=args.baseline, overlap=args.overlap, guidelines=guidelines,
+                    swap_share=args.swap_share)
+    app = build_app(args)
+    with app.app_context():
+        done = db.write(lambda c: import_task(c, spec, args.questions, args.answers,
+                                              source=args.source))
+    for note in done.notes:
+        print(note)
+    print(f"task {done.task_id}: {done.items} items over {', '.join(done.models)}"
+          + (f" ({done.missing} left out: an answer is missing)" if done.missing else ""))
     return 0

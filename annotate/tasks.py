@@ -50,6 +50,27 @@ class TaskSpec:
     criteria_max: int = 5
     show_references: bool = False
     guidelines: str = ""
+    swap_share: float = 0.0  # annotate.probes
+    swap_gap: int = 3
+    gold_share: float = 0.1  # annotate.gold
+    gold_threshold: float = 0.7
+    gold_min: int = 3
+
+
+def validate_research(spec: TaskSpec) -> None:
+    """Check the swap-probe and gold settings (also when an admin changes them later)."""
+    if not 0.0 <= spec.swap_share <= 1.0:
+        raise InputError("swap-probe share must be from 0 to 1", field="swap_share")
+    if not 0 <= spec.swap_gap <= 1000:
+        raise InputError("swap-probe gap must be from 0 to 1000 items", field="swap_gap")
+    if spec.swap_share > 0 and spec.mode == Mode.SINGLE.value:
+        raise InputError("swap probes need a pairwise task", field="swap_share")
+    if not 0.0 <= spec.gold_share <= 1.0:
+        raise InputError("gold share must be from 0 to 1", field="gold_share")
+    if not 0.0 <= spec.gold_threshold <= 1.0:
+        raise InputError("gold threshold must be from 0 to 1", field="gold_threshold")
+    if not 1 <= spec.gold_min <= 1000:
+        raise InputError("gold minimum must be from 1 to 1000 items", field="gold_min")
 
 
 def validate(spec: TaskSpec) -> None:
@@ -68,6 +89,7 @@ def validate(spec: TaskSpec) -> None:
         raise InputError("overlap must be from 1 to 100 annotators", field="overlap")
     if not 30 <= spec.lease_seconds <= 7 * 86400:
         raise InputError("lease must be from 30 seconds to 7 days", field="lease_seconds")
+    validate_research(spec)
     if spec.scale == "rubric":
         if not spec.criteria:
             raise InputError("rubric tasks need at least one criterion", field="criteria")
@@ -220,7 +242,11 @@ def create_task(conn: Connection, spec: TaskSpec, created_by: Optional[int] = No
                          field="question_limit")
     settings: dict[str, Any] = {"baseline": spec.baseline, "models": spec.models,
                                 "sources": spec.sources, "categories": spec.categories,
-                                "from_battles": spec.from_battles}
+                                "from_battles": spec.from_battles,
+                                "swap_share": spec.swap_share, "swap_gap": spec.swap_gap,
+                                "gold_share": spec.gold_share,
+                                "gold_threshold": spec.gold_threshold, "gold_min": spec.gold_min,
+                                "gold_items": 0}
     if spec.scale == "rubric":
         settings["criteria_max"] = spec.criteria_max
     tid = conn.execute(Task.__table__.insert().values(
@@ -245,7 +271,8 @@ def catalogue(conn: Connection) -> dict[str, list[str]]:
                                      .order_by(Question.source)).scalars()),
         "categories": [c for c in conn.execute(select(Question.category).distinct()
                                                .order_by(Question.category)).scalars() if c],
-        "models": list(conn.execute(select(Answer.model).distinct()
-                                    .order_by(Answer.model)).scalars()),
+        "models": [m for m in conn.execute(select(Answer.model).distinct()
+                                           .order_by(Answer.model)).scalars()
+                   if not m.startswith("gold:")],  # annotate.gold's broken copies
         "battles": [str(conn.execute(select(func.count()).select_from(Battle)).scalar_one())],
     }

@@ -33,6 +33,8 @@ from annotate.timeutil import as_utc
 log = logging.getLogger(__name__)
 
 CHOICES = ("left", "right", "tie", "both_bad")
+GOLD_KIND = "human-gold"  # annotate.gold: verdicts on gold items
+HUMAN_KINDS = (JudgeKind.HUMAN.value, GOLD_KIND)
 MAX_COMMENT = 5000
 SCALE_MAX = {"1-5": 5, "1-10": 10}
 
@@ -135,7 +137,7 @@ def _context(conn: Connection, assignment_id: int, user_id: int) -> Optional[Row
                Assignment.leased_at, Assignment.task_id, Assignment.judgment_id,
                TaskItem.id.label("item_id"), TaskItem.question_id, TaskItem.battle_id,
                TaskItem.answer_a_id, TaskItem.answer_b_id, TaskItem.model_a, TaskItem.model_b,
-               Task.mode, Task.scale, Task.criteria, Task.settings)
+               TaskItem.kind.label("item_kind"), Task.mode, Task.scale, Task.criteria, Task.settings)
         .join(TaskItem, TaskItem.id == Assignment.item_id)
         .join(Task, Task.id == Assignment.task_id)
         .where(Assignment.id == assignment_id, Assignment.annotator_id == user_id)).first()
@@ -154,7 +156,9 @@ def _row(ctx, user_id: int, v: Verdict, submission_id: str,  # type: ignore[no-u
         "answer_id": ctx.answer_a_id if single else None,
         "question_id": ctx.question_id, "model_a": ctx.model_a, "model_b": ctx.model_b,
         "answer_a_id": ctx.answer_a_id, "answer_b_id": ctx.answer_b_id,
-        "first": ctx.first, "judge_kind": JudgeKind.HUMAN.value, "judge_id": f"human:{user_id}",
+        "first": ctx.first, "judge_id": f"human:{user_id}",
+        # A verdict on a gold item is a quality check: a kind no leaderboard reads.
+        "judge_kind": GOLD_KIND if ctx.item_kind == "gold" else JudgeKind.HUMAN.value,
         "policy": "random_order" if not single else None,
         "outcome": v.outcome, "score_a": v.score, "scores": v.scores,
         "annotator_id": user_id, "task_id": ctx.task_id, "round": ctx.round,
@@ -244,7 +248,7 @@ def current_verdict(conn: Connection, judgment_id: int, user_id: int) -> Optiona
     """The user's human judgment row, or None when it is not theirs."""
     return conn.execute(select(Judgment).where(
         Judgment.id == judgment_id, Judgment.annotator_id == user_id,
-        Judgment.judge_kind == JudgeKind.HUMAN.value)).first()
+        Judgment.judge_kind.in_(HUMAN_KINDS))).first()
 
 
 def edit(conn: Connection, judgment_id: int, user_id: int, data: Mapping[str, Any],
@@ -288,6 +292,6 @@ def my_verdicts(conn: Connection, task_id: int, user_id: int) -> list[Any]:
                Judgment.scores, Judgment.comment, Judgment.created_at, Judgment.question_id,
                Judgment.supersedes_id)
         .where(Judgment.task_id == task_id, Judgment.annotator_id == user_id,
-               Judgment.judge_kind == JudgeKind.HUMAN.value,
+               Judgment.judge_kind.in_(HUMAN_KINDS),
                ~select(newer.id).where(newer.supersedes_id == Judgment.id).exists())
         .order_by(Judgment.id.desc())).all())

@@ -66,49 +66,52 @@ def simulate(n: int, shape: str, seed: int = 0) -> dict[str, np.ndarray]:
     return {"a": a, "b": b, "q": q, "score": score, "la": la, "lb": lb}
 
 
-def measure(fn: Callable[[], Any], memory: bool = True) -> tuple[float, float, Any]:
-    """(seconds of an untraced run, peak MiB of a second, traced run, result). Tracing slows
-    Python loops a lot, so the time never comes from the traced run."""
-    t0 = time.perf_counter()
+def measure(fn: Callable[[], Any], memory: bool = True) -> tuple[float, float, float, Any]:
+    """(wall seconds and CPU seconds of an untraced run, peak MiB of a second, traced run,
+    result). Tracing slows Python loops a lot, so the times never come from the traced run.
+    CPU time is printed too because on a shared machine wall time includes waiting for a core."""
+    t0, c0 = time.perf_counter(), time.process_time()
     out = fn()
-    dt = time.perf_counter() - t0
+    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
     if not memory:
-        return dt, float("nan"), out
+        return dt, cpu, float("nan"), out
     tracemalloc.start()
     fn()
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    return dt, peak / 2**20, out
+    return dt, cpu, peak / 2**20, out
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="100000,1000000,10000000")
     ap.add_argument("--rounds", type=int, default=1000)
+    ap.add_argument("--shapes", default="arena-log,offline,clustered")
     args = ap.parse_args()
     names = [f"m{k}" for k in range(M)]
     warm = simulate(5000, "clustered")  # imports and first-call costs stay out of the figures
     fit_bt(warm["a"], warm["b"], warm["score"], names, unit=warm["q"], rounds=10)
-    print(f"{'battles':>10}  {'shape':<10}  {'what':<26}  {'seconds':>8}  {'peak MiB':>8}")
+    print(f"{'battles':>10}  {'shape':<10}  {'what':<26}  {'wall s':>7}  {'CPU s':>7}  "
+          f"{'peak MiB':>8}")
     for n in [int(x) for x in args.sizes.split(",")]:
-        for shape in ("arena-log", "offline", "clustered"):
+        for shape in args.shapes.split(","):
             d = simulate(n, shape)
-            dt, mem, res = measure(lambda: fit_bt(d["a"], d["b"], d["score"], names,
+            dt, cpu, mem, res = measure(lambda: fit_bt(d["a"], d["b"], d["score"], names,
                                                   unit=d["q"], rounds=args.rounds,
                                                   resample="questions", seed=0))
             assert np.isfinite(res.ci_low).all()
             print(f"{n:>10}  {shape:<10}  {'BT + ' + str(args.rounds) + ' bootstrap':<26}  "
-                  f"{dt:>8.2f}  {mem:>8.0f}", flush=True)
+                  f"{dt:>7.2f}  {cpu:>7.2f}  {mem:>8.0f}", flush=True)
             if shape == "arena-log":
-                dt, mem, _ = measure(lambda: online_elo(d["a"], d["b"], d["score"], M),
-                                     memory=False)
-                print(f"{n:>10}  {shape:<10}  {'online Elo':<26}  {dt:>8.2f}  {mem:>8.0f}",
-                      flush=True)
+                dt, cpu, mem, _ = measure(lambda: online_elo(d["a"], d["b"], d["score"], M),
+                                          memory=False)
+                print(f"{n:>10}  {shape:<10}  {'online Elo':<26}  {dt:>7.2f}  {cpu:>7.2f}  "
+                      f"{'-':>8}", flush=True)
                 battles = Battles.from_arrays(names, d["a"], d["b"], d["score"],
                                               question=d["q"], len_a=d["la"], len_b=d["lb"])
-                dt, mem, _ = measure(lambda: style_bt(battles))
-                print(f"{n:>10}  {shape:<10}  {'style-controlled BT + CIs':<26}  {dt:>8.2f}  "
-                      f"{mem:>8.0f}", flush=True)
+                dt, cpu, mem, _ = measure(lambda: style_bt(battles))
+                print(f"{n:>10}  {shape:<10}  {'style-controlled BT + CIs':<26}  {dt:>7.2f}  "
+                      f"{cpu:>7.2f}  {mem:>8.0f}", flush=True)
             del d
     return 0
 

@@ -24,8 +24,8 @@ from arena.formats import query
 from arena.formats.records import write_json
 from arena.formats.registry import Ctx, Reader, Writer, register_reader, register_writer
 from arena.formats.resolve import check_single_model, resolve_texts, store_answers
-from arena.formats.verdicts import CarriedQuestion, carried_answers, ensure_questions, \
-    store_verdicts, verdict_key
+from arena.formats.verdicts import CarriedQuestion, carried_answers, drop_stored, \
+    ensure_questions, store_verdicts, verdict_key
 from arena.store.ingest import AnswerRecord, ImportSummary, QuestionRecord, add_questions
 
 FMT = "alpaca-eval"
@@ -132,8 +132,10 @@ def load_annotations(ctx: Ctx) -> ImportSummary:
                      "raw_output": raw, "parse_status": "ok" if p is not None else "failed",
                      "error": err, "meta": meta,
                      "cache_key": verdict_key(ctx, judge, qid, g1, g2, p, raw)})
-    carried_answers(ctx, list(answers.values()))
-    store_verdicts(ctx, rows)
+    rows = drop_stored(ctx, rows)  # a re-import stops here
+    needed = {(r["question_id"], m) for r in rows for m in (r["model_a"], r["model_b"])}
+    carried_answers(ctx, [a for k, a in answers.items() if k in needed])
+    store_verdicts(ctx, rows, checked=True)
     selfb = sum(1 for r in rows if r["meta"])
     if selfb:
         ctx.summary.notes.append(f"{selfb} self-battle(s) kept and flagged meta.self_battle")

@@ -11,6 +11,7 @@ PostgreSQL).
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any, Optional, Sequence
 
 from sqlalchemy import JSON, Connection, Table, func, select
@@ -36,30 +37,48 @@ def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
     sql = str(compiled)
     # Bind names equal column names for a plain INSERT ... VALUES.
     order = list(compiled.positiontup) if compiled.positional and compiled.positiontup else cols
-    procs = {c: _processor(table, c, dialect) for c in order}
+    procs = [(i, p) for i, p in ((i, _processor(table, c, dialect)) for i, c in enumerate(order))
+             if p is not None]
+    getter = itemgetter(*order)
+    single = len(order) == 1
     for start in range(0, len(rows), CHUNK):
-        chunk = rows[start:start + CHUNK]
-        if compiled.positional:
-            params: list[Any] = [tuple(_apply(procs[c], r[c]) for c in order) for r in chunk]
-        else:
-            params = [{c: _apply(procs[c], r[c]) for c in order} for r in chunk]
+        values = []
+        for r in rows[start:start + CHUNK]:
+            v = [getter(r)] if single else list(getter(r))
+            for i, proc in procs:
+                x = v[i]
+                if x is not None:
+                    v[i] = proc(x)
+            values.append(tuple(v))
+        params: list[Any] = values if compiled.positional else \
+            [dict(zip(order, v)) for v in values]
         conn.exec_driver_sql(sql, params)
 
 
 def _processor(table: Table, column: str, dialect: Any) -> Any:
+    """The column's bind processor, made cheap for the values bulk rows repeat."""
     proc = table.c[column].type._cached_bind_processor(dialect)
-    if proc is None or not isinstance(table.c[column].type, JSON):
-        return proc
-    empty = proc({})  # most meta columns are {}: serialise that once
+    if proc is None:
+        return None
+    if isinstance(table.c[column].type, JSON):
+        empty = proc({})  # most meta columns are {}: serialise that once
 
-    def json_proc(value: Any) -> Any:
-        return empty if type(value) is dict and not value else proc(value)
+        def json_proc(value: Any) -> Any:
+            return empty if type(value) is dict and not value else proc(value)
 
-    return json_proc
+        return json_proc
+    memo: dict[Any, Any] = {}  # e.g. one import time shared by every row
 
+    def memo_proc(value: Any) -> Any:
+        try:
+            return memo[value]
+        except KeyError:
+            out = memo[value] = proc(value)
+            return out
+        except TypeError:
+            return proc(value)
 
-def _apply(proc: Any, value: Any) -> Any:
-    return proc(value) if proc is not None and value is not None else value
+    return memo_proc
 
 
 def count(conn: Connection, table: Table) -> int:

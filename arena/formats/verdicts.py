@@ -183,12 +183,33 @@ def verdict_key(ctx: Ctx, *parts: Any) -> str:
     return "imp-" + hashlib.sha256(repr((ctx.fmt, parts)).encode("utf-8")).hexdigest()[:40]
 
 
-def store_verdicts(ctx: Ctx, rows: list[dict[str, Any]]) -> None:
+def drop_stored(ctx: Ctx, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows whose cache_key is not stored yet (duplicates within the file dropped too);
+    the others are counted as unchanged. Call before storing what the new rows carry, so a
+    re-import does no other work."""
+    have: set[str] = set()
+    keys = [r["cache_key"] for r in rows]
+    for part in _chunks(keys):
+        have |= set(ctx.conn.execute(select(Judgment.cache_key).where(
+            Judgment.judge_kind == IMPORTED, Judgment.cache_key.in_(part))).scalars())
+    out, seen = [], set(have)
+    for r in rows:
+        if r["cache_key"] not in seen:
+            seen.add(r["cache_key"])
+            out.append(r)
+    ctx.summary.unchanged += len(rows) - len(out)
+    return out
+
+
+def store_verdicts(ctx: Ctx, rows: list[dict[str, Any]], *, checked: bool = False) -> None:
     """Store judgment rows (dicts of Judgment columns plus ``cache_key``).
 
     Pairwise rows get their battle (created when new) and answer ids; single rows their
-    answer id. Rows whose cache_key is already stored are counted as unchanged.
+    answer id. Rows whose cache_key is already stored are counted as unchanged (``checked``:
+    the caller already dropped them with ``drop_stored``).
     """
+    if not checked:
+        rows = drop_stored(ctx, rows)
     if not rows:
         return
     conn = ctx.conn
@@ -228,22 +249,13 @@ def store_verdicts(ctx: Ctx, rows: list[dict[str, Any]]) -> None:
         else:
             r["answer_id"] = r["answer_a_id"]
         r.setdefault("judge_kind", IMPORTED)
-    keys_all = [r["cache_key"] for r in rows]
-    have: set[str] = set()
-    for part in _chunks(keys_all):
-        have |= set(conn.execute(select(Judgment.cache_key).where(
-            Judgment.judge_kind == IMPORTED, Judgment.cache_key.in_(part))).scalars())
-    new_rows, seen = [], set(have)
-    for r in rows:
-        if r["cache_key"] in seen:
-            continue
-        seen.add(r["cache_key"])
-        new_rows.append(r)
+    new_rows = rows
     if new_rows:
         now = datetime.now(timezone.utc)
         full = []
+        template = dict.fromkeys(COLUMNS)
         for r in new_rows:
-            row = {c: r.get(c) for c in COLUMNS}
+            row = {**template, **r}
             row["meta"] = row["meta"] or {}
             row["parse_status"] = row["parse_status"] or "ok"
             row["created_at"] = row["created_at"] or now
@@ -251,7 +263,6 @@ def store_verdicts(ctx: Ctx, rows: list[dict[str, Any]]) -> None:
         bulk_insert(conn, Judgment.__table__, full)  # imports carry no submission ids
     failed = sum(1 for r in new_rows if r.get("parse_status") == "failed")
     ctx.summary.inserted += len(new_rows)
-    ctx.summary.unchanged += len(rows) - len(new_rows)
     if failed:
         ctx.summary.notes.append(f"{failed} verdict(s) stored as failed (no readable "
                                  f"preference); they never count as a tie or a win")

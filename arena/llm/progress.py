@@ -37,6 +37,7 @@ class Progress:
         self.failed = 0
         self.start = time.monotonic()
         self._last = 0.0
+        self._drawn = -1  # ``done`` at the last draw, so close() does not repeat it
 
     def tick(self, n: int = 1, *, failed: bool = False) -> None:
         self.done += n
@@ -63,6 +64,7 @@ class Progress:
                 f"{rate:.1f}/s elapsed {_fmt_s(elapsed)} eta {_fmt_s(eta)}{fails}")
 
     def _draw(self, now: float) -> None:
+        self._drawn = self.done
         if self.tty:
             self.stream.write("\r" + self.line(now))
             self.stream.flush()
@@ -75,5 +77,5 @@ class Progress:
         if self.tty:
             self.stream.write("\r" + self.line() + "\n")
             self.stream.flush()
-        elif self.done:
+        elif self.done and self._drawn != self.done:
             log.info("%s", self.line())

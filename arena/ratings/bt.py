@@ -9,12 +9,10 @@ Speed: battles are aggregated into per-pair sums (50 models -> 1,225 pairs) befo
 a fit costs the same at 1 k or 10 M battles. The fit is Newton's method on the concave log
 likelihood, batched over bootstrap rounds (one (M x M) solve per round per iteration).
 
-Bootstrap: the resampling unit is a battle or a question (default: the two orders of one
-battle and the turns of one question are not independent). It is the Poisson bootstrap: each
-unit is weighted by an independent Poisson(1) draw (asymptotically the same as resampling n of
-n with replacement, and what large-scale systems use). Units with identical contributions are
-merged into "types" first; a type of n units then gets one Poisson(n) draw, which is exactly
-the sum of its units' weights - so a round costs O(types), not O(battles).
+Bootstrap (``arena.ratings.bootstrap``): the resampling unit is a battle or a question
+(default: the two orders of one battle and the turns of one question are not independent).
+Units with identical contributions are merged into "types" here, so a bootstrap round costs
+O(types), not O(battles).
 
 Never-win / never-lose models: the MLE does not exist when the "beats" graph is not strongly
 connected (Ford, 1957): a model with no wins drifts to minus infinity. Then, and only then, the
@@ -324,6 +322,8 @@ def fit_bt(model_a: np.ndarray, model_b: np.ndarray, score: np.ndarray, models: 
     theta = fit_thetas(pd, pd.s[None, :], pd.n[None, :], np.array([prior_all]), prior_sd)[0]
     res.rating = to_elo(theta, res.models, anchor, anchor_value)
     if rounds > 0:
+        from arena.ratings.bootstrap import bootstrap_thetas  # it builds on this module
+
         samples = bootstrap_thetas(pd, theta, rounds, seed, prior_all, prior_sd)
         boot = to_elo(samples, res.models, anchor, anchor_value)
         alpha = (1.0 - ci_level) / 2.0
@@ -333,71 +333,6 @@ def fit_bt(model_a: np.ndarray, model_b: np.ndarray, score: np.ndarray, models: 
     return res
 
 
-def bootstrap_thetas(pd: PairData, theta: np.ndarray, rounds: int, seed: int,
-                     prior_all: bool = False, prior_sd: float = DEFAULT_PRIOR_SD,
-                     chunk: Optional[int] = None) -> np.ndarray:
-    """``rounds`` Poisson-bootstrap replicates of the units, each fitted from the full-data
-    estimate. Returns (rounds x M) natural-scale coefficients."""
-    rng = np.random.default_rng(seed)
-    T = pd.type_count.shape[0]
-    if chunk is None:  # bound memory: the (chunk x T) weights stay under ~50 MB
-        chunk = int(max(1, min(rounds, 12_000_000 // max(T, 1))))
-    ts_T = pd.type_s.T.tocsr().astype(np.float32)
-    ts_T.eliminate_zeros()  # losses of the lower index add nothing to its score: skip them
-    tn_T = pd.type_n.T.tocsr().astype(np.float32)
-    out = np.empty((rounds, pd.n_models))
-    for start in range(0, rounds, chunk):
-        r = min(chunk, rounds - start)
-        # Poisson bootstrap: every unit gets an independent Poisson(1) weight, so a type of
-        # n_t identical units gets exactly Poisson(n_t) - one draw per type and round
-        m = _poisson_weights(rng, pd.type_count, r)
-        mt = np.ascontiguousarray(m.T)
-        # float32 halves the memory traffic and is exact while a pair's sums stay below 2**24
-        # (16.7 M games; halves and weights 1 or 3 are representable)
-        s = np.asarray(ts_T @ mt, dtype=np.float64).T
-        n = np.asarray(tn_T @ mt, dtype=np.float64).T
-        prior = np.full(r, prior_all) | needs_prior(pd, s, n)
-        # Newton converges quadratically: once a step is below 1e-7 the error left is ~1e-14
-        out[start:start + r] = fit_thetas(pd, s, n, prior, prior_sd, theta0=theta, tol=1e-7)
-    return out
-
-
-# P(X <= k) for X ~ Poisson(1), k = 0..11: beyond 11 the mass (< 1e-8) is below float32
-# uniform resolution, so inverting a float32 uniform through this table is exact to that level
-_POISSON1_CDF = np.cumsum([math.exp(-1.0) / math.factorial(k) for k in range(12)])[:-1]
-
-
-def _poisson_weights(rng: np.random.Generator, counts: np.ndarray, rounds: int) -> np.ndarray:
-    """(rounds x T) float32 Poisson(counts) draws. Types holding one unit (the common case
-    when units are many and distinct) use a table inversion of float32 uniforms, several
-    times faster than numpy's per-draw Poisson sampler."""
-    ones = counts == 1.0
-    if not ones.any():
-        return rng.poisson(counts, size=(rounds, len(counts))).astype(np.float32)
-    k = int(ones.sum())
-    draws = _poisson1(rng, (rounds, k))
-    if k == len(counts):
-        return draws
-    out = np.empty((rounds, len(counts)), dtype=np.float32)
-    out[:, ones] = draws
-    out[:, ~ones] = rng.poisson(counts[~ones], size=(rounds, len(counts) - k))
-    return out
-
-
-def _poisson1(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
-    """Poisson(1) draws by inverting float32 uniforms: counting thresholds passed (fast,
-    vectorised) for the first six, a search for the rare larger values (P >= 6 is 6e-4)."""
-    cdf = _POISSON1_CDF.astype(np.float32)
-    u = rng.random(shape, dtype=np.float32)
-    x = np.zeros(shape, dtype=np.float32)
-    for c in cdf[:6]:
-        np.add(x, u >= c, out=x)
-    big = u >= cdf[6]
-    if big.any():
-        x[big] = np.searchsorted(cdf, u[big], side="right")
-    return x
-
-
 def predicted_win_rates(rating: np.ndarray) -> np.ndarray:
     """M x M matrix: BT's probability that row beats column (Elo-scale ratings)."""
     d = (rating[:, None] - rating[None, :]) / 400.0
@@ -405,4 +340,5 @@ def predicted_win_rates(rating: np.ndarray) -> np.ndarray:
 
 
 __all__ = ["SCALE", "PairData", "BTResult", "aggregate", "fit_bt", "fit_thetas",
-           "bootstrap_thetas", "rank_by_ci", "predicted_win_rates", "to_elo", "mle_exists"]
+           "needs_prior", "dense_codes", "rank_by_ci", "predicted_win_rates", "to_elo",
+           "mle_exists"]

@@ -37,6 +37,8 @@ class User(Base):
                                                                   nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     excluded: Mapped[bool] = mapped_column(Boolean, default=False)  # verdicts kept out of ratings
+    # Why (the gold rule's figures, or "by <admin>"); cleared when the exclusion is undone.
+    excluded_note: Mapped[Optional[str]] = mapped_column(String(300), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
@@ -75,6 +77,9 @@ class TaskItem(Base):
     model_a: Mapped[str] = mapped_column(String(200))
     model_b: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
     kind: Mapped[str] = mapped_column(String(20), default="normal")  # normal | gold
+    # Gold items (annotate.gold): {"accept": [outcomes relative to model_a]} for pairs,
+    # {"min": n, "max": m} for scores; verdicts on them are quality checks (judge_kind
+    # "human-gold"), never ratings.
     gold: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
     held_count: Mapped[int] = mapped_column(Integer, default=0)  # round-1 leased + done
     done_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -200,6 +200,9 @@ def add_judgments(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
     already stored are skipped (idempotent submit). Returns the number inserted."""
     now = utcnow()
     data = [{"meta": {}, "created_at": now, "parse_status": "ok", **r} for r in rows]
+    # executemany needs one set of keys: rows that leave a nullable column out get NULL.
+    keys = set().union(*(d.keys() for d in data)) if data else set()
+    data = [d if len(d) == len(keys) else {k: d.get(k) for k in keys} for d in data]
     with_sub = [r for r in data if r.get("submission_id")]
     plain = [r for r in data if not r.get("submission_id")]
     for start in range(0, len(plain), CHUNK):

@@ -182,7 +182,7 @@ def test_question_resampling_accounts_for_repeated_battles():
 
 
 def test_poisson_weights_distribution():
-    from arena.ratings.bt import _poisson_weights
+    from arena.ratings.bootstrap import _poisson_weights
 
     rng = np.random.default_rng(0)
     w = _poisson_weights(rng, np.array([1.0] * 500 + [4.0] * 20), 1000)

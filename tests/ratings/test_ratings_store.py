@@ -142,3 +142,43 @@ def test_rater_stats_and_votes(filled):
     assert values[:4] == ["x", "x", "x", "y"] and items[0] == ("qs/1", "x", "y", -1)
     assert raters[-1] == "llm:judge-2"
     assert np.isnan(frame.len_a).sum() == 0
+
+
+def test_annotator_stats_and_judge_vs_human_agreement(filled):
+    from arena.ratings.agreement import agreement
+
+    store, v = filled
+    v.pair("qs/1", "x", "y", "A", first="A")                               # judge: x wins
+    v.pair("qs/1", "y", "x", "B", first="A", kind="human", judge="ui", annotator=7)  # x wins
+    v.pair("qs/2", "x", "y", "B", first="B")                               # judge: y wins
+    v.pair("qs/2", "x", "y", "A", first="A", kind="human", judge="ui", annotator=7)  # x wins
+    v.pair("qs/2", "x", "y", "TIE", first="B", kind="human", judge="ui", annotator=8)
+    v.flush()
+    frame = load_verdicts(store, Selection())
+    per_ann = {s.rater: s for s in rater_stats(frame, by="annotator")}
+    assert set(per_ann) == {"llm:judge-1", "annotator:7", "annotator:8"}
+    assert per_ann["annotator:7"].first_win_rate == pytest.approx(0.5)
+    assert per_ann["annotator:8"].tie_rate == 1.0
+    items, raters, values = votes(frame, by="annotator")
+    out = agreement(items, raters, values, group_a=["llm:judge-1"],
+                    group_b=["annotator:7", "annotator:8"], rounds=0)
+    # judge vs humans: q1 (x, x) agree; q2 (y, x) disagree, (y, TIE) disagree
+    assert out["agreement_with_ties"].value == pytest.approx(1 / 3)
+    assert out["agreement_without_ties"].value == pytest.approx(1 / 2)
+
+
+def test_verdict_time_orders_battles_not_insert_order(filled):
+    from datetime import timedelta
+
+    from arena.ratings.elo import online_elo
+    from ratings_fixtures import T0
+
+    store, v = filled
+    v.pair("qs/1", "x", "y", "A", created_at=T0 + timedelta(hours=2))  # inserted first, later
+    v.pair("qs/2", "x", "y", "B", created_at=T0 + timedelta(hours=1))
+    v.flush()
+    frame = load_verdicts(store, Selection())
+    battles = build_battles(frame, "none")
+    assert battles.score.tolist() == [0.0, 1.0]  # the B verdict came first in time
+    elo = online_elo(battles.model_a, battles.model_b, battles.score, 2)
+    assert elo[0] > 1000  # x lost first (small loss), then won against a stronger y

@@ -1,0 +1,285 @@
+"""Admin research pages (``manage`` blueprint, under ``/admin``, admins only): the task
+dashboard, task settings (guidelines, swap probes, gold rule), gold items, exclusion of
+annotators, exports, one item with its verdicts, and creating a task from uploaded files.
+
+Every form goes through the same functions the tests call (``annotate.gold``,
+``annotate.dashboard``, ``annotate.export``, ``annotate.importer``); bad input is shown back
+with the field named and writes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from flask import (Blueprint, Response, abort, flash, g, jsonify, redirect, render_template,
+                   request, session, url_for)
+from sqlalchemy import and_, or_, select, update
+from werkzeug.utils import secure_filename
+
+from arena.errors import InputError
+from arena.ratings.report import to_jsonable
+from arena.store.annotation_schema import Task, TaskItem, User
+from arena.store.schema import Answer, Judgment, Question
+from arena.types import Mode
+from annotate import dashboard, db, export, gold, tasks
+from annotate.admin import _form_spec
+from annotate.verdicts import HUMAN_KINDS
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("manage", __name__, url_prefix="/admin")
+UPLOAD_LIMIT = 64 * 1024 * 1024
+
+
+@bp.before_request
+def _admins_only() -> None:
+    if g.get("user") is None or g.user["role"] != "admin":
+        abort(403)
+
+
+def _task(conn: Any, task_id: int) -> Any:
+    t = conn.execute(select(Task).where(Task.id == task_id)).first()
+    if t is None:
+        abort(404)
+    return t
+
+
+def _rounds() -> int:
+    try:
+        return min(max(int(request.args.get("rounds", 200)), 0), 2000)
+    except ValueError:
+        return 200
+
+
+@bp.route("/tasks/<int:task_id>/dashboard")
+def task_dashboard(task_id: int) -> Any:
+    rounds = _rounds()
+    with db.read() as conn:
+        t = _task(conn, task_id)
+        summary = dashboard.task_summary(conn, task_id)
+        annotators = dashboard.annotator_rows(conn, task_id)
+        agree = dashboard.agreement_report(conn, task_id, rounds=rounds)
+        board, left_out = dashboard.live_leaderboard(conn, task_id, rounds=rounds)
+        disagree = dashboard.disagreements(conn, task_id)
+    return render_template("admin/dashboard.html", t=t, summary=summary, annotators=annotators,
+                           agree=agree, board=board, left_out=left_out, disagree=disagree,
+                           stat_keys=dashboard.STAT_KEYS, categories=dashboard.CATEGORIES,
+                           isfinite=math.isfinite,
+                           gold_rule=gold.rule_of(t.settings))
+
+
+@bp.route("/tasks/<int:task_id>/leaderboard.json")
+def leaderboard_json(task_id: int) -> Any:
+    with db.read() as conn:
+        _task(conn, task_id)
+        board, left_out = dashboard.live_leaderboard(conn, task_id, rounds=_rounds())
+    return jsonify(to_jsonable({"describe": board.describe(), "rows": board.rows,
+                                "empty_reason": board.empty_reason,
+                                "excluded_verdicts": left_out}))
+
+
+def _float(f: Any, name: str, default: float) -> float:
+    raw = (f.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw.rstrip("%")) / (100.0 if raw.endswith("%") else 1.0)
+    except ValueError:
+        raise InputError(f"expected a number, got {raw!r}", field=name) from None
+    if not math.isfinite(value):
+        raise InputError(f"expected a number, got {raw!r}", field=name)
+    return value
+
+
+@bp.route("/tasks/<int:task_id>/settings", methods=["POST"])
+def task_settings(task_id: int) -> Any:
+    f = request.form
+    with db.read() as conn:
+        t = _task(conn, task_id)
+    try:
+        spec = tasks.TaskSpec(
+            name=t.name, mode=t.mode, scale=t.scale,
+            swap_share=_float(f, "swap_share", 0.0), swap_gap=int(_float(f, "swap_gap", 3)),
+            gold_share=_float(f, "gold_share", gold.DEFAULT_SHARE),
+            gold_threshold=_float(f, "gold_threshold", gold.DEFAULT_THRESHOLD),
+            gold_min=int(_float(f, "gold_min", gold.DEFAULT_MIN)))
+        tasks.validate_research(spec)  # the same checks as at creation
+    except InputError as err:
+        flash(str(err))
+        return redirect(url_for("admin.task", task_id=task_id)), 303
+    settings = dict(t.settings or {})
+    settings.update(swap_share=spec.swap_share, swap_gap=spec.swap_gap,
+                    gold_share=spec.gold_share, gold_threshold=spec.gold_threshold,
+                    gold_min=spec.gold_min)
+    guidelines = f.get("guidelines", t.guidelines or "")
+    db.write(lambda c: c.execute(update(Task).where(Task.id == task_id).values(
+        settings=settings, guidelines=guidelines)))
+    flash("Settings saved.")
+    return redirect(url_for("admin.task", task_id=task_id)), 303
+
+
+@bp.route("/tasks/<int:task_id>/gold", methods=["POST"])
+def gold_mark(task_id: int) -> Any:
+    f = request.form
+    try:
+        item_id = int(f.get("item_id", ""))
+    except ValueError:
+        flash("field 'item_id': give the item number")
+        return redirect(url_for("admin.task", task_id=task_id)), 303
+    action = f.get("action", "mark")
+    try:
+        with db.read() as conn:
+            owner = conn.execute(select(TaskItem.task_id).where(TaskItem.id == item_id)).scalar()
+        if owner != task_id:
+            raise LookupError(item_id)
+        if action == "unmark":
+            db.write(lambda c: gold.unmark_gold(c, item_id))
+        elif action == "broken":
+            side = f.get("side", "a")
+            with db.read() as conn:
+                it = conn.execute(select(TaskItem.answer_a_id, TaskItem.answer_b_id)
+                                  .where(TaskItem.id == item_id)).first()
+            aid = it.answer_a_id if side == "a" or it.answer_b_id is None else it.answer_b_id
+            new = db.write(lambda c: gold.add_broken_gold(c, task_id, aid,
+                                                          f.get("broken_text") or None))
+            flash(f"Gold item {new} added (its broken side is the wrong answer).")
+        else:
+            expect: dict[str, Any] = {"accept": f.getlist("accept"), "min": f.get("min"),
+                                      "max": f.get("max")}
+            db.write(lambda c: gold.mark_gold(c, item_id, expect))
+            flash(f"Item {item_id} is a gold item.")
+    except LookupError:
+        abort(404)
+    except InputError as err:
+        flash(str(err))
+    return redirect(url_for("admin.task", task_id=task_id)), 303
+
+
+@bp.route("/tasks/<int:task_id>/gold/apply", methods=["POST"])
+def gold_apply(task_id: int) -> Any:
+    with db.read() as conn:
+        _task(conn, task_id)
+    failed = db.write(lambda c: gold.apply_rule(c, task_id))
+    flash(f"Gold rule applied: {len(failed)} annotator(s) excluded." if failed else
+          "Gold rule applied: nobody falls below the threshold.")
+    return redirect(url_for("manage.task_dashboard", task_id=task_id)), 303
+
+
+@bp.route("/users/<int:user_id>/excluded", methods=["POST"])
+def set_excluded(user_id: int) -> Any:
+    excluded = request.form.get("excluded") == "1"
+    try:
+        db.write(lambda c: gold.set_excluded(c, user_id, excluded,
+                                             f"by {g.user['username']}" if excluded else None))
+    except LookupError:
+        abort(404)
+    back = request.form.get("task_id", "")
+    if back.isdigit():
+        return redirect(url_for("manage.task_dashboard", task_id=int(back))), 303
+    return redirect(url_for("admin.index")), 303
+
+
+@bp.route("/tasks/<int:task_id>/export.<fmt>")
+def export_task(task_id: int, fmt: str) -> Any:
+    real = request.args.get("names") == "real"
+    with db.read() as conn:
+        t = _task(conn, task_id)
+        try:
+            text = export.export_text(conn, task_id, fmt, real_names=real,
+                                      include_superseded=request.args.get("all") == "1")
+        except InputError:
+            abort(404)
+    if real:
+        log.info("admin %s exported task %d with real annotator names", g.user["username"],
+                 task_id)
+    name = secure_filename(f"task-{t.id}-{t.name}")[:80] or f"task-{t.id}"
+    mime = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
+    return Response(text, mimetype=mime, headers={
+        "Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
+
+
+@bp.route("/tasks/<int:task_id>/items/<int:item_id>")
+def item_view(task_id: int, item_id: int) -> Any:
+    """One item with model names, both answers and every verdict on it (for adjudication)."""
+    from annotate.render import markdown
+
+    with db.read() as conn:
+        t = _task(conn, task_id)
+        it = conn.execute(select(TaskItem).where(TaskItem.id == item_id,
+                                                 TaskItem.task_id == task_id)).first()
+        if it is None:
+            abort(404)
+        q = conn.execute(select(Question.turns).where(Question.id == it.question_id)).scalar()
+        ids = [a for a in (it.answer_a_id, it.answer_b_id) if a is not None]
+        texts = dict(conn.execute(select(Answer.id, Answer.turns).where(Answer.id.in_(ids))))
+        if it.answer_b_id is None:
+            same = Judgment.answer_id == it.answer_a_id
+        else:
+            same = and_(Judgment.question_id == it.question_id, or_(
+                and_(Judgment.model_a == it.model_a, Judgment.model_b == it.model_b),
+                and_(Judgment.model_a == it.model_b, Judgment.model_b == it.model_a)))
+        verdicts = conn.execute(
+            select(Judgment.id, Judgment.judge_kind, Judgment.judge_id, Judgment.outcome,
+                   Judgment.score_a, Judgment.first, Judgment.round, Judgment.comment,
+                   Judgment.model_a, Judgment.model_b, Judgment.supersedes_id, User.pseudonym)
+            .join(User, User.id == Judgment.annotator_id, isouter=True)
+            .where(same, Judgment.judge_kind.in_(HUMAN_KINDS + ("llm",)))
+            .order_by(Judgment.id)).all()
+    answers = [(m, [markdown(str(x)) for x in (texts.get(a) or [])])
+               for m, a in ((it.model_a, it.answer_a_id), (it.model_b, it.answer_b_id))
+               if a is not None]
+    return render_template("admin/item.html", t=t, it=it,
+                           question=[markdown(str(x)) for x in (q or [])],
+                           answers=answers, verdicts=verdicts)
+
+
+@bp.route("/tasks/import", methods=["GET", "POST"])
+def import_task() -> Any:
+    from annotate.importer import import_task as do_import
+
+    form: Any = request.form if request.method == "POST" else {}
+    if request.method == "GET":
+        return render_template("admin/import.html", form={}, error=None,
+                               modes=[m.value for m in Mode], scales=tasks.SCALES)
+    qfile = request.files.get("questions")
+    afiles = [f for f in request.files.getlist("answers") if f and f.filename]
+    try:
+        spec = _form_spec(request.form)
+        if qfile is None or not qfile.filename:
+            raise InputError("choose a question file", field="questions")
+        with tempfile.TemporaryDirectory(prefix="arena-import-") as tmp:
+            qpath = Path(tmp) / (secure_filename(qfile.filename) or "questions.jsonl")
+            qfile.save(qpath)
+            apaths = []
+            for i, f in enumerate(afiles):
+                p = Path(tmp) / f"{i}-{secure_filename(f.filename) or 'answers.jsonl'}"
+                f.save(p)
+                apaths.append(p)
+            source = (request.form.get("source") or "").strip() or None
+            done = db.write(lambda c: do_import(c, spec, qpath, apaths, source=source,
+                                                created_by=g.user["id"]))
+    except InputError as err:
+        return render_template("admin/import.html", form=form, error=str(err),
+                               modes=[m.value for m in Mode], scales=tasks.SCALES), 400
+    flash(f"Task created from files: {done.items} items over {', '.join(done.models)} "
+          f"(source {done.source!r}). " + "; ".join(done.notes))
+    return redirect(url_for("admin.task", task_id=done.task_id)), 303
+
+
+def init_app(app: Any) -> None:
+    """Register the blueprint and the upload limit hook. Call before ``security.init_app``:
+    the CSRF check reads the form, so the bigger limit must be set before it runs."""
+
+    @app.before_request
+    def _bigger_uploads() -> None:
+        # The whole app keeps its 1 MB request limit; only the admin's file import may send
+        # more (question and answer files). Admin rights are checked by the view's blueprint.
+        if request.endpoint == "manage.import_task" and request.method == "POST" \
+                and session.get("uid") is not None:
+            request.max_content_length = UPLOAD_LIMIT
+
+    app.register_blueprint(bp)
