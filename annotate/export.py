@@ -44,7 +44,8 @@ def rows(conn: Connection, task_id: int, *, real_names: bool = False,
          .order_by(Judgment.created_at, Judgment.id))
     if not include_superseded:
         q = q.where(~superseded)
-    for j, who, is_old, kind in conn.execute(q):
+    for j in conn.execute(q):
+        who, is_old, kind = j.who, j.is_old, j.item_kind
         meta = j.meta or {}
         left, right = (j.model_a, j.model_b) if (j.first or "A") == "A" else (j.model_b, j.model_a)
         yield {

@@ -215,7 +215,8 @@ def item_view(task_id: int, item_id: int) -> Any:
             abort(404)
         q = conn.execute(select(Question.turns).where(Question.id == it.question_id)).scalar()
         ids = [a for a in (it.answer_a_id, it.answer_b_id) if a is not None]
-        texts = dict(conn.execute(select(Answer.id, Answer.turns).where(Answer.id.in_(ids))))
+        texts = dict(conn.execute(select(Answer.id, Answer.turns)
+                                  .where(Answer.id.in_(ids))).all())
         if it.answer_b_id is None:
             same = Judgment.answer_id == it.answer_a_id
         else:

@@ -6,9 +6,13 @@ Usage::
         client = openai.OpenAI(base_url=srv.base_url, api_key="x")
         ...
         srv.requests          # every request body received (parsed JSON), in arrival order
+        srv.headers           # their headers (lower-case names), same order
+        srv.arrivals          # their arrival times (time.monotonic())
         srv.count("model-a")  # how many requests named that model
+        srv.max_inflight      # the most requests handled at once
+        srv.faults_served     # (fault kind or status, model) of each fault injected
 
-Replies are scripted by a callable on the request JSON. It returns:
+Replies are scripted by a callable on the request JSON (or a fixed value). It returns:
 
 - a ``str``: the assistant message content;
 - a ``dict``: ``{"content", "reasoning_content", "finish_reason", "prompt_tokens",

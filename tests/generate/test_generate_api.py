@@ -258,3 +258,31 @@ def test_sigkill_mid_run_then_rerun_requests_only_the_missing(store: Store, stor
         assert srv.count() == 30 - len(stored) and rep.generated == 30 - len(stored)
         assert first - len(stored) <= 2  # at most the calls in flight were lost
         assert len(answers(store, "gpt")) == 30
+
+
+def test_per_model_concurrency_and_no_headers_stored(store: Store) -> None:
+    from arena.store.schema import ModelRow
+
+    add(store, 12)
+    with FakeOpenAI(latency=0.03) as srv:
+        cfg = config([model(srv, max_concurrency=2, extra_headers={"Authorization-X": "sekrit-hdr"})],
+                     concurrency=16)
+        run_answers(store, cfg, progress=False)
+        assert srv.max_inflight == 2 and srv.count() == 12
+        assert all(h["authorization-x"] == "sekrit-hdr" for h in srv.headers)
+    with store.session() as s:
+        row = s.get(ModelRow, "gpt")
+    assert row.backend == "openai" and row.spec["model"] == "gpt-id"
+    assert "extra_headers" not in row.spec and "sekrit" not in str(row.spec)
+
+
+def test_runner_settings_from_config_take_model_limits() -> None:
+    from arena.llm.runner import RunnerSettings
+
+    with FakeOpenAI() as srv:
+        cfg = config([model(srv, rpm=60, tpm=1000, max_concurrency=3)], concurrency=9,
+                     max_retries=7, timeout_s=12)
+    rs = RunnerSettings.from_config(cfg.generation, cfg.models[0])
+    assert (rs.concurrency, rs.rpm, rs.tpm, rs.max_retries, rs.timeout_s) == (3, 60, 1000, 7, 12)
+    rs2 = RunnerSettings.from_config(cfg.generation, None)
+    assert rs2.concurrency == 9 and rs2.rpm is None
