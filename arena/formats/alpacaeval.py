@@ -17,10 +17,14 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 from typing import Any, Optional
+
+from sqlalchemy import Connection
 
 from arena import ids
 from arena.formats import query
+from arena.formats.query import ExportFilter
 from arena.formats.records import write_json
 from arena.formats.registry import Ctx, Reader, Writer, register_reader, register_writer
 from arena.formats.resolve import check_single_model, resolve_texts, store_answers
@@ -148,13 +152,13 @@ def _dataset(meta: Any, category: str) -> str:
     return (meta or {}).get("dataset") or category or ""
 
 
-def write_questions(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
+def write_questions(conn: Connection, out: Path, flt: ExportFilter) -> int:
     return write_json(out, [{"instruction": q["turns"][0], "dataset": _dataset(q["meta"],
                                                                                 q["category"])}
                             for q in query.questions(conn, flt)])
 
 
-def write_outputs(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
+def write_outputs(conn: Connection, out: Path, flt: ExportFilter) -> int:
     return write_json(out, [{"instruction": a["question_turns"][0], "output": a["turns"][0],
                              "generator": a["model"],
                              "dataset": _dataset(a["question_meta"], a["category"])}
@@ -164,7 +168,7 @@ def write_outputs(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
 PREF = {"A": 1.0, "B": 2.0, "TIE": 1.5, "BOTH_BAD": 1.5}
 
 
-def annotation_rows(conn, flt) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+def annotation_rows(conn: Connection, flt: ExportFilter) -> list[dict[str, Any]]:
     rows = []
     for v in query.verdicts(conn, flt, mode="pair"):
         pref = (v["scores"] or {}).get("preference")
@@ -180,7 +184,7 @@ def annotation_rows(conn, flt) -> list[dict[str, Any]]:  # type: ignore[no-untyp
     return rows
 
 
-def write_annotations(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
+def write_annotations(conn: Connection, out: Path, flt: ExportFilter) -> int:
     return write_json(out, annotation_rows(conn, flt))
 
 

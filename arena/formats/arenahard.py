@@ -17,9 +17,14 @@ Both games are stored (policy ``both_games``), model_a = the model, model_b = th
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any, Optional
 
+from sqlalchemy import Connection
+
+from arena import ids
 from arena.formats import query
+from arena.formats.query import ExportFilter
 from arena.formats.records import Rec, write_jsonl
 from arena.formats.registry import Ctx, Reader, Writer, register_reader, register_writer
 from arena.formats.resolve import check_single_model, resolve_ids, store_answers
@@ -189,7 +194,7 @@ def load_judgments(ctx: Ctx) -> ImportSummary:
 
 # ---- exports ----------------------------------------------------------------------------
 
-def write_questions(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
+def write_questions(conn: Connection, out: Path, flt: ExportFilter) -> int:
     rows = []
     for q in query.questions(conn, flt):
         meta = {k: v for k, v in (q["meta"] or {}).items() if k != "shape"}
@@ -202,9 +207,7 @@ def write_questions(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
     return write_jsonl(out, rows)
 
 
-def write_answers(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
-    from arena import ids
-
+def write_answers(conn: Connection, out: Path, flt: ExportFilter) -> int:
     rows = []
     for a in query.answers(conn, flt):
         msgs: list[dict[str, Any]] = []
@@ -230,7 +233,7 @@ def _label(outcome: Optional[str], strength: Optional[int], shown_first_is_a: bo
     return f"{winner_shown}{op}{'B' if winner_shown == 'A' else 'A'}"
 
 
-def write_judgments(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
+def write_judgments(conn: Connection, out: Path, flt: ExportFilter) -> int:
     recs: dict[tuple, dict[str, Any]] = {}
     for v in query.verdicts(conn, flt, mode="pair"):
         key = (v["battle_id"], v["judge_id"], v["turn"])

@@ -11,11 +11,13 @@ ones have no winner). The log names no display order, so imported rows leave ``f
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from arena.formats import query
+from arena.formats.query import ExportFilter
 from arena.formats.records import write_json, write_jsonl
 from arena.formats.registry import Ctx, Reader, Writer, register_reader, register_writer
 from arena.formats.verdicts import CarriedQuestion, ensure_questions, store_verdicts, tstamp, \
@@ -33,14 +35,14 @@ def _is_battle(d: dict[str, Any]) -> bool:
     return "model_a" in d and "model_b" in d and "winner" in d and "question_id" in d
 
 
-def battle_rows(conn, flt) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+def battle_rows(conn: Connection, flt: ExportFilter) -> list[dict[str, Any]]:
     return [{"question_id": v["question_id"], "model_a": v["model_a"], "model_b": v["model_b"],
              "winner": WINNER[v["outcome"]], "judge": v["judge_id"], "turn": v["turn"],
              "anony": True, "tstamp": query.epoch(v["created_at"])}
             for v in query.verdicts(conn, flt, mode="pair") if v["outcome"] is not None]
 
 
-def write_battles(conn, out, flt, *, as_csv: bool = False) -> int:  # type: ignore[no-untyped-def]
+def write_battles(conn: Connection, out: Path, flt: ExportFilter, *, as_csv: bool = False) -> int:
     rows = battle_rows(conn, flt)
     if as_csv or str(out).endswith(".csv"):
         with open(out, "w", newline="", encoding="utf-8") as fh:

@@ -17,10 +17,14 @@ the judge id and display order.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Optional
 
+from sqlalchemy import Connection
+
 from arena.formats import query
-from arena.formats.records import Rec
+from arena.formats.query import ExportFilter
+from arena.formats.records import Rec, write_jsonl
 from arena.formats.registry import Ctx, Reader, Writer, register_reader, register_writer
 from arena.formats.resolve import check_single_model, resolve_ids, store_answers
 from arena.formats.verdicts import (CarriedQuestion, carried_answers, ensure_questions,
@@ -161,9 +165,7 @@ def load_verdicts(ctx: Ctx) -> ImportSummary:
 
 # ---- exports ----------------------------------------------------------------------------
 
-def write_questions(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
-    from arena.formats.records import write_jsonl
-
+def write_questions(conn: Connection, out: Path, flt: ExportFilter) -> int:
     rows = []
     for q in query.questions(conn, flt):
         row = {"question_id": query.local_id_value(q["local_id"]), "text": q["turns"][0],
@@ -176,9 +178,7 @@ def write_questions(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
     return write_jsonl(out, rows)
 
 
-def write_answers(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
-    from arena.formats.records import write_jsonl
-
+def write_answers(conn: Connection, out: Path, flt: ExportFilter) -> int:
     rows = []
     for a in query.answers(conn, flt):
         row = {"question_id": query.local_id_value(a["local_id"]),
@@ -191,7 +191,7 @@ def write_answers(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
     return write_jsonl(out, rows)
 
 
-def review_rows(conn, flt) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+def review_rows(conn: Connection, flt: ExportFilter) -> list[dict[str, Any]]:
     """Pairwise verdicts in evalscope's review shape; both orders of one battle by one judge
     become one win_1/win_2 record, as evalscope's swap_position writes them."""
     rows: list[dict[str, Any]] = []
@@ -239,9 +239,7 @@ def review_rows(conn, flt) -> list[dict[str, Any]]:  # type: ignore[no-untyped-d
     return rows
 
 
-def write_verdicts(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
-    from arena.formats.records import write_jsonl
-
+def write_verdicts(conn: Connection, out: Path, flt: ExportFilter) -> int:
     return write_jsonl(out, review_rows(conn, flt))
 
 

@@ -15,10 +15,14 @@ Shapes:
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+from sqlalchemy import Connection
 
 from arena import ids
 from arena.formats import query
+from arena.formats.query import ExportFilter
 from arena.formats.records import Rec, write_jsonl
 from arena.formats.registry import Ctx, Reader, Writer, register_reader, register_writer
 from arena.formats.resolve import check_single_model, resolve_ids, store_answers
@@ -162,7 +166,7 @@ def load_judgments(ctx: Ctx) -> ImportSummary:
 
 # ---- exports ----------------------------------------------------------------------------
 
-def write_questions(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
+def write_questions(conn: Connection, out: Path, flt: ExportFilter) -> int:
     rows = []
     for q in query.questions(conn, flt):
         row: dict[str, Any] = {"question_id": query.local_id_value(q["local_id"]),
@@ -182,12 +186,12 @@ def _model_answer(local_id: str, model: str, turns: list[str], created: Any) -> 
             "tstamp": query.epoch(created)}
 
 
-def write_answers(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
+def write_answers(conn: Connection, out: Path, flt: ExportFilter) -> int:
     return write_jsonl(out, (_model_answer(a["local_id"], a["model"], a["turns"],
                                            a["created_at"]) for a in query.answers(conn, flt)))
 
 
-def write_references(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
+def write_references(conn: Connection, out: Path, flt: ExportFilter) -> int:
     rows = []
     for q in query.questions(conn, flt):
         for author, turns in q["references"].items():
@@ -195,7 +199,7 @@ def write_references(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
     return write_jsonl(out, rows)
 
 
-def judgment_rows(conn, flt) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+def judgment_rows(conn: Connection, flt: ExportFilter) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     pending: dict[tuple, dict[str, Any]] = {}
     for v in query.verdicts(conn, flt, mode="pair"):
@@ -222,7 +226,7 @@ def judgment_rows(conn, flt) -> list[dict[str, Any]]:  # type: ignore[no-untyped
     return rows
 
 
-def write_judgments(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
+def write_judgments(conn: Connection, out: Path, flt: ExportFilter) -> int:
     return write_jsonl(out, judgment_rows(conn, flt))
 
 

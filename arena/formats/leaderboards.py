@@ -25,6 +25,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Optional
 
+from sqlalchemy import Connection
+
 from arena.errors import InputError
 from arena.formats import query
 from arena.formats.query import ExportFilter
@@ -38,7 +40,7 @@ def _outcome_for(model_is_a: bool, outcome: str) -> str:
     return "win" if (outcome == "A") == model_is_a else "loss"
 
 
-def tallies(conn, flt: ExportFilter, baseline: Optional[str] = None  # type: ignore[no-untyped-def]
+def tallies(conn: Connection, flt: ExportFilter, baseline: Optional[str] = None
             ) -> list[dict[str, Any]]:
     """Per-model counts; with ``baseline`` only battles against it, the baseline left out."""
     t: dict[str, dict[str, Any]] = defaultdict(lambda: {"wins": 0, "losses": 0, "draws": 0,
@@ -92,16 +94,16 @@ def _csv(out: Path, header: list[str], rows: list[list[Any]]) -> int:
     return len(rows)
 
 
-def write_csv(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
+def write_csv(conn: Connection, out: Path, flt: ExportFilter) -> int:
     rows = tallies(conn, flt, flt.baseline)
     return _csv(out, list(PLAIN), [[r[k] for k in PLAIN] for r in rows])
 
 
-def write_json_board(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
+def write_json_board(conn: Connection, out: Path, flt: ExportFilter) -> int:
     return write_json(out, [{k: r[k] for k in PLAIN} for r in tallies(conn, flt, flt.baseline)])
 
 
-def write_markdown(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
+def write_markdown(conn: Connection, out: Path, flt: ExportFilter) -> int:
     rows = tallies(conn, flt, flt.baseline)
     lines = ["| " + " | ".join(PLAIN) + " |", "|" + "---|" * len(PLAIN)]
     for r in rows:
@@ -110,7 +112,7 @@ def write_markdown(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
     return len(rows)
 
 
-def write_evalscope(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
+def write_evalscope(conn: Connection, out: Path, flt: ExportFilter) -> int:
     rows = []
     for r in tallies(conn, flt, flt.baseline):
         if not r["n"]:
@@ -129,14 +131,14 @@ def _need_baseline(flt: ExportFilter, layout: str) -> str:
     return flt.baseline
 
 
-def write_leval(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
+def write_leval(conn: Connection, out: Path, flt: ExportFilter) -> int:
     base = _need_baseline(flt, "L-Eval")
     rows = [[r["model"], r["wins"], r["draws"], r["losses"], r["n"], r["win_rate"]]
             for r in tallies(conn, flt, base) if r["n"]]
     return _csv(out, ["model", "n_wins", "n_draws", "n_losses", "n_total", "win %"], rows)
 
 
-def write_alpaca(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
+def write_alpaca(conn: Connection, out: Path, flt: ExportFilter) -> int:
     base = _need_baseline(flt, "AlpacaEval")
     rows = [[r["model"], r["win_rate"], r["standard_error"], r["wins"], r["losses"], r["draws"],
              r["n"], r["avg_length"]] for r in tallies(conn, flt, base) if r["n"]]

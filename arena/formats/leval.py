@@ -7,8 +7,10 @@ Shapes:
   instruction and the document, namespaced by the task (``--source``, default the file stem);
 - answers, per question (``*.pred.jsonl``) ``{query, gt, <model>_pred, evaluation}``: no
   document and no id. The same instruction recurs across documents of one task, so records are
-  matched in file order to the stored questions with that instruction (the first unused one
-  whose reference equals ``gt`` when that decides); what cannot be matched is reported;
+  matched within the task (``--source``, else the source named like the file,
+  ``<task>.pred.jsonl``) in file order to the stored questions with that instruction (the
+  first unused one whose reference equals ``gt`` when that decides); what cannot be matched
+  is reported;
 - answers, per document: the question record with ``<model>_outputs`` lists beside
   ``instructions`` (several models in one file: ``--model`` picks one by name).
 """
@@ -16,11 +18,14 @@ Shapes:
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 from typing import Any, Optional
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
+from arena import ids
 from arena.formats import query
+from arena.formats.query import ExportFilter
 from arena.formats.records import Rec, write_jsonl
 from arena.formats.registry import Ctx, Reader, Writer, register_reader, register_writer
 from arena.formats.resolve import check_single_model, store_answers
@@ -97,8 +102,6 @@ def _load_doc_answers(ctx: Ctx) -> ImportSummary:
     qs = add_questions(ctx.conn, [q for _, qs in per_rec for q in qs], source, file=ctx.path)
     if qs.inserted:
         ctx.summary.notes.append(f"{qs.inserted} question(s) created in source {source!r}")
-    from arena import ids
-
     names = [(rec, k[: -len("_outputs")]) for rec, _ in per_rec
              for k in _model_keys(rec.data, "_outputs")]
     pick = check_single_model(ctx, names, "<model>_outputs", multi=True)
@@ -125,6 +128,13 @@ def _norm(text: str) -> str:
     return " ".join(text.split())
 
 
+def _task_from_name(ctx: Ctx) -> Optional[str]:
+    stem = ctx.default_source()
+    task = stem[: -len(".pred")] if stem.endswith(".pred") else stem
+    found = ctx.conn.execute(select(Question.id).where(Question.source == task).limit(1)).first()
+    return task if found else None
+
+
 def _load_preds(ctx: Ctx) -> ImportSummary:
     f = ctx.file
     names = []
@@ -134,11 +144,15 @@ def _load_preds(ctx: Ctx) -> ImportSummary:
             raise f.error("no <model>_pred field", rec, "<model>_pred")
         names.extend((rec, k[: -len("_pred")]) for k in keys)
     pick = check_single_model(ctx, names, "<model>_pred", multi=True)
-    # Stored long-document questions (of --source when given) in file order, by instruction.
+    # Stored long-document questions of the task in file order, by instruction. The task is
+    # --source, else the file's name (L-Eval writes <task>.pred.jsonl) when such a source is
+    # stored, else every source.
+    source = ctx.source or _task_from_name(ctx)
     q = (select(Question.id, Question.source, Question.turns, Question.seq)
          .where(Question.document_id.is_not(None)))
-    if ctx.source:
-        q = q.where(Question.source == ctx.source)
+    if source:
+        q = q.where(Question.source == source)
+        ctx.summary.notes.append(f"matched within source {source!r}")
     by_text: dict[str, list[str]] = defaultdict(list)
     for qid, _src, turns, _seq in ctx.conn.execute(q.order_by(Question.source, Question.seq)):
         if turns:
@@ -181,7 +195,7 @@ def _load_preds(ctx: Ctx) -> ImportSummary:
 
 # ---- exports ----------------------------------------------------------------------------
 
-def _documents(conn, flt) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+def _documents(conn: Connection, flt: ExportFilter) -> list[dict[str, Any]]:
     """Questions grouped back into document records, in stored order."""
     docs: dict[tuple[str, Optional[str]], dict[str, Any]] = {}
     for q in query.questions(conn, flt):
@@ -196,7 +210,7 @@ def _documents(conn, flt) -> list[dict[str, Any]]:  # type: ignore[no-untyped-de
     return list(docs.values())
 
 
-def write_questions(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
+def write_questions(conn: Connection, out: Path, flt: ExportFilter) -> int:
     rows = []
     for d in _documents(conn, flt):
         d.pop("_qids")
@@ -204,7 +218,7 @@ def write_questions(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
     return write_jsonl(out, rows)
 
 
-def write_preds(conn, out, flt) -> int:  # type: ignore[no-untyped-def]
+def write_preds(conn: Connection, out: Path, flt: ExportFilter) -> int:
     refs = {}
     for q in query.questions(conn, flt):
         refs[q["id"]] = ((q["references"].get("reference") or [None])[0],

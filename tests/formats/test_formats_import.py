@@ -211,15 +211,23 @@ def test_leval_documents_are_shared_and_preds_match_in_order(store, tmp_path: Pa
     assert _count(store, Document.__table__) == 2
     with store.begin() as conn:
         refs = conn.execute(select(func.count()).select_from(Reference)).scalar_one()
+        shared = conn.execute(select(Question.document_id).where(
+            Question.source == "movie_qa").order_by(Question.seq)).scalars().all()
     assert refs == 3
-    s = _imp(store, kit.write(tmp_path, "m100k.pred.jsonl", kit.LEVAL_PRED), source="movie_qa")
+    assert shared[0] == shared[1] != shared[2]  # two questions share document one
+    # Another task with the same instruction must not take these predictions.
+    other = [dict(d, source="tv_qa", input=d["input"].upper()) for d in kit.LEVAL_DOCS]
+    _imp(store, kit.write(tmp_path, "a_tv_qa.jsonl", other))
+    s = _imp(store, kit.write(tmp_path, "movie_qa.pred.jsonl", kit.LEVAL_PRED))
+    assert "matched within source 'movie_qa'" in s.notes
     assert s.inserted == 3 and s.skipped == 1
     assert any("lines 4" in n for n in s.notes)
     with store.begin() as conn:
         rows = conn.execute(select(Answer.turns, Document.text, Answer.model)
                             .join(Question, Question.id == Answer.question_id)
                             .join(Document, Document.id == Question.document_id)).all()
-    got = {t[0]: (doc.split()[1], m) for t, doc, m in rows}
+    got = {t[0]: (doc.split()[1], m) for t, doc, m in rows if doc.startswith("Document")}
+    assert len(rows) == 3
     # "Who is Cara?" recurs in both documents: gt decides which answer goes where.
     assert got == {"She flies.": ("two.", "m100k"), "She sings.": ("one.", "m100k"),
                    "A story.": ("one.", "m100k")}

@@ -1,0 +1,365 @@
+"""Annotation server under load: simulated annotators over HTTP against the real server.
+
+Starts ``arena annotate`` (waitress, as served to users) in a subprocess on a free loopback
+port over a fresh store, logs in ``--annotators`` accounts, and has each of them run
+next-item + submit cycles (``POST /api/tasks/<id>/next`` then ``POST /api/assignments/<id>/
+verdict``) with keep-alive connections for ``--duration`` seconds. A share of submits is sent
+twice (a retried request: it must come back as the same verdict, ``duplicate: true``).
+
+Prints throughput (cycles/s), p50 / p99 / max latency of a cycle, the CPU seconds used by the
+server and by this load generator (they share the machine's cores), and the check: every
+verdict a client was told about is stored exactly once, no assignment has two verdicts, no
+item has more than k distinct annotators, and no annotator judged an item twice.
+
+Usage:
+  python bench/annotate.py [--db sqlite|postgresql+psycopg://user@host/db] [--duration 60]
+         [--annotators 50] [--overlap 3] [--retry-share 0.02] [--threads 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import re
+import resource
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import func, select  # noqa: E402
+
+from arena.store import Store  # noqa: E402
+from arena.store.annotation_schema import Assignment, TaskItem  # noqa: E402
+from arena.store.ingest import AnswerRecord, QuestionRecord, add_answers, add_questions  # noqa
+from arena.store.schema import Judgment  # noqa: E402
+
+PASSWORD = "bench-password-123"
+MODELS = ["model-a", "model-b", "model-c"]
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def answer_text(model: str, i: int) -> str:
+    # Realistic markdown: a heading, a list, code, a formula and some prose (~1.5 KB).
+    prose = (f"The {i}th answer explains the idea step by step, with care for edge cases. "
+             * 8)
+    return (f"## Approach {i}\n\n{prose}\n\n- first point\n- second point with `code`\n"
+            f"- third: $a_{i}^2 + b^2 = c^2$\n\n```python\ndef f(x):\n    return x * {i}\n```\n\n"
+            f"In short: **{model[-1]}** variant, {prose[:200]}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def fill_store(url: str, n_questions: int, annotators: int, overlap: int) -> int:
+    """Questions, answers, the task and the accounts; return the task id."""
+    from annotate.auth import create_user
+    from annotate.tasks import TaskSpec, create_task
+
+    store = Store.open(url)
+    try:
+        with store.begin() as conn:
+            add_questions(conn, [QuestionRecord(turns=[f"Question {i}: how would you do it?"],
+                                                local_id=f"q{i}", category="bench")
+                                 for i in range(n_questions)], "bench")
+            add_answers(conn, [AnswerRecord(question_id=f"bench/q{i}", model=m,
+                                            turns=[answer_text(m, i)])
+                               for i in range(n_questions) for m in MODELS])
+            tid, n_items, _ = create_task(conn, TaskSpec(name="bench", models=MODELS,
+                                                         overlap=overlap))
+            for k in range(annotators):
+                create_user(conn, f"ann{k}", "annotator", PASSWORD)
+        print(f"store: {n_questions} questions, {n_items} items, overlap {overlap}, "
+              f"{annotators} annotators", flush=True)
+        return tid
+    finally:
+        store.close()
+
+
+class Client:
+    """One annotator: a keep-alive connection, the session cookie and the CSRF token."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.cookie = ""
+        self.token = ""
+
+    def request(self, method: str, path: str, body: Optional[bytes] = None,
+                headers: Optional[dict[str, str]] = None) -> tuple[int, bytes]:
+        h = {"Cookie": self.cookie} if self.cookie else {}
+        h.update(headers or {})
+        for attempt in range(2):
+            try:
+                self.conn.request(method, path, body=body, headers=h)
+                resp = self.conn.getresponse()
+                data = resp.read()
+                break
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                if attempt:
+                    raise
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        for name, value in resp.getheaders():
+            if name.lower() == "set-cookie" and value.startswith("arena_session="):
+                self.cookie = value.split(";", 1)[0]
+        return resp.status, data
+
+    def login(self, username: str) -> None:
+        _, page = self.request("GET", "/auth/login")
+        tok = CSRF_RE.search(page.decode()).group(1)  # type: ignore[union-attr]
+        form = f"username={username}&password={PASSWORD}&csrf_token={tok}".encode()
+        status, _ = self.request("POST", "/auth/login", form,
+                                 {"Content-Type": "application/x-www-form-urlencoded"})
+        if status != 302:
+            raise RuntimeError(f"login of {username} failed: HTTP {status}")
+        _, page = self.request("GET", "/")
+        self.token = CSRF_RE.search(page.decode()).group(1)  # type: ignore[union-attr]
+
+    def post_json(self, path: str, obj: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        status, data = self.request("POST", path, json.dumps(obj).encode(), {
+            "Content-Type": "application/json", "X-CSRF-Token": self.token})
+        return status, (json.loads(data) if data else {})
+
+
+@dataclass
+class Result:
+    latencies: list[float] = field(default_factory=list)
+    stored: dict[int, int] = field(default_factory=dict)  # judgment id -> assignment id
+    retries: int = 0
+    retry_mismatch: int = 0
+    errors: list[str] = field(default_factory=list)
+    done_early: int = 0
+
+
+def annotate_loop(client: Client, tid: int, stop: float, rng: random.Random,
+                  retry_share: float, out: Result, lock: threading.Lock) -> None:
+    lat: list[float] = []
+    stored: dict[int, int] = {}
+    retries = mismatch = 0
+    try:
+        while time.perf_counter() < stop:
+            t0 = time.perf_counter()
+            status, got = client.post_json(f"/api/tasks/{tid}/next", {})
+            if status != 200:
+                raise RuntimeError(f"next: HTTP {status} {got}")
+            if got.get("done"):
+                with lock:
+                    out.done_early += 1
+                break
+            item = got["item"]
+            body = {"choice": rng.choice(("left", "right", "tie", "both_bad")),
+                    "submission_id": item["submission_id"], "elapsed_ms": 1000}
+            path = f"/api/assignments/{item['assignment_id']}/verdict"
+            status, res = client.post_json(path, body)
+            if status != 200:
+                raise RuntimeError(f"verdict: HTTP {status} {res}")
+            lat.append(time.perf_counter() - t0)
+            stored[int(res["judgment_id"])] = int(item["assignment_id"])
+            if rng.random() < retry_share:  # a retried request: must be the same verdict
+                retries += 1
+                status, again = client.post_json(path, body)
+                if status != 200 or again.get("judgment_id") != res["judgment_id"] \
+                        or not again.get("duplicate"):
+                    mismatch += 1
+    except Exception as exc:  # noqa: BLE001 - reported in the summary
+        with lock:
+            out.errors.append(repr(exc))
+    with lock:
+        out.latencies.extend(lat)
+        out.stored.update(stored)
+        out.retries += retries
+        out.retry_mismatch += mismatch
+
+
+def check_store(url: str, tid: int, overlap: int, res: Result) -> list[str]:
+    """The zero-lost / zero-duplicated check; returns the problems found."""
+    problems = []
+    store = Store.open(url, upgrade=False)
+    try:
+        with store.begin() as conn:
+            rows = conn.execute(select(Judgment.id, Judgment.meta, Judgment.annotator_id)
+                                .where(Judgment.task_id == tid)).all()
+            by_assignment = conn.execute(select(Assignment.id, Assignment.judgment_id)
+                                         .where(Assignment.task_id == tid,
+                                                Assignment.status == "done")).all()
+            over = conn.execute(select(func.count()).select_from(TaskItem).where(
+                TaskItem.task_id == tid, TaskItem.done_count > overlap)).scalar_one()
+            twice = conn.execute(select(Assignment.item_id, Assignment.annotator_id)
+                                 .where(Assignment.task_id == tid, Assignment.round == 1)
+                                 .group_by(Assignment.item_id, Assignment.annotator_id)
+                                 .having(func.count() > 1)).all()
+            per_item = conn.execute(select(Assignment.item_id, func.count()).where(
+                Assignment.task_id == tid, Assignment.status == "done", Assignment.round == 1)
+                .group_by(Assignment.item_id).having(func.count() > overlap)).all()
+    finally:
+        store.close()
+    stored_ids = {r.id for r in rows}
+    told = set(res.stored)
+    if told - stored_ids:
+        problems.append(f"{len(told - stored_ids)} verdict(s) acknowledged but not stored")
+    if stored_ids - told:
+        problems.append(f"{len(stored_ids - told)} stored verdict(s) nobody was told about")
+    per_assignment: dict[int, int] = {}
+    for r in rows:
+        aid = (r.meta or {}).get("assignment_id")
+        per_assignment[aid] = per_assignment.get(aid, 0) + 1
+    dup = sum(1 for n in per_assignment.values() if n > 1)
+    if dup:
+        problems.append(f"{dup} assignment(s) with more than one verdict")
+    if len(by_assignment) != len(rows):
+        problems.append(f"{len(by_assignment)} done assignments but {len(rows)} verdicts")
+    if over or per_item:
+        problems.append(f"{over + len(per_item)} item(s) above the overlap")
+    if twice:
+        problems.append(f"{len(twice)} (item, annotator) pairs assigned twice")
+    if res.retry_mismatch:
+        problems.append(f"{res.retry_mismatch} retried submit(s) not answered as duplicates")
+    return problems
+
+
+def pg_schema(base: str) -> tuple[str, Any]:
+    import sqlalchemy as sa
+
+    schema = "bench_" + uuid.uuid4().hex[:10]
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in base else "?"
+
+    def drop() -> None:
+        with admin.connect() as c:
+            c.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
+    return f"{base}{sep}options=-csearch_path%3D{schema}", drop
+
+
+def proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+        parts = fh.read().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return (int(parts[11]) + int(parts[12])) / tick
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--db", default="sqlite",
+                    help="'sqlite' (a temp file) or a PostgreSQL URL (a fresh schema in it)")
+    ap.add_argument("--duration", type=float, default=60.0)
+    ap.add_argument("--annotators", type=int, default=50)
+    ap.add_argument("--overlap", type=int, default=3)
+    ap.add_argument("--questions", type=int, default=0,
+                    help="questions (3 items each); default: enough for 300 cycles/s")
+    ap.add_argument("--retry-share", type=float, default=0.02)
+    ap.add_argument("--threads", type=int, default=16, help="waitress threads")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="arena-bench-annotate-"))
+    drop = None
+    if args.db == "sqlite":
+        url = f"sqlite:///{tmp / 'arena.db'}"
+    else:
+        url, drop = pg_schema(args.db)
+    n_q = args.questions or max(200, int(300 * args.duration / args.overlap / 3) + 1)
+    server = None
+    try:
+        tid = fill_store(url, n_q, args.annotators, args.overlap)
+        port = free_port()
+        env = dict(os.environ, ARENA_SECRET_KEY=secrets.token_hex(32))
+        env.pop("ARENA_DB", None)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "arena.cli", "-q", "annotate", "--db", url,
+             "--port", str(port), "--threads", str(args.threads)],
+            cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.time() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.time() > deadline:
+                    raise RuntimeError("server did not start: "
+                                       + (server.stderr.read().decode()[-2000:]
+                                          if server.stderr else ""))
+                time.sleep(0.2)
+        clients = [Client(port) for _ in range(args.annotators)]
+        for k, c in enumerate(clients):
+            c.login(f"ann{k}")
+        print(f"server pid {server.pid} on port {port}; {args.annotators} annotators logged in; "
+              f"running {args.duration:g} s ...", flush=True)
+
+        res, lock = Result(), threading.Lock()
+        cpu0_self = resource.getrusage(resource.RUSAGE_SELF)
+        cpu0_srv = proc_cpu(server.pid)
+        t0 = time.perf_counter()
+        stop = t0 + args.duration
+        threads = [threading.Thread(target=annotate_loop, args=(
+            c, tid, stop, random.Random(args.seed * 1000 + k), args.retry_share, res, lock))
+            for k, c in enumerate(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - t0
+        cpu1_self = resource.getrusage(resource.RUSAGE_SELF)
+        srv_cpu = proc_cpu(server.pid) - cpu0_srv
+        gen_cpu = (cpu1_self.ru_utime - cpu0_self.ru_utime) + \
+            (cpu1_self.ru_stime - cpu0_self.ru_stime)
+        for c in clients:
+            c.conn.close()
+
+        n = len(res.latencies)
+        lat = sorted(res.latencies)
+        q = statistics.quantiles(lat, n=100) if n >= 2 else [lat[0] if lat else 0.0] * 99
+        print(f"\n== {('SQLite' if args.db == 'sqlite' else 'PostgreSQL')}, "
+              f"{args.annotators} annotators, waitress {args.threads} threads, "
+              f"{os.cpu_count()} cores ==")
+        print(f"cycles (next + submit): {n} in {wall:.1f} s = {n / wall:.1f} cycles/s")
+        if n:
+            print(f"latency per cycle: p50 {q[49] * 1000:.1f} ms, p99 {q[98] * 1000:.1f} ms, "
+                  f"max {lat[-1] * 1000:.1f} ms")
+        print(f"CPU: server {srv_cpu:.1f} s ({srv_cpu / wall * 100:.0f}% of one core, "
+              f"{srv_cpu / max(n, 1) * 1000:.2f} ms per cycle); load generator {gen_cpu:.1f} s "
+              f"({gen_cpu / wall * 100:.0f}% of one core)")
+        print(f"retried submits: {res.retries}; annotators who ran out of items: "
+              f"{res.done_early}")
+        if res.errors:
+            print(f"client errors: {len(res.errors)}; first: {res.errors[0]}")
+        problems = check_store(url, tid, args.overlap, res)
+        print("check: " + ("OK - zero lost or duplicated verdicts, overlap respected"
+                           if not problems else "FAILED - " + "; ".join(problems)))
+        return 0 if not problems and not res.errors else 1
+    finally:
+        if server is not None and server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        if drop is not None:
+            drop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
