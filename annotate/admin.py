@@ -94,6 +94,7 @@ def set_active(user_id: int) -> Any:
         flash("You cannot deactivate your own account.")
         return redirect(url_for("admin.index")), 303
     db.write(lambda c: c.execute(update(User).where(User.id == user_id).values(active=active)))
+    auth.forget_user(user_id)
     return redirect(url_for("admin.index")), 303
 
 

@@ -25,7 +25,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Optional
 
-from sqlalchemy import Connection, Row, and_, exists, func, select, update
+from typing import Any
+
+from sqlalchemy import Connection, Row, and_, bindparam, exists, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from arena.store.annotation_schema import Assignment, Task, TaskItem
 from arena.store.schema import utcnow
@@ -44,24 +47,39 @@ class Lease:
     first: Optional[str]
     expires_at: datetime
     resumed: bool  # True when the annotator already held it (continue)
+    task: Optional[Row] = None  # the task row the claim read (scale, criteria, mode, ...)
+
+
+# The hot path (every next / submit) runs these prebuilt statements: building a SQLAlchemy
+# expression costs more CPU than running it on SQLite, and prebuilt ones hit the compiled
+# cache at once. Bind names carry a "p_" prefix (column names are reserved in SET clauses).
+P = bindparam
+_EXPIRE = (update(Assignment)
+           .where(Assignment.task_id == P("p_tid"), Assignment.status == LIVE,
+                  Assignment.expires_at < P("p_now"))
+           .values(status="expired")
+           .returning(Assignment.item_id, Assignment.round))
+_RELEASE_HELD = (update(TaskItem).where(TaskItem.id == P("p_item"))
+                 .values(held_count=TaskItem.held_count - P("p_n")))
+_LIVE = (select(Assignment.id, Assignment.item_id, Assignment.first, Assignment.expires_at)
+         .where(Assignment.task_id == P("p_tid"), Assignment.annotator_id == P("p_uid"),
+                Assignment.status == LIVE)
+         .order_by(Assignment.id).limit(1))
+_RENEW = update(Assignment).where(Assignment.id == P("p_aid")).values(expires_at=P("p_exp"))
+_TASK = select(Task.status, Task.overlap, Task.lease_seconds, Task.settings, Task.scale,
+               Task.criteria, Task.mode).where(Task.id == P("p_tid"))
 
 
 def expire_leases(conn: Connection, task_id: int, now: Optional[datetime] = None) -> int:
     """Release every lease of the task whose time is up; return how many."""
     now = now or utcnow()
-    rows = conn.execute(
-        update(Assignment)
-        .where(Assignment.task_id == task_id, Assignment.status == LIVE,
-               Assignment.expires_at < now)
-        .values(status="expired")
-        .returning(Assignment.item_id, Assignment.round)).all()
+    rows = conn.execute(_EXPIRE, {"p_tid": task_id, "p_now": now}).all()
     per_item: dict[int, int] = {}
     for item_id, rnd in rows:
         if rnd == 1:
             per_item[item_id] = per_item.get(item_id, 0) + 1
     for item_id in sorted(per_item):  # fixed order: no lock-order deadlocks between releasers
-        conn.execute(update(TaskItem).where(TaskItem.id == item_id)
-                     .values(held_count=TaskItem.held_count - per_item[item_id]))
+        conn.execute(_RELEASE_HELD, {"p_item": item_id, "p_n": per_item[item_id]})
     if rows:
         log.info("task %d: released %d expired lease(s)", task_id, len(rows))
     return len(rows)
@@ -69,11 +87,7 @@ def expire_leases(conn: Connection, task_id: int, now: Optional[datetime] = None
 
 def live_lease(conn: Connection, task_id: int, user_id: int) -> Optional[Row]:
     """The user's live lease on the task (id, item_id, first, expires_at), or None."""
-    return conn.execute(
-        select(Assignment.id, Assignment.item_id, Assignment.first, Assignment.expires_at)
-        .where(Assignment.task_id == task_id, Assignment.annotator_id == user_id,
-               Assignment.status == LIVE)
-        .order_by(Assignment.id).limit(1)).first()
+    return conn.execute(_LIVE, {"p_tid": task_id, "p_uid": user_id}).first()
 
 
 def claim(conn: Connection, task_id: int, user_id: int, *, rng: Optional[random.Random] = None,
@@ -86,17 +100,15 @@ def claim(conn: Connection, task_id: int, user_id: int, *, rng: Optional[random.
     (``annotate.gold``), a normal item (breadth-first), any gold item left, any probe left.
     """
     now = now or utcnow()
-    task = conn.execute(select(Task.status, Task.overlap, Task.lease_seconds, Task.settings)
-                        .where(Task.id == task_id)).first()
+    task = conn.execute(_TASK, {"p_tid": task_id}).first()
     if task is None or task.status != "active":
         return None
     expire_leases(conn, task_id, now)
     expires = now + timedelta(seconds=int(task.lease_seconds))
     mine = live_lease(conn, task_id, user_id)
     if mine is not None:
-        conn.execute(update(Assignment).where(Assignment.id == mine.id)
-                     .values(expires_at=expires))
-        return Lease(mine.id, mine.item_id, task_id, mine.first, expires, True)
+        conn.execute(_RENEW, {"p_aid": mine.id, "p_exp": expires})
+        return Lease(mine.id, mine.item_id, task_id, mine.first, expires, True, task)
 
     rng = rng or random  # type: ignore[assignment]
     settings = task.settings or {}
@@ -105,7 +117,7 @@ def claim(conn: Connection, task_id: int, user_id: int, *, rng: Optional[random.
         due = probes.due_probe(conn, task_id, user_id, swap_share, swap_gap)
         if due is not None:
             aid, first = probes.lease_probe(conn, task_id, user_id, due, now, expires)
-            return Lease(aid, int(due.item_id), task_id, first, expires, False)
+            return Lease(aid, int(due.item_id), task_id, first, expires, False, task)
     has_gold = int(settings.get("gold_items") or 0) > 0
     item_id = None
     if has_gold and rng.random() < gold.rule_of(settings)[0]:
@@ -119,55 +131,78 @@ def claim(conn: Connection, task_id: int, user_id: int, *, rng: Optional[random.
             due = probes.due_probe(conn, task_id, user_id, swap_share, swap_gap, force=True)
             if due is not None:
                 aid, first = probes.lease_probe(conn, task_id, user_id, due, now, expires)
-                return Lease(aid, int(due.item_id), task_id, first, expires, False)
+                return Lease(aid, int(due.item_id), task_id, first, expires, False, task)
         return None
-    item = conn.execute(select(TaskItem.answer_b_id).where(TaskItem.id == item_id)).first()
-    first = None
-    if item.answer_b_id is not None:
-        first = rng.choice("AB")
-    old = conn.execute(select(Assignment.id, Assignment.first).where(
-        Assignment.item_id == item_id, Assignment.annotator_id == user_id,
-        Assignment.round == 1)).first()
-    if old is not None:  # the user's own expired lease: take it up again, same sides
-        conn.execute(update(Assignment).where(Assignment.id == old.id).values(
-            status=LIVE, leased_at=now, expires_at=expires, finished_at=None))
-        return Lease(old.id, item_id, task_id, old.first, expires, False)
-    aid = conn.execute(Assignment.__table__.insert().values(
-        item_id=item_id, task_id=task_id, annotator_id=user_id, round=1, status=LIVE,
-        first=first, leased_at=now, expires_at=expires).returning(Assignment.id)).scalar_one()
-    return Lease(int(aid), item_id, task_id, first, expires, False)
+    pairwise = conn.execute(_HAS_B, {"p_item": item_id}).scalar() is not None
+    first = rng.choice("AB") if pairwise else None
+    # One upsert: a new round-1 lease, or the user's own expired lease on this item taken up
+    # again (same sides: ``first`` is not overwritten).
+    got = conn.execute(_upsert_lease(conn.dialect.name), {
+        "item_id": item_id, "task_id": task_id, "annotator_id": user_id, "round": 1,
+        "status": LIVE, "first": first, "leased_at": now, "expires_at": expires}).one()
+    return Lease(int(got.id), item_id, task_id, got.first, expires, False, task)
+
+
+_HAS_B = select(TaskItem.answer_b_id).where(TaskItem.id == P("p_item"))
+_UPSERTS: dict[str, Any] = {}
+
+
+def _upsert_lease(dialect: str) -> Any:
+    stmt = _UPSERTS.get(dialect)
+    if stmt is None:
+        mod = postgresql if dialect == "postgresql" else sqlite
+        ins = mod.insert(Assignment)
+        stmt = ins.on_conflict_do_update(
+            index_elements=["item_id", "annotator_id", "round"],
+            set_={"status": ins.excluded.status, "leased_at": ins.excluded.leased_at,
+                  "expires_at": ins.excluded.expires_at, "finished_at": None},
+        ).returning(Assignment.id, Assignment.first)
+        _UPSERTS[dialect] = stmt
+    return stmt
+
+
+_SLOTS: dict[str, tuple[Any, Any]] = {}
+
+
+def _slot_statements(dialect: str) -> tuple[Any, Any]:
+    """(take, count-open) for this dialect, built once."""
+    got = _SLOTS.get(dialect)
+    if got is not None:
+        return got
+    not_mine = ~exists().where(and_(Assignment.item_id == TaskItem.id,
+                                    Assignment.annotator_id == P("p_uid"),
+                                    Assignment.round == 1,
+                                    Assignment.status != "expired"))
+    open_items = (TaskItem.task_id == P("p_tid"), TaskItem.held_count < P("p_overlap"),
+                  TaskItem.kind == "normal", not_mine)
+    candidate = (select(TaskItem.id).where(*open_items)
+                 .order_by(TaskItem.held_count.desc(), TaskItem.seq, TaskItem.id).limit(1))
+    if dialect == "postgresql":
+        candidate = candidate.with_for_update(skip_locked=True, of=TaskItem)
+    take = (update(TaskItem)
+            .where(TaskItem.id == candidate.scalar_subquery(),
+                   TaskItem.held_count < P("p_overlap"))
+            .values(held_count=TaskItem.held_count + 1)
+            .returning(TaskItem.id))
+    left = select(func.count()).select_from(TaskItem).where(*open_items)
+    _SLOTS[dialect] = (take, left)
+    return take, left
 
 
 def _take_slot(conn: Connection, task_id: int, user_id: int, overlap: int) -> Optional[int]:
     """Increment ``held_count`` of the best open item for this user; return its id."""
-    not_mine = ~exists().where(and_(Assignment.item_id == TaskItem.id,
-                                    Assignment.annotator_id == user_id,
-                                    Assignment.round == 1,
-                                    Assignment.status != "expired"))
-    candidate = (select(TaskItem.id)
-                 .where(TaskItem.task_id == task_id, TaskItem.held_count < overlap,
-                        TaskItem.kind == "normal", not_mine)
-                 .order_by(TaskItem.held_count.desc(), TaskItem.seq, TaskItem.id)
-                 .limit(1))
     postgres = conn.dialect.name == "postgresql"
-    if postgres:
-        candidate = candidate.with_for_update(skip_locked=True, of=TaskItem)
-    stmt = (update(TaskItem)
-            .where(TaskItem.id == candidate.scalar_subquery(), TaskItem.held_count < overlap)
-            .values(held_count=TaskItem.held_count + 1)
-            .returning(TaskItem.id))
+    take, left = _slot_statements(conn.dialect.name)
+    params = {"p_tid": task_id, "p_uid": user_id, "p_overlap": overlap}
     for attempt in range(20):
-        got = conn.execute(stmt).scalar()
+        got = conn.execute(take, params).scalar()
         if got is not None:
             return int(got)
         if not postgres:
             return None
         # SKIP LOCKED may have skipped rows that others hold only for a moment: look again
         # (without locks) whether any open item is left before saying "none".
-        left = conn.execute(select(func.count()).select_from(TaskItem).where(
-            TaskItem.task_id == task_id, TaskItem.held_count < overlap,
-            TaskItem.kind == "normal", not_mine)).scalar_one()
-        if not left:
+        if not conn.execute(left, params).scalar_one():
             return None
         time.sleep(0.005 * (attempt + 1))
     return None
@@ -192,39 +227,52 @@ def release(conn: Connection, assignment_id: int, user_id: int, *, status: str,
     return True
 
 
+_COMPLETE = (update(Assignment)
+             .where(Assignment.id == P("p_aid"), Assignment.annotator_id == P("p_uid"),
+                    Assignment.status == LIVE)
+             .values(status="done", finished_at=P("p_now"), judgment_id=P("p_jid"),
+                     time_on_task_s=P("p_tot"))
+             .returning(Assignment.item_id, Assignment.round))
+_LATE = (select(Assignment.item_id, Assignment.round, Task.overlap)
+         .join(Task, Task.id == Assignment.task_id)
+         .where(Assignment.id == P("p_aid"), Assignment.annotator_id == P("p_uid"),
+                Assignment.status == "expired"))
+_RETAKE = (update(TaskItem)
+           .where(TaskItem.id == P("p_item"), TaskItem.held_count < P("p_overlap"))
+           .values(held_count=TaskItem.held_count + 1).returning(TaskItem.id))
+_FINISH_LATE = (update(Assignment).where(Assignment.id == P("p_aid"))
+                .values(status="done", finished_at=P("p_now"), judgment_id=P("p_jid"),
+                        time_on_task_s=P("p_tot")))
+_DONE = (update(TaskItem).where(TaskItem.id == P("p_item"))
+         .values(done_count=TaskItem.done_count + 1))
+
+
 def complete(conn: Connection, assignment_id: int, user_id: int,
-             now: Optional[datetime] = None) -> Optional[int]:
-    """Mark the user's lease done; return its item id, or None if it cannot be completed.
+             now: Optional[datetime] = None, *, judgment_id: Optional[int] = None,
+             time_on_task_s: Optional[float] = None) -> Optional[int]:
+    """Mark the user's lease done (with its verdict's id and time on task); return its item
+    id, or None if it cannot be completed (nothing is changed then).
 
     A lease that expired but whose slot is still free is taken up again (a slow annotator
     keeps their work); one whose slot went to someone else returns None.
     """
     now = now or utcnow()
-    row = conn.execute(update(Assignment).where(
-        Assignment.id == assignment_id, Assignment.annotator_id == user_id,
-        Assignment.status == LIVE).values(status="done", finished_at=now)
-        .returning(Assignment.item_id, Assignment.round)).first()
-    rnd = row.round if row is not None else None
+    params = {"p_aid": assignment_id, "p_uid": user_id, "p_now": now, "p_jid": judgment_id,
+              "p_tot": time_on_task_s}
+    row = conn.execute(_COMPLETE, params).first()
     if row is None:
-        late = conn.execute(select(Assignment.item_id, Assignment.round, Task.overlap)
-                            .join(Task, Task.id == Assignment.task_id)
-                            .where(Assignment.id == assignment_id,
-                                   Assignment.annotator_id == user_id,
-                                   Assignment.status == "expired")).first()
+        late = conn.execute(_LATE, {"p_aid": assignment_id, "p_uid": user_id}).first()
         if late is None:
             return None
         if late.round == 1:
-            got = conn.execute(update(TaskItem).where(
-                TaskItem.id == late.item_id, TaskItem.held_count < late.overlap)
-                .values(held_count=TaskItem.held_count + 1).returning(TaskItem.id)).first()
+            got = conn.execute(_RETAKE, {"p_item": late.item_id,
+                                         "p_overlap": late.overlap}).first()
             if got is None:
                 return None
-        conn.execute(update(Assignment).where(Assignment.id == assignment_id)
-                     .values(status="done", finished_at=now))
+        conn.execute(_FINISH_LATE, params)
         item_id, rnd = late.item_id, late.round
     else:
-        item_id = row.item_id
+        item_id, rnd = row.item_id, row.round
     if rnd == 1:  # a swap probe (round 2) is a second look, not another annotator's verdict
-        conn.execute(update(TaskItem).where(TaskItem.id == item_id)
-                     .values(done_count=TaskItem.done_count + 1))
+        conn.execute(_DONE, {"p_item": item_id})
     return int(item_id)

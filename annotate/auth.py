@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import time
 from datetime import timedelta
 from typing import Any, Optional
 
 from flask import (Blueprint, abort, current_app, flash, g, redirect, render_template, request,
                    session, url_for)
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from arena.errors import InputError
@@ -77,6 +78,14 @@ def set_password(conn: Connection, user_id: int, password: str) -> None:
     conn.execute(update(User).where(User.id == user_id).values(
         password_hash=generate_password_hash(password), invite_token=None,
         invite_expires_at=None))
+    _forget_if_in_app(user_id)
+
+
+def _forget_if_in_app(user_id: int) -> None:
+    from flask import has_app_context
+
+    if has_app_context():
+        forget_user(user_id)
 
 
 def admin_count(conn: Connection) -> int:
@@ -112,17 +121,44 @@ _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 # --- request plumbing ---
 
+USER_CACHE_S = 2.0  # how long a looked-up account is trusted without reading it again
+_USER = select(User.id, User.username, User.role, User.active).where(User.id == bindparam("p_uid"))
+
+
+def _lookup(uid: int) -> Optional[dict[str, Any]]:
+    """The active account ``uid`` (id, username, role) or None.
+
+    Every request needs it, so each process keeps it for ``USER_CACHE_S`` seconds: a
+    deactivation or role change made in another process takes effect within that time (in
+    this process at once: ``forget_user``).
+    """
+    cache = db.app_store().users
+    now = time.monotonic()
+    hit = cache.get(uid)
+    if hit is not None and hit[0] > now:
+        return hit[1]  # type: ignore[no-any-return]
+    with db.read() as conn:
+        row = conn.execute(_USER, {"p_uid": uid}).first()
+    user = {"id": row.id, "username": row.username, "role": row.role} \
+        if row is not None and row.active else None
+    if len(cache) > 10000:
+        cache.clear()
+    cache[uid] = (now + USER_CACHE_S, user)
+    return user
+
+
+def forget_user(user_id: int) -> None:
+    """Drop a cached account (after a change to it) in this process."""
+    db.app_store().users.pop(user_id, None)
+
+
 def load_user() -> Any:
     """before_request: set ``g.user``; redirect anonymous users to the login page."""
     g.user = None
     uid = session.get("uid")
     if uid is not None:
-        with db.read() as conn:
-            row = conn.execute(select(User.id, User.username, User.role, User.active)
-                               .where(User.id == uid)).first()
-        if row is not None and row.active:
-            g.user = {"id": row.id, "username": row.username, "role": row.role}
-        else:
+        g.user = _lookup(int(uid))
+        if g.user is None:
             session.clear()
     if g.user is None and request.endpoint not in PUBLIC_ENDPOINTS:
         if request.path.startswith("/api/"):

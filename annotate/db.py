@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from contextlib import contextmanager
-from typing import Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, TypeVar
 
 from flask import Flask, current_app
 from sqlalchemy import Connection
@@ -40,6 +40,10 @@ class AppStore:
         else:
             self.reader = self.writer
         self.url = url
+        from annotate.present import ContentCache
+
+        self.content = ContentCache()  # rendered item content for the JSON API
+        self.users: dict[int, tuple[float, Any]] = {}  # auth.load_user's short cache
 
     @property
     def dialect(self) -> str:

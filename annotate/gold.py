@@ -33,10 +33,10 @@ from arena.store.annotation_schema import Assignment, Task, TaskItem, User
 from arena.store.ingest import insert_ignore
 from arena.store.schema import Answer, utcnow
 from arena.types import Outcome
-from annotate.verdicts import GOLD_KIND  # noqa: F401  (re-exported)
 
 log = logging.getLogger(__name__)
 
+GOLD_KIND = "human-gold"  # the judge kind of verdicts on gold items
 BROKEN_MODEL = "gold:broken"
 DEFAULT_SHARE = 0.1
 DEFAULT_THRESHOLD = 0.7

@@ -8,11 +8,14 @@ is passed as plain text (the template escapes it).
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from markupsafe import Markup
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy.orm import aliased
 
 from arena.store.annotation_schema import Assignment, Task, TaskItem
 from arena.store.schema import Answer, Document, Question, Reference
@@ -111,3 +114,80 @@ def progress(conn: Connection, task_id: int, user_id: int) -> Progress:
     return Progress(mine_done=counts.get("done", 0), mine_skipped=counts.get("skipped", 0),
                     task_items=int(items), task_complete=int(complete),
                     open_for_me=int(open_for_me) + int(live))
+
+
+# --- the JSON API's item content, cached per item ---------------------------------------------
+
+@dataclass(frozen=True)
+class ItemContent:
+    """Everything an item shows that never changes: questions, answers and documents are
+    immutable rows, and a task's ``show_references`` is fixed at creation."""
+
+    answer_a_id: int
+    answer_b_id: Optional[int]
+    question_turns: tuple[str, ...]
+    category: str
+    document: Optional[str]
+    references: tuple[tuple[str, tuple[str, ...]], ...]
+    answers: dict[int, tuple[str, ...]]
+
+
+_A, _B = aliased(Answer), aliased(Answer)
+_CONTENT = (select(TaskItem.answer_a_id, TaskItem.answer_b_id, TaskItem.question_id,
+                   Question.turns.label("q_turns"), Question.category, Document.text.label("doc"),
+                   Task.show_references, _A.turns.label("a_turns"), _B.turns.label("b_turns"))
+            .select_from(TaskItem)
+            .join(Task, Task.id == TaskItem.task_id)
+            .join(Question, Question.id == TaskItem.question_id)
+            .outerjoin(Document, Document.id == Question.document_id)
+            .join(_A, _A.id == TaskItem.answer_a_id)
+            .outerjoin(_B, _B.id == TaskItem.answer_b_id)
+            .where(TaskItem.id == bindparam("p_item")))
+_REFS = (select(Reference.author, Reference.turns)
+         .where(Reference.question_id == bindparam("p_q")).order_by(Reference.author))
+
+
+class ContentCache:
+    """A bounded, thread-safe LRU of ``ItemContent`` by item id (one per app)."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._data: OrderedDict[int, ItemContent] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, conn_factory: Callable[[], Any], item_id: int) -> Optional[ItemContent]:
+        with self._lock:
+            hit = self._data.get(item_id)
+            if hit is not None:
+                self._data.move_to_end(item_id)
+                return hit
+        with conn_factory() as conn:
+            row = conn.execute(_CONTENT, {"p_item": item_id}).first()
+            if row is None:
+                return None
+            refs = conn.execute(_REFS, {"p_q": row.question_id}).all() \
+                if row.show_references else []
+        answers = {row.answer_a_id: tuple(str(markdown(t)) for t in _turns(row.a_turns))}
+        if row.answer_b_id is not None:
+            answers[row.answer_b_id] = tuple(str(markdown(t)) for t in _turns(row.b_turns))
+        content = ItemContent(
+            answer_a_id=row.answer_a_id, answer_b_id=row.answer_b_id,
+            question_turns=tuple(str(markdown(t)) for t in _turns(row.q_turns)),
+            category=row.category or "", document=row.doc,
+            references=tuple((a, tuple(str(markdown(t)) for t in _turns(ts))) for a, ts in refs),
+            answers=answers)
+        with self._lock:
+            self._data[item_id] = content
+            while len(self._data) > self.size:
+                self._data.popitem(last=False)
+        return content
+
+
+def shown_order(content: ItemContent, first: Optional[str]) -> list[tuple[str, ...]]:
+    """The answers' turns in display order for an assignment's ``first``."""
+    if content.answer_b_id is None:
+        return [content.answers[content.answer_a_id]]
+    ids = [content.answer_a_id, content.answer_b_id]
+    if (first or "A") == "B":
+        ids.reverse()
+    return [content.answers[i] for i in ids]

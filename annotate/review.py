@@ -191,16 +191,20 @@ def edit(judgment_id: int) -> Any:
 # --- JSON endpoints ---
 
 def _item_json(lease: assign.Lease) -> dict[str, Any]:
-    uid = _uid()
-    with db.read() as conn:
-        ctx = verdicts.assignment_context(conn, lease.assignment_id, uid)
-        view = present.item_view(conn, ctx, verdicts.scale_max(ctx.scale, ctx.settings or {}))
+    # The hot path: the task row came with the claim, the item's rendered content from the
+    # app's cache (one query on a miss): no further database work for a served item.
+    task = lease.task
+    content = db.app_store().content.get(db.read, lease.item_id)
+    if task is None or content is None:  # gone between claim and read: cannot happen
+        abort(404)
+    criteria = list(task.criteria or [])
     return {
-        "assignment_id": view.assignment_id, "task_id": view.task_id, "scale": view.scale,
-        "criteria": view.criteria, "criteria_max": view.criteria_max,
-        "question": [str(t) for t in view.question_turns], "document": view.document,
-        "references": [{"author": a, "turns": [str(t) for t in ts]} for a, ts in view.references],
-        "answers": [{"label": s.label, "turns": [str(t) for t in s.turns]} for s in view.answers],
+        "assignment_id": lease.assignment_id, "task_id": lease.task_id, "scale": task.scale,
+        "criteria": criteria, "criteria_max": verdicts.scale_max(task.scale, task.settings or {}),
+        "question": list(content.question_turns), "document": content.document,
+        "references": [{"author": a, "turns": list(ts)} for a, ts in content.references],
+        "answers": [{"label": label, "turns": list(turns)}
+                    for label, turns in zip("AB", present.shown_order(content, lease.first))],
         "expires_at": lease.expires_at.isoformat(), "resumed": lease.resumed,
         "submission_id": verdicts.new_submission_id(),
     }
@@ -208,9 +212,10 @@ def _item_json(lease: assign.Lease) -> dict[str, Any]:
 
 @api.route("/tasks/<int:task_id>/next", methods=["POST"])
 def api_next(task_id: int) -> Any:
-    _task_or_404(task_id)
-    lease = db.write(lambda c: assign.claim(c, task_id, _uid()))
+    uid = _uid()
+    lease = db.write(lambda c: assign.claim(c, task_id, uid))
     if lease is None:
+        _task_or_404(task_id)  # an unknown task is a 404, a finished one "done"
         return jsonify(done=True), 200
     return jsonify(done=False, item=_item_json(lease))
 

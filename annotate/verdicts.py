@@ -19,21 +19,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Mapping, Optional
 
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection, Row, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from arena.errors import InputError
 from arena.store.annotation_schema import Assignment, Task, TaskItem
-from arena.store.ingest import insert_ignore
 from arena.store.schema import Judgment, utcnow
 from arena.types import JudgeKind, Outcome
 from annotate import assign
+from annotate.gold import GOLD_KIND
 from annotate.timeutil import as_utc
 
 log = logging.getLogger(__name__)
 
 CHOICES = ("left", "right", "tie", "both_bad")
-GOLD_KIND = "human-gold"  # annotate.gold: verdicts on gold items
 HUMAN_KINDS = (JudgeKind.HUMAN.value, GOLD_KIND)
 MAX_COMMENT = 5000
 SCALE_MAX = {"1-5": 5, "1-10": 10}
@@ -131,16 +131,26 @@ class Stored:
     duplicate: bool
 
 
-def _context(conn: Connection, assignment_id: int, user_id: int) -> Optional[Row]:
-    return conn.execute(
-        select(Assignment.id, Assignment.status, Assignment.first, Assignment.round,
+_CTX = (select(Assignment.id, Assignment.status, Assignment.first, Assignment.round,
                Assignment.leased_at, Assignment.task_id, Assignment.judgment_id,
                TaskItem.id.label("item_id"), TaskItem.question_id, TaskItem.battle_id,
                TaskItem.answer_a_id, TaskItem.answer_b_id, TaskItem.model_a, TaskItem.model_b,
-               TaskItem.kind.label("item_kind"), Task.mode, Task.scale, Task.criteria, Task.settings)
+               TaskItem.kind.label("item_kind"), Task.mode, Task.scale, Task.criteria,
+               Task.settings,
+               # the submission id's row, if stored already (idempotent submit): one query
+               select(Judgment.id).where(Judgment.submission_id == bindparam("p_sub"))
+               .scalar_subquery().label("dup_id"),
+               select(Judgment.annotator_id).where(Judgment.submission_id == bindparam("p_sub"))
+               .scalar_subquery().label("dup_user"))
         .join(TaskItem, TaskItem.id == Assignment.item_id)
         .join(Task, Task.id == Assignment.task_id)
-        .where(Assignment.id == assignment_id, Assignment.annotator_id == user_id)).first()
+        .where(Assignment.id == bindparam("p_aid"), Assignment.annotator_id == bindparam("p_uid")))
+
+
+def _context(conn: Connection, assignment_id: int, user_id: int,
+             submission_id: str = "") -> Optional[Row]:
+    return conn.execute(_CTX, {"p_aid": assignment_id, "p_uid": user_id,
+                               "p_sub": submission_id}).first()
 
 
 def assignment_context(conn: Connection, assignment_id: int, user_id: int) -> Optional[Row]:
@@ -169,9 +179,13 @@ def _row(ctx, user_id: int, v: Verdict, submission_id: str,  # type: ignore[no-u
     }
 
 
+_EXISTING = select(Judgment.id, Judgment.annotator_id, Judgment.meta).where(
+    Judgment.submission_id == bindparam("p_sub"))
+_INSERTS: dict[str, Any] = {}
+
+
 def _existing(conn: Connection, submission_id: str, user_id: int) -> Optional[int]:
-    row = conn.execute(select(Judgment.id, Judgment.annotator_id)
-                       .where(Judgment.submission_id == submission_id)).first()
+    row = conn.execute(_EXISTING, {"p_sub": submission_id}).first()
     if row is None:
         return None
     if row.annotator_id != user_id:
@@ -188,23 +202,32 @@ def _time_on_task(leased_at: Optional[datetime], client_s: Optional[float],
     return round(min(client_s, server) if server is not None else client_s, 3)
 
 
+def _insert_stmt(dialect: str) -> Any:
+    stmt = _INSERTS.get(dialect)
+    if stmt is None:
+        mod = postgresql if dialect == "postgresql" else sqlite
+        stmt = mod.insert(Judgment).on_conflict_do_nothing(
+            index_elements=["submission_id"]).returning(Judgment.id)
+        _INSERTS[dialect] = stmt
+    return stmt
+
+
 def _insert(conn: Connection, row: dict[str, Any], now: datetime) -> int:
     """Insert one verdict row (ON CONFLICT on submission_id does nothing); return its id.
 
-    The row found under the submission id must be this one (same assignment): otherwise
-    the id was reused for something else and the caller's transaction is rolled back.
+    When the submission id is taken, the row found under it must be this one (same
+    annotator and assignment): otherwise the id was reused for something else and Conflict
+    rolls the caller's transaction back.
     """
-    # insert_ignore rather than add_judgments: the latter counts the whole table before and
-    # after (slow on a big store, and under PostgreSQL's READ COMMITTED other writers'
-    # commits make that count wrong). Read the row back instead.
     data = {"meta": {}, "parse_status": "ok", **row, "created_at": now}
-    insert_ignore(conn, Judgment.__table__, [data], ["submission_id"])
-    got = conn.execute(select(Judgment.id, Judgment.annotator_id, Judgment.meta).where(
-        Judgment.submission_id == row["submission_id"])).first()
-    if got is None or got.annotator_id != row["annotator_id"] or \
-            (got.meta or {}).get("assignment_id") != row["meta"]["assignment_id"]:
+    got = conn.execute(_insert_stmt(conn.dialect.name), data).scalar()
+    if got is not None:
+        return int(got)
+    old = conn.execute(_EXISTING, {"p_sub": row["submission_id"]}).first()
+    if old is None or old.annotator_id != row["annotator_id"] or \
+            (old.meta or {}).get("assignment_id") != row["meta"]["assignment_id"]:
         raise Conflict("a verdict with this submission id already exists")
-    return int(got.id)
+    return int(old.id)
 
 
 def submit(conn: Connection, assignment_id: int, user_id: int, data: Mapping[str, Any],
@@ -214,33 +237,35 @@ def submit(conn: Connection, assignment_id: int, user_id: int, data: Mapping[str
 
     Raises InputError for bad fields, LookupError when the assignment is not the user's,
     Conflict when the lease is gone or already answered with another submission id.
+    Four statements on the common path: context (with the duplicate check), insert,
+    complete, item count.
     """
     now = now or utcnow()
     if not submission_id or len(submission_id) > 64:
         raise InputError("submission_id is required (at most 64 characters)",
                          field="submission_id")
-    dup = _existing(conn, submission_id, user_id)
-    if dup is not None:
-        return Stored(dup, True)
-    ctx = _context(conn, assignment_id, user_id)
+    ctx = _context(conn, assignment_id, user_id, submission_id)
     if ctx is None:
-        raise LookupError(assignment_id)
-    verdict = parse_verdict(ctx.scale, list(ctx.criteria or []), ctx.settings or {}, ctx.first,
-                            data)
-    if assign.complete(conn, assignment_id, user_id, now) is None:
-        # Lost a race with our own retry (same submission id, now committed) or the lease
-        # is really gone.
         dup = _existing(conn, submission_id, user_id)
         if dup is not None:
             return Stored(dup, True)
+        raise LookupError(assignment_id)
+    if ctx.dup_id is not None:
+        if ctx.dup_user != user_id:
+            raise Conflict("this submission id belongs to someone else")
+        return Stored(int(ctx.dup_id), True)
+    verdict = parse_verdict(ctx.scale, list(ctx.criteria or []), ctx.settings or {}, ctx.first,
+                            data)
+    tot = _time_on_task(ctx.leased_at, client_elapsed_s, now)
+    row = _row(ctx, user_id, verdict, submission_id, tot, None)
+    jid = _insert(conn, row, now)  # rolled back with the transaction if the lease is gone
+    if ctx.judgment_id == jid:
+        return Stored(jid, True)  # our own retry won the race and committed first
+    if assign.complete(conn, assignment_id, user_id, now, judgment_id=jid,
+                       time_on_task_s=tot) is None:
         if ctx.status == "done":
             raise Conflict("this item already has your verdict; edit it from 'My verdicts'")
         raise Conflict("this item's lease ended and it went to another annotator")
-    tot = _time_on_task(ctx.leased_at, client_elapsed_s, now)
-    row = _row(ctx, user_id, verdict, submission_id, tot, None)
-    jid = _insert(conn, row, now)
-    conn.execute(update(Assignment).where(Assignment.id == assignment_id)
-                 .values(judgment_id=jid, time_on_task_s=tot))
     return Stored(jid, False)
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 from arena.config import ArenaConfig, FileModel, LoadedConfig, load_config
-from arena.errors import ArenaError, BackendUnavailable
+from arena.errors import ArenaError, BackendUnavailable, BudgetExceeded
 from arena.pairing import source_name
 from arena.store import Store, open_store
 
@@ -157,6 +157,10 @@ def answers_stage(store: Store, cfg: ArenaConfig, result: PipelineResult, *,
     report = run_answers(store, cfg, limit=limit, categories=cfg.generation.categories or None,
                          progress=progress)
     _say(result, str(report))
+    if report.stopped:
+        # A budget cap is a clean stop: later stages would work on an incomplete answer set.
+        raise BudgetExceeded(f"answers stage stopped by the budget ({report.stopped}); stored "
+                             "answers are kept and a rerun continues where this one stopped")
 
 
 def build_judge(cfg: ArenaConfig, *, dry_run: bool):  # type: ignore[no-untyped-def]

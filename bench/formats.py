@@ -99,8 +99,9 @@ def main() -> int:
                 s = formats.import_file(conn, path)
             print(f"re-import (nothing new): {s} in {time.perf_counter() - t0:.2f} s wall, "
                   f"{time.process_time() - c0:.2f} s CPU")
-            print(f"goal <= 10 s on SQLite: {'met' if first <= 10 else 'NOT met'} "
-                  f"({first:.2f} s)")
+            if store.dialect == "sqlite":
+                print(f"goal <= 10 s on SQLite: {'met' if first <= 10 else 'NOT met'} "
+                      f"({first:.2f} s)")
         finally:
             store.close()
             if cleanup:

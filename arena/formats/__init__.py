@@ -34,7 +34,7 @@ from arena.store.ingest import ImportSummary
 
 # Each module registers its readers and writers on import.
 from arena.formats import (alpacaeval, arenahard, chatbot_arena, evalscope,  # noqa: E402,F401
-                           fastchat, leaderboards, leval, longbench)
+                           fastchat, leaderboards, leval, longbench, longbench_write)
 
 
 @contextmanager
@@ -60,9 +60,10 @@ def detect(path: str | Path, fmt: str = "auto", as_: Optional[str] = None) -> Re
 
 def import_file(conn: Connection, path: str | Path, fmt: str = "auto", as_: Optional[str] = None,
                 model: Optional[str] = None, source: Optional[str] = None,
-                judge: Optional[str] = None) -> ImportSummary:
+                judge: Optional[str] = None, baseline: Optional[str] = None) -> ImportSummary:
     """Import one file of any supported kind. The summary's notes start with what was
-    detected."""
+    detected. ``judge`` names the judge of verdict files that carry none; ``baseline`` the
+    baseline model of arena-hard judgment files that do not name it."""
     if source is not None and (not source or "/" in source):
         raise InputError(f"source name {source!r} must be non-empty and contain no '/'",
                          file=path, field="source")
@@ -70,7 +71,7 @@ def import_file(conn: Connection, path: str | Path, fmt: str = "auto", as_: Opti
         file = read_records(path)
         reader = registry.detect(file, fmt, as_)
         ctx = Ctx(conn=conn, file=file, fmt=reader.format, kind=reader.kind, source=source,
-                  model=model, judge=judge)
+                  model=model, judge=judge, baseline=baseline)
         summary = reader.load(ctx)
     if summary is not ctx.summary:  # question loaders return add_questions' own summary
         summary.notes = ctx.summary.notes + summary.notes
@@ -96,8 +97,10 @@ def import_references(conn: Connection, path: str | Path, fmt: str = "auto",
 
 
 def import_verdicts(conn: Connection, path: str | Path, fmt: str = "auto",
-                    source: Optional[str] = None, judge: Optional[str] = None) -> ImportSummary:
-    return import_file(conn, path, fmt, "verdicts", source=source, judge=judge)
+                    source: Optional[str] = None, judge: Optional[str] = None,
+                    baseline: Optional[str] = None) -> ImportSummary:
+    return import_file(conn, path, fmt, "verdicts", source=source, judge=judge,
+                       baseline=baseline)
 
 
 def export(conn: Connection, what: str, fmt: str, out: str | Path,

@@ -122,7 +122,8 @@ def load_annotations(ctx: Ctx) -> ImportSummary:
             out = d.get(key)
             if not isinstance(out, str):
                 raise f.error("expected the output text", rec, key)
-            answers.setdefault((qid, g), AnswerRecord(question_id=qid, model=g, turns=[out]))
+            if (qid, g) not in answers:
+                answers[(qid, g)] = AnswerRecord(question_id=qid, model=g, turns=[out])
         p, err = _preference(ctx, rec)
         judge = default_judge or str(d.get("annotator") or "alpaca-eval")
         raw = d.get("raw_completion")

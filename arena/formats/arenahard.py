@@ -9,8 +9,9 @@ Shapes:
 - judgments ``{uid|question_id, model, baseline?, judge, games[{user_prompt, judgment,
   score}]}``: game 1 shows the baseline as A, game 2 shows the model as A; a score is a label
   such as ``A>>B``, ``A>B``, ``A=B``, ``B>A``, ``B>>A``; a null score is a failed verdict.
-  A record without ``baseline`` is an error naming the field: the baseline is never guessed
-  (v0.1 files name it only in their config). A null game is a game not played (skipped).
+  A record without ``baseline`` takes ``--baseline``; with neither it is an error naming the
+  field: the baseline is never guessed (v0.1 files name it only in their config, e.g.
+  gpt-4-0314). A null game is a game not played (skipped).
 Both games are stored (policy ``both_games``), model_a = the model, model_b = the baseline.
 """
 
@@ -156,10 +157,10 @@ def load_judgments(ctx: Ctx) -> ImportSummary:
             continue
         d, qid = rec.data, qids[i]
         model = str(f.req(rec, "model", (str, int)))
-        baseline = d.get("baseline")
+        baseline = d.get("baseline") or ctx.baseline
         if not isinstance(baseline, str) or not baseline:
             raise f.error("missing the baseline model (arena-hard v0.1 files name it only in "
-                          "their config: add \"baseline\" to the records)", rec, "baseline")
+                          "their config): pass --baseline MODEL", rec, "baseline")
         judge = ctx.judge or str(d.get("judge") or "")
         if not judge:
             raise f.error("missing judge (or pass --judge)", rec, "judge")

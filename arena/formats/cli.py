@@ -1,7 +1,7 @@
 """``arena import`` and ``arena export``.
 
 ``arena import FILE [--format NAME] [--as questions|answers|references|verdicts] [--model NAME]
-[--source NAME] [--judge ID] [--db URL]`` detects (or takes) the format, prints what it
+[--source NAME] [--judge ID] [--baseline MODEL] [--db URL]`` detects (or takes) the format, prints what it
 detected and what it stored; the whole file is one transaction, so an error writes nothing.
 
 ``arena export WHAT --format NAME OUT [--source S] [--model M] [--judge J] [--db URL]``
@@ -39,6 +39,8 @@ def add_import_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--source", help="question namespace (default for questions: the file's "
                    "stem; for answers/verdicts: match stored questions in any source)")
     p.add_argument("--judge", help="judge id for imported verdicts (default: from the file)")
+    p.add_argument("--baseline", help="baseline model of arena-hard judgment files whose "
+                   "records do not name it")
     p.add_argument("--db", help="store URL (default: ARENA_DB, then sqlite:///outputs/arena.db)")
     p.set_defaults(func=run_import)
 
@@ -73,7 +75,8 @@ def run_import(args: argparse.Namespace) -> int:
     try:
         with store.begin() as conn:
             summary = import_file(conn, args.file, args.format, args.as_, model=args.model,
-                                  source=args.source, judge=args.judge)
+                                  source=args.source, judge=args.judge,
+                                  baseline=args.baseline)
     finally:
         store.close()
     for note in summary.notes:

@@ -53,7 +53,8 @@ def _is_model_answer(d: dict[str, Any]) -> bool:
 
 def _is_judgment(d: dict[str, Any]) -> bool:
     pair = "model_1" in d and "model_2" in d and ("g1_winner" in d or "g2_winner" in d)
-    single = "model" in d and "score" in d and "judge" in d and "question_id" in d
+    single = "model" in d and "score" in d and "judge" in d and "question_id" in d \
+        and "review_text" not in d  # evalscope's single reviews (as this project exports them)
     return pair or single
 
 

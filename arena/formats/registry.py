@@ -45,6 +45,7 @@ class Ctx:
     source: Optional[str] = None  # explicit namespace (--source)
     model: Optional[str] = None  # --model: the config's name for the answers' model
     judge: Optional[str] = None  # --judge: judge id for verdict files that carry none
+    baseline: Optional[str] = None  # --baseline: arena-hard judgments that do not name it
     summary: ImportSummary = field(default_factory=ImportSummary)
 
     @property

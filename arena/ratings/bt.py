@@ -169,23 +169,28 @@ def _merge_identical_rows(us: sparse.csr_matrix, un: sparse.csr_matrix
     return us[first].tocsr(), un[first].tocsr(), cnt.astype(np.float64), inv.astype(np.int64)
 
 
-def _incidence(pd: PairData) -> np.ndarray:
-    """Dense P x M matrix with +1 at pair_i and -1 at pair_j."""
+def _per_model(pd: PairData, ci: float, cj: float) -> sparse.csr_matrix:
+    """Sparse M x P matrix with ``ci`` at (pair_i, pair) and ``cj`` at (pair_j, pair): sums
+    per model of a per-pair quantity are ``(this @ X.T).T`` for X (R x P). Two entries per
+    pair make this ~50x cheaper than a dense (R x P) @ (P x M) product."""
     P = len(pd.pair_i)
-    A = np.zeros((P, pd.n_models))
-    A[np.arange(P), pd.pair_i] = 1.0
-    A[np.arange(P), pd.pair_j] = -1.0
-    return A
+    cols = np.arange(P)
+    return sparse.csr_matrix((np.concatenate([np.full(P, ci), np.full(P, cj)]),
+                              (np.concatenate([pd.pair_i, pd.pair_j]),
+                               np.concatenate([cols, cols]))), shape=(pd.n_models, P))
+
+
+def _sum_per_model(mat: sparse.csr_matrix, x: np.ndarray) -> np.ndarray:
+    """(R x P) per-pair values -> (R x M) per-model sums through ``mat`` (``_per_model``)."""
+    return np.asarray(mat @ x.T).T
 
 
 def needs_prior(pd: PairData, s: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Per row of ``s``/``n`` (R x P): True where some model has no wins or no losses."""
-    P, M = len(pd.pair_i), pd.n_models
-    A = _incidence(pd)  # +1 at i, -1 at j
-    Aj = np.zeros((P, M))
-    Aj[np.arange(P), pd.pair_j] = 1.0
-    wins = s @ A + n @ Aj  # i gets s; j gets n - s
-    losses = n @ np.abs(A) - wins
+    # i gets s and j gets n - s wins; losses are the games left
+    wins = _sum_per_model(_per_model(pd, 1.0, -1.0), s) + \
+        _sum_per_model(_per_model(pd, 0.0, 1.0), n)
+    losses = _sum_per_model(_per_model(pd, 1.0, 1.0), n) - wins
     return ((wins <= 0) | (losses <= 0)).any(axis=1)
 
 
@@ -210,14 +215,13 @@ def fit_thetas(pd: PairData, s: np.ndarray, n: np.ndarray, prior: np.ndarray,
     """Batched Newton fit. ``s``, ``n``: (R x P); ``prior``: (R,) bool. Returns (R x M)
     natural-scale coefficients with mean zero per row."""
     R, M = s.shape[0], pd.n_models
-    A = _incidence(pd)
+    A, absA = _per_model(pd, 1.0, -1.0), _per_model(pd, 1.0, 1.0)
     lam = np.where(prior, (SCALE / prior_sd) ** 2, 0.0)  # 1 / sd^2 on the natural scale
     theta = np.zeros((R, M)) if theta0 is None else np.array(theta0, dtype=np.float64)
     if theta.shape != (R, M):
         theta = np.broadcast_to(theta, (R, M)).copy()
     theta -= theta.mean(axis=1, keepdims=True)
     ii, jj = pd.pair_i, pd.pair_j
-    absA = np.abs(A)
     diag = np.arange(M)
     # + 11^T removes the translation null space (solutions stay mean-zero): start from ones
     # and overwrite only the entries that change (pairs that met, and the diagonal)
@@ -227,12 +231,12 @@ def fit_thetas(pd: PairData, s: np.ndarray, n: np.ndarray, prior: np.ndarray,
     for _ in range(max_iter):
         d = theta[:, ii] - theta[:, jj]
         p = 0.5 * (1.0 + np.tanh(0.5 * d))  # logistic, stable for large |d|
-        grad = (s - n * p) @ A - lam[:, None] * theta
+        grad = _sum_per_model(A, s - n * p) - lam[:, None] * theta
         h = n * p * (1.0 - p)
         off = 1.0 - h
         flat[:, lin_ij] = off
         flat[:, lin_ji] = off
-        H[:, diag, diag] = h @ absA + (lam[:, None] + 1.0 + 1e-12)
+        H[:, diag, diag] = _sum_per_model(absA, h) + (lam[:, None] + 1.0 + 1e-12)
         step = np.linalg.solve(H, grad[..., None])[..., 0]
         big = np.abs(step).max(axis=1, keepdims=True)
         step *= np.minimum(1.0, 3.0 / np.maximum(big, 1e-300))  # cap: stay in Newton's basin

@@ -16,15 +16,18 @@ Rules (DESIGN.md section 5), applied in this order and each counted in ``Verdict
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Iterable, Literal, Optional, Union
+from typing import Any, Literal, Optional, Sequence, Union
 
 import numpy as np
 from sqlalchemy import Connection, inspect, select
 
-from arena.store.schema import Answer, Judgment, Question
+from arena.ratings.answer_lengths import answer_lengths
+from arena.store.schema import Judgment, Question
 
 log = logging.getLogger(__name__)
 
@@ -133,19 +136,43 @@ _ARRAY_FIELDS = ("id", "question", "category", "model_a", "model_b", "outcome", 
                  "score_a", "score_b", "len_a", "len_b")
 
 
-class _Codes:
-    """Assigns stable integer codes to names in order of first appearance."""
+def _codes(values: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
+    """(int32 code per value, distinct values in order of first appearance): one dict pass
+    in C (``dict.fromkeys`` keeps insertion order) instead of a Python call per value."""
+    names = list(dict.fromkeys(values))
+    index = {name: k for k, name in enumerate(names)}
+    return np.fromiter(map(index.__getitem__, values), dtype=np.int32, count=len(values)), names
 
-    def __init__(self) -> None:
-        self.index: dict[str, int] = {}
-        self.names: list[str] = []
 
-    def __call__(self, name: str) -> int:
-        code = self.index.get(name)
-        if code is None:
-            code = self.index[name] = len(self.names)
-            self.names.append(name)
-        return code
+def _ints(values: Sequence[Optional[int]], dtype: Any) -> np.ndarray:
+    """Integers with None as -1 (exact for any int64, unlike a detour through float)."""
+    return np.array([-1 if v is None else v for v in values], dtype=dtype)
+
+
+_NAIVE_TIMES = re.compile(r"(?:\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d{6})?\n)*")
+
+
+def _epochs(conn: Connection, values: Sequence[Any]) -> np.ndarray:
+    """Seconds since the epoch of ``created_at`` values as the driver hands them back.
+
+    SQLite gives strings in SQLAlchemy's naive-UTC storage format: when every value has that
+    format (checked by one regular expression over all of them) numpy parses them in one
+    call. Anything else (PostgreSQL's datetimes, other string formats) goes value by value
+    through SQLAlchemy's own result processor, as an ORM read would."""
+    present = [v for v in values if v is not None]
+    out = np.zeros(len(values))
+    if not present:
+        return out
+    mask = np.array([v is not None for v in values], dtype=bool)
+    if all(type(v) is str for v in present) and _NAIVE_TIMES.fullmatch("\n".join(present) + "\n"):
+        us = np.array(present, dtype="datetime64[us]").astype(np.int64)
+        out[mask] = us / 1e6  # int microseconds / 1e6: the same rounding as timestamp()
+        return out
+    proc = Judgment.__table__.c.created_at.type.dialect_impl(conn.dialect).result_processor(
+        conn.dialect, None)
+    out[mask] = [_epoch(proc(v) if proc is not None and isinstance(v, str) else v)
+                 for v in present]
+    return out
 
 
 def _epoch(ts: Optional[datetime]) -> float:
@@ -164,24 +191,16 @@ def _excluded_annotators(conn: Connection) -> set[int]:
     return set(conn.execute(select(User.id).where(User.excluded.is_(True))).scalars())
 
 
-def _answer_lengths(conn: Connection, answer_ids: Iterable[int]) -> dict[int, list[int]]:
-    """Characters per turn of each answer (for length control)."""
-    ids = sorted({int(a) for a in answer_ids if a is not None})
-    out: dict[int, list[int]] = {}
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start:start + 5000]
-        for aid, turns in conn.execute(select(Answer.id, Answer.turns).where(Answer.id.in_(chunk))):
-            out[int(aid)] = [len(t or "") for t in (turns or [])]
-    return out
-
-
-def _length(lengths: dict[int, list[int]], aid: Optional[int], turn: Optional[int]) -> float:
-    per_turn = lengths.get(aid) if aid is not None else None
-    if not per_turn:
-        return float("nan")
-    if turn is not None and 0 <= turn < len(per_turn):
-        return float(per_turn[turn])
-    return float(sum(per_turn))
+def _fetch(conn: Connection, sql: str) -> list[tuple]:
+    """Plain DB-API tuples on the connection's own transaction: no Row objects and no type
+    processing (JSON decoding, datetime parsing), which cost most of a 100 k-row load.
+    ``sql`` is built here from constants, never from user input."""
+    cur = conn.connection.cursor()
+    try:
+        cur.execute(sql)
+        return cur.fetchall()
+    finally:
+        cur.close()
 
 
 def load_verdicts(source: Union[Connection, Any], selection: Selection = Selection()
@@ -197,101 +216,103 @@ def load_verdicts(source: Union[Connection, Any], selection: Selection = Selecti
         return _load(conn, selection)
 
 
+_COLUMNS = ("id", "model_a", "model_b", "question_id", "category", "outcome", "strength",
+            "first", "judge_kind", "judge_id", "template_version", "annotator_id", "battle_id",
+            "turn", "created_at", "score_a", "score_b", "scores", "parse_status", "answer_a_id",
+            "answer_b_id", "answer_id")
+_REASONS = ("superseded", "failed", "dry_run", "judge_kind", "judge_id", "template_version",
+            "excluded_annotator", "category")
+
+
 def _load(conn: Connection, sel: Selection) -> VerdictFrame:
-    J = Judgment
-    stmt = (select(J.id, J.model_a, J.model_b, J.question_id, Question.category, J.outcome,
-                   J.strength, J.first, J.judge_kind, J.judge_id, J.template_version,
-                   J.annotator_id, J.battle_id, J.turn, J.created_at, J.score_a, J.score_b,
-                   J.scores, J.parse_status, J.answer_a_id, J.answer_b_id, J.answer_id)
-            .join(Question, Question.id == J.question_id, isouter=True)
-            .order_by(J.created_at, J.id))
+    J = Judgment.__table__.c
     pairwise = sel.mode == "pairwise"
-    stmt = stmt.where(J.model_b.is_not(None) if pairwise else J.model_b.is_(None))
-    rows = conn.execute(stmt).all()
-    superseded = set(conn.execute(select(J.supersedes_id).where(
-        J.supersedes_id.is_not(None))).scalars())
+    cols = [J[c] for c in _COLUMNS if c != "category"]
+    cols.insert(4, Question.__table__.c.category)
+    stmt = (select(*cols)
+            .select_from(Judgment.__table__.outerjoin(Question.__table__,
+                                                      Question.__table__.c.id == J.question_id))
+            .where(J.model_b.is_not(None) if pairwise else J.model_b.is_(None))
+            .order_by(J.created_at, J.id))
+    # the statement has no bound parameters, so its SQL text runs as is on the raw cursor
+    rows = _fetch(conn, str(stmt.compile(dialect=conn.dialect)))
+    superseded = set(conn.execute(select(Judgment.supersedes_id).where(
+        Judgment.supersedes_id.is_not(None))).scalars())
     excluded = set() if sel.include_excluded_annotators else _excluded_annotators(conn)
 
     counts = {k: 0 for k in COUNT_KEYS}
     counts["rows"] = len(rows)
+    c = dict(zip(_COLUMNS, zip(*rows))) if rows else {k: () for k in _COLUMNS}
+    # JSON is decoded only where a row has some (SQLite hands back text, psycopg objects)
+    scores_all = [json.loads(v) if type(v) is str else v for v in c["scores"]]
     kinds, jids, tvs, cats = (set(sel.judge_kinds), set(sel.judge_ids),
                               set(sel.template_versions), set(sel.categories))
-    kept = []
-    for r in rows:
-        if r.id in superseded:
-            counts["superseded"] += 1
-        elif r.parse_status != "ok" or (pairwise and r.outcome is None) or \
-                (not pairwise and r.score_a is None and not r.scores):
-            counts["failed"] += 1
-        elif r.judge_kind == "dry-run" and "dry-run" not in kinds:
-            counts["dry_run"] += 1
-        elif r.judge_kind not in kinds:
-            counts["judge_kind"] += 1
-        elif jids and r.judge_id not in jids:
-            counts["judge_id"] += 1
-        elif tvs and (r.template_version or "") not in tvs:
-            counts["template_version"] += 1
-        elif r.annotator_id is not None and r.annotator_id in excluded:
-            counts["excluded_annotator"] += 1
-        elif cats and (r.category or "") not in cats:
-            counts["category"] += 1
-        else:
-            kept.append(r)
-    counts["included"] = len(kept)
+    # each row is counted under the first rule that drops it (module docstring order)
+    reasons = [
+        np.isin(np.array(c["id"], dtype=np.int64), np.fromiter(superseded, np.int64)),
+        np.array([st != "ok" or (o is None if pairwise else (sa is None and not sc))
+                  for st, o, sa, sc in zip(c["parse_status"], c["outcome"], c["score_a"],
+                                           scores_all)], dtype=bool),
+        np.array([k == "dry-run" and "dry-run" not in kinds for k in c["judge_kind"]], bool),
+        np.array([k not in kinds for k in c["judge_kind"]], dtype=bool),
+        np.array([bool(jids) and j not in jids for j in c["judge_id"]], dtype=bool),
+        np.array([bool(tvs) and (t or "") not in tvs for t in c["template_version"]], bool),
+        np.array([a is not None and a in excluded for a in c["annotator_id"]], dtype=bool),
+        np.array([bool(cats) and (g or "") not in cats for g in c["category"]], dtype=bool),
+    ]
+    reason = np.select(reasons, list(range(1, len(_REASONS) + 1)), default=0) if rows \
+        else np.zeros(0, dtype=np.int64)
+    tally = np.bincount(reason, minlength=len(_REASONS) + 1)
+    for k, name in enumerate(_REASONS, start=1):
+        counts[name] = int(tally[k])
+    keep = np.flatnonzero(reason == 0)
+    counts["included"] = int(keep.size)
+    k = {name: [c[name][i] for i in keep] for name in _COLUMNS}
+    n = int(keep.size)
 
-    lengths: dict[int, list[int]] = {}
-    if sel.with_lengths and kept:
-        wanted = [x for r in kept for x in ((r.answer_a_id, r.answer_b_id) if pairwise
-                                            else (r.answer_id or r.answer_a_id,))]
-        lengths = _answer_lengths(conn, wanted)
-
-    models, questions, categories, judges, templates = _Codes(), _Codes(), _Codes(), _Codes(), \
-        _Codes()
-    n = len(kept)
-    i32 = lambda: np.empty(n, dtype=np.int32)  # noqa: E731
-    f64 = lambda: np.empty(n, dtype=np.float64)  # noqa: E731
-    arr = {"id": np.empty(n, dtype=np.int64), "question": i32(), "category": i32(),
-           "model_a": i32(), "model_b": i32(), "outcome": np.empty(n, dtype=np.int8),
-           "strength": np.empty(n, dtype=np.int8), "first": np.empty(n, dtype=np.int8),
-           "judge": i32(), "template": i32(), "annotator": np.empty(n, dtype=np.int64),
-           "battle": np.empty(n, dtype=np.int64), "turn": i32(), "created": f64(),
-           "score_a": f64(), "score_b": f64(), "len_a": f64(), "len_b": f64()}
-    scores: list[Optional[dict[str, Any]]] = []
-    nan = float("nan")
-    for k, r in enumerate(kept):
-        arr["id"][k] = r.id
-        arr["question"][k] = questions(r.question_id)
-        arr["category"][k] = categories(r.category or "")
-        arr["model_a"][k] = models(r.model_a)
-        arr["model_b"][k] = models(r.model_b) if pairwise else -1
-        arr["outcome"][k] = OUTCOME_CODES.get(r.outcome, -1) if pairwise else -1
-        arr["strength"][k] = r.strength or 0
-        arr["first"][k] = {"A": 0, "B": 1}.get(r.first or "", -1)
-        arr["judge"][k] = judges(f"{r.judge_kind}:{r.judge_id}")
-        arr["template"][k] = templates(r.template_version or "")
-        arr["annotator"][k] = -1 if r.annotator_id is None else r.annotator_id
-        arr["battle"][k] = -1 if r.battle_id is None else r.battle_id
-        arr["turn"][k] = -1 if r.turn is None else r.turn
-        arr["created"][k] = _epoch(r.created_at)
-        arr["score_a"][k] = nan if r.score_a is None else r.score_a
-        arr["score_b"][k] = nan if r.score_b is None else r.score_b
-        if pairwise:
-            arr["len_a"][k] = _length(lengths, r.answer_a_id, r.turn)
-            arr["len_b"][k] = _length(lengths, r.answer_b_id, r.turn)
-        else:
-            arr["len_a"][k] = _length(lengths, r.answer_id or r.answer_a_id, r.turn)
-            arr["len_b"][k] = nan
-        scores.append(r.scores)
-    if pairwise and n and (arr["outcome"] < 0).any():
+    if pairwise:
+        model_codes, models = _codes([m for pair in zip(k["model_a"], k["model_b"])
+                                      for m in pair])
+        model_a, model_b = model_codes[0::2], model_codes[1::2]
+        outcome = np.fromiter((OUTCOME_CODES.get(o, -1) for o in k["outcome"]), np.int8, n)
+        sides = (k["answer_a_id"], k["answer_b_id"])
+    else:
+        model_a, models = _codes(k["model_a"])
+        model_b = np.full(n, -1, dtype=np.int32)
+        outcome = np.full(n, -1, dtype=np.int8)
+        sides = ([x or y for x, y in zip(k["answer_id"], k["answer_a_id"])],)
+    question, questions = _codes(k["question_id"])
+    category, categories = _codes([g or "" for g in k["category"]])
+    judge_pairs, judge_keys = _codes(list(zip(k["judge_kind"], k["judge_id"])))
+    # distinct (kind, id) pairs are few: name them, then merge pairs that name alike
+    judge_str, judges = _codes([f"{kd}:{jd}" for kd, jd in judge_keys])
+    judge = judge_str[judge_pairs] if n else np.zeros(0, dtype=np.int32)
+    template, templates = _codes([t or "" for t in k["template_version"]])
+    turn = _ints(k["turn"], np.int32)
+    lens = [np.full(n, np.nan)] * 2
+    if sel.with_lengths and n:
+        lens = [answer_lengths(conn, np.array(_ints(ids, np.int64)), turn, pairwise)
+                for ids in sides] + [np.full(n, np.nan)] * (2 - len(sides))
+    arr = {"id": np.array(k["id"], dtype=np.int64), "question": question,
+           "category": category, "model_a": model_a, "model_b": model_b, "outcome": outcome,
+           "strength": np.array([s or 0 for s in k["strength"]], dtype=np.int8),
+           "first": np.array([{"A": 0, "B": 1}.get(f or "", -1) for f in k["first"]], np.int8),
+           "judge": judge, "template": template, "annotator": _ints(k["annotator_id"], np.int64),
+           "battle": _ints(k["battle_id"], np.int64), "turn": turn,
+           "created": _epochs(conn, k["created_at"]),
+           "score_a": np.array(k["score_a"], dtype=np.float64).reshape(n),
+           "score_b": np.array(k["score_b"], dtype=np.float64).reshape(n),
+           "len_a": lens[0], "len_b": lens[1]}
+    scores: list[Optional[dict[str, Any]]] = [scores_all[i] for i in keep]
+    frame = VerdictFrame(sel, models, questions, categories, judges, templates, scores=scores,
+                         counts=counts, **arr)
+    if pairwise and n and (outcome < 0).any():
         # an outcome string outside the vocabulary: count it as failed rather than guess
-        bad = arr["outcome"] < 0
+        bad = outcome < 0
         counts["failed"] += int(bad.sum())
         counts["included"] -= int(bad.sum())
-        frame = VerdictFrame(sel, models.names, questions.names, categories.names, judges.names,
-                             templates.names, scores=scores, counts=counts, **arr)
         return frame.subset(~bad)
-    return VerdictFrame(sel, models.names, questions.names, categories.names, judges.names,
-                        templates.names, scores=scores, counts=counts, **arr)
+    return frame
 
 
 def empty_frame(selection: Selection = Selection()) -> VerdictFrame:

@@ -172,6 +172,15 @@ LB_PRED = [{"pred": "Paris.", "answers": ["Paris"], "all_classes": None, "length
            {"pred": "B", "answers": ["B", "b"], "all_classes": ["A", "B"], "length": 120}]
 LBW_Q = [{"prompt": "Write a 100-word note on tea.", "type": "Community Forum", "length": 100},
          {"prompt": "Write 300 words on rivers.", "type": "Popular Science", "length": 300}]
+DIMS = {"Relevance": 5, "Accuracy": 4, "Coherence": 3, "Clarity": 5, "Breadth and Depth": 2,
+        "Reading Experience": 5}
+LBW_JUDGED = [
+    {**LBW_Q[0], "response_length": 90, "response": "Tea is " * 45, "scores": DIMS,
+     "score_l": 80.0},
+    {**LBW_Q[1], "response_length": 5, "response": "Rivers flow.",
+     "scores": {"Relevance": 4, "Accuracy": "n/a"}},
+    {"Relevance": 81.25, "total": 70.0},  # the summary line LongWriter appends
+]
 
 
 def snapshot(store: Store) -> dict[str, Any]:

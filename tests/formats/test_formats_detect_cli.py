@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
     ("q.jsonl", kit.EVAL_Q, "evalscope", "questions"),
     ("a.jsonl", kit.eval_answers("m"), "evalscope", "answers"),
     ("r.jsonl", kit.EVAL_REVIEW, "evalscope", "verdicts"),
+    ("s.jsonl", [dict(kit.EVAL_REVIEW[3], judge="gpt-4")], "evalscope", "verdicts"),
     ("b.jsonl", kit.EVAL_BATTLE, "evalscope", "verdicts"),
     ("q.jsonl", kit.MT_Q, "mtbench", "questions"),
     ("model_answer.jsonl", kit.mt_answers("m"), "mtbench", "answers"),
@@ -40,6 +41,8 @@ ROOT = Path(__file__).resolve().parents[2]
     ("lb.jsonl", kit.LB_Q, "longbench", "questions"),
     ("lbp.jsonl", kit.LB_PRED, "longbench", "answers"),
     ("w.jsonl", kit.LBW_Q, "longbench-write", "questions"),
+    ("pred.jsonl", [dict(q, response="x") for q in kit.LBW_Q], "longbench-write", "answers"),
+    ("judge.jsonl", kit.LBW_JUDGED, "longbench-write", "verdicts"),
 ])
 def test_detects_each_shape(tmp_path: Path, name: str, rows, fmt: str, kind: str) -> None:  # type: ignore[no-untyped-def]
     r = formats.detect(kit.write(tmp_path, name, rows))
@@ -145,3 +148,35 @@ def test_console_script_help_lists_formats() -> None:
     assert res.returncode == 0
     for name in formats.FORMAT_NAMES:
         assert name in res.stdout
+
+
+def test_record_reading_and_default_source(tmp_path: Path) -> None:
+    from arena.formats.records import read_records
+    from arena.formats.registry import source_from_path
+
+    p = tmp_path / "a.json"
+    p.write_text('[\n {"x": 1},\n\n {"x": 2,\n  "y": [1,\n 2]},\n {"x": 3}\n]\n')
+    assert [r.line for r in read_records(p)] == [2, 4, 7]
+    p.write_text('[{"x": 1}, 5]')
+    with pytest.raises(InputError, match="expected a JSON object"):
+        read_records(p)
+    p.write_text('[{"x": 1} {"x": 2}]')
+    with pytest.raises(InputError, match="expected ',' or ']'"):
+        read_records(p)
+    with pytest.raises(InputError, match="file not found"):
+        read_records(tmp_path / "missing.jsonl")
+    assert source_from_path("/data/mt bench/question.jsonl") == "question"
+    assert source_from_path("runs/m100k.pred.jsonl") == "m100k.pred"
+    assert "/" not in source_from_path("a/b/ c d .json")
+
+
+def test_readme_documents_every_format_and_kind() -> None:
+    from arena.formats.registry import EXPORT_ONLY, READERS
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Formats", 1)[1].split("\n## ", 1)[0]
+    for name in formats.FORMAT_NAMES + EXPORT_ONLY:
+        assert f"`{name}`" in section, name
+    for r in READERS:
+        row = next(line for line in section.splitlines() if line.startswith(f"| `{r.format}`"))
+        assert row.count("|") == 7, r.format  # six columns: the row is complete

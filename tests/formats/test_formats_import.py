@@ -203,6 +203,11 @@ def test_arena_hard_judgment_needs_a_baseline(store, tmp_path: Path) -> None:
     with pytest.raises(InputError) as err:
         _imp(store, kit.write(tmp_path, "j.jsonl", rows))
     assert err.value.field == "baseline" and err.value.line == 1
+    assert _count(store, Judgment.__table__) == 0
+    s = _imp(store, tmp_path / "j.jsonl", baseline="gpt-4-0314")
+    assert s.inserted == 4
+    with store.begin() as conn:
+        assert set(conn.execute(select(Judgment.model_b)).scalars()) == {"gpt-4-0314"}
 
 
 def test_leval_documents_are_shared_and_preds_match_in_order(store, tmp_path: Path) -> None:
@@ -281,3 +286,27 @@ def test_evalscope_failed_reviews_are_failed_not_ties(store, tmp_path: Path) -> 
                                    Judgment.raw_output, Judgment.score_a)
                             .where(Judgment.question_id == "question/2")).all()
     assert rows == [("question/2", None, "failed", "no idea", None)]
+
+
+def test_longbench_write_judged_records(store, tmp_path: Path) -> None:
+    _imp(store, kit.write(tmp_path, "lbw.jsonl", kit.LBW_Q))
+    s = _imp(store, kit.write(tmp_path, "judge.jsonl", kit.LBW_JUDGED), model="w1")
+    assert "longbench-write verdicts" in s.notes[0] and s.inserted == 3
+    assert any("summary line" in n for n in s.notes)
+    with store.begin() as conn:
+        rows = conn.execute(select(Judgment.judge_id, Judgment.score_a, Judgment.parse_status,
+                                   Judgment.answer_id.is_not(None))
+                            .order_by(Judgment.id)).all()
+    # quality: mean of (s - 1) * 25 over (5, 4, 3, 5, 2, 5) = 25 * 18 / 6 = 75
+    assert rows == [("longbench-write-quality", 75.0, "ok", True),
+                    ("longbench-write-length", 80.0, "ok", True),
+                    ("longbench-write-quality", None, "failed", True)]
+
+
+def test_longbench_write_length_score() -> None:
+    from arena.formats.longbench_write import length_score
+
+    assert length_score(100, 100) == 100
+    assert length_score(100, 250) == 50  # 1 - (2.5 - 1) / 3
+    assert length_score(100, 50) == 50  # 1 - (2 - 1) / 2
+    assert length_score(100, 0) == 0

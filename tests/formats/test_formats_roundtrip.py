@@ -79,6 +79,12 @@ CASES: dict[str, tuple[list[Step], list[Out]]] = {
                         for i, q in enumerate(kit.LBW_Q)], "answers", {"model": "w1"})],
         [("questions", "longbench-write", "q_out.jsonl", "questions", {"source": "lbw"}, {}),
          ("answers", "longbench-write", "a_out.jsonl", "answers", {"model": "w1"}, {})]),
+    "longbench-write-judged": (
+        [("lbw.jsonl", kit.LBW_Q, "questions", {}),
+         ("judge.jsonl", kit.LBW_JUDGED, "verdicts", {"model": "w1"})],
+        [("questions", "longbench-write", "q_out.jsonl", "questions", {"source": "lbw"}, {}),
+         ("verdicts", "longbench-write", "v_out.jsonl", "verdicts", {"model": "w1"},
+          {"include_failed": True})]),
     "chatbot-arena": (
         [("q.jsonl", kit.EVAL_Q, "questions", {"source": "set"}),
          ("battles.json", [
