@@ -21,11 +21,10 @@ from sqlalchemy import and_, or_, select, update
 from werkzeug.utils import secure_filename
 
 from arena.errors import InputError
-from arena.ratings.report import to_jsonable
 from arena.store.annotation_schema import Task, TaskItem, User
 from arena.store.schema import Answer, Judgment, Question
 from arena.types import Mode
-from annotate import dashboard, db, export, gold, tasks
+from annotate import db, export, gold, tasks
 from annotate.admin import _form_spec
 from annotate.verdicts import HUMAN_KINDS
 
@@ -57,6 +56,8 @@ def _rounds() -> int:
 
 @bp.route("/tasks/<int:task_id>/dashboard")
 def task_dashboard(task_id: int) -> Any:
+    from annotate import dashboard  # the ratings stack loads on first use, not at start
+
     rounds = _rounds()
     with db.read() as conn:
         t = _task(conn, task_id)
@@ -74,6 +75,9 @@ def task_dashboard(task_id: int) -> Any:
 
 @bp.route("/tasks/<int:task_id>/leaderboard.json")
 def leaderboard_json(task_id: int) -> Any:
+    from annotate import dashboard
+    from arena.ratings.report import to_jsonable
+
     with db.read() as conn:
         _task(conn, task_id)
         board, left_out = dashboard.live_leaderboard(conn, task_id, rounds=_rounds())

@@ -71,3 +71,17 @@ def test_ingest_counts_are_exact_and_idempotent(store: Store) -> None:
         assert add_judgments(conn, [row]) == 0  # a retried submit stores one verdict
     with store.begin() as conn:
         assert conn.execute(select(func.count()).select_from(Judgment)).scalar_one() == 1
+
+
+def test_reimport_with_different_text_names_both(store: Store) -> None:
+    from arena.errors import InputError
+    from arena.store.ingest import QuestionRecord, add_questions
+
+    with store.begin() as conn:
+        add_questions(conn, [QuestionRecord(turns=["What is 2+2?"], local_id="7")], "src")
+    with pytest.raises(InputError) as err:
+        with store.begin() as conn:
+            add_questions(conn, [QuestionRecord(turns=["Name a colour."], local_id="7", line=3)],
+                          "src", file="new.jsonl")
+    msg = str(err.value)
+    assert "new.jsonl:3" in msg and "What is 2+2?" in msg and "Name a colour." in msg

@@ -1,8 +1,9 @@
 """``arena import`` and ``arena export``.
 
-``arena import FILE [--format NAME] [--as questions|answers|references|verdicts] [--model NAME]
-[--source NAME] [--judge ID] [--baseline MODEL] [--db URL]`` detects (or takes) the format, prints what it
-detected and what it stored; the whole file is one transaction, so an error writes nothing.
+``arena import FILE [--format NAME] [--as questions|answers|references|verdicts]
+[--model NAME] [--source NAME] [--judge ID] [--baseline MODEL] [--db URL]`` detects (or
+takes) the format, prints what it detected and what it stored; the whole file is one
+transaction, so an error writes nothing.
 
 ``arena export WHAT --format NAME OUT [--source S] [--model M] [--judge J] [--db URL]``
 writes questions, answers, references, verdicts, battles (a Chatbot-Arena-style log) or a
@@ -31,7 +32,8 @@ def add_import_parser(subparsers: argparse._SubParsersAction) -> None:
         "import", help="import questions, answers, references or verdicts from a file",
         description="Import a file into the store. The format and what the file holds are "
         "detected from its records unless --format / --as say so.",
-        epilog=EPILOG_IMPORT + _formats_text(), formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EPILOG_IMPORT + _formats_text(),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("file", help="a .jsonl, .json or .csv file")
     p.add_argument("--format", default="auto", help="format name (default: detect)")
     p.add_argument("--as", dest="as_", choices=KINDS, help="what the file holds")
@@ -49,7 +51,8 @@ def add_export_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "export", help="export questions, answers, verdicts, battles or a leaderboard",
         description="Write stored rows in a named format.",
-        epilog="formats:\n" + _formats_text(), formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog="formats:\n" + _formats_text(),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("what", choices=EXPORT_KINDS)
     p.add_argument("--format", required=True, help="format name")
     p.add_argument("out", help="output file")

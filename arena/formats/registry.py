@@ -2,9 +2,9 @@
 
 A *reader* is one shape of one anchor's file (format name + what it holds: questions, answers,
 references or verdicts) with a ``sniff`` test on a record's keys. Detection runs every sniff
-on the file's first record (a format and kind given together skip it): one match is used and reported; matches from two formats raise an
-error asking for ``--format``; two kinds of one format ask for ``--as``. A *writer* exports one
-kind of stored rows in one format.
+on the file's first record (a format and a kind given together skip it): one match is used
+and reported; matches from two formats raise an error asking for ``--format``; two kinds of
+one format ask for ``--as``. A *writer* exports one kind of stored rows in one format.
 """
 
 from __future__ import annotations

@@ -103,8 +103,10 @@ def ensure_questions(ctx: Ctx, items: Sequence[CarriedQuestion], *, field_name: 
                              field_name)
     if skipped:
         ctx.summary.skipped += len(skipped)
+        lines = ", ".join(str(s.rec.line) for s in skipped[:10])
+        more = " ..." if len(skipped) > 10 else ""
         ctx.summary.notes.append(f"{len(skipped)} verdict(s) name a question not stored and "
-                                 f"were skipped (lines {', '.join(str(s.rec.line) for s in skipped[:10])})")
+                                 f"were skipped (lines {lines}{more})")
     return out
 
 

@@ -124,68 +124,70 @@ def build_battles(frame: VerdictFrame, policy: PositionPolicy | str = PositionPo
 def _merge_orders(frame: VerdictFrame, both_bad: str, notes: dict[str, int]
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """MT-bench pairing: returns (row index giving the game's identity/time, the paired row,
-    score for that row's model_a, strong flag)."""
-    groups: dict[tuple, tuple[list[int], list[int]]] = {}
-    for k in range(len(frame)):
-        a, b = int(frame.model_a[k]), int(frame.model_b[k])
-        lo, hi = (a, b) if a < b else (b, a)
-        key = (int(frame.question[k]), lo, hi, int(frame.turn[k]), int(frame.judge[k]),
-               int(frame.annotator[k]), int(frame.template[k]))
-        # which model was shown first, as a model index (-1 unknown)
-        first = int(frame.first[k])
-        shown = -1 if first < 0 else (a if first == 0 else b)
-        bucket = groups.setdefault(key, ([], []))
-        bucket[0 if shown == lo else 1].append(k)  # unknown order pairs with the "lo first" side
-    rows, partners, scores, strongs = [], [], [], []
-    for (_, lo, hi, *_rest), (lo_first, hi_first) in groups.items():
-        m = min(len(lo_first), len(hi_first))
-        for x, y in zip(lo_first[:m], hi_first[:m]):
-            wx, wy = _winner(frame, x), _winner(frame, y)
-            if wx == wy:
-                notes["pairs_consistent"] += 1
-                w = wx
-            else:
-                notes["pairs_inconsistent"] += 1
-                w = "tie"
-            if w == "both_bad" and both_bad == "drop":
-                notes["both_bad_dropped"] += 1
-                continue
-            last = max(x, y)  # the game happens when its second order is judged
-            scores.append(_score_for(frame, last, w))
-            strongs.append(w not in ("tie", "both_bad") and frame.strength[x] == 2
-                           and frame.strength[y] == 2)
-            rows.append(last)
-            partners.append(min(x, y))
-        for z in lo_first[m:] + hi_first[m:]:
-            notes["unpaired"] += 1
-            w = _winner(frame, z)
-            if w == "both_bad" and both_bad == "drop":
-                notes["both_bad_dropped"] += 1
-                continue
-            scores.append(_score_for(frame, z, w))
-            strongs.append(frame.strength[z] == 2)
-            rows.append(z)
-            partners.append(z)
-    order = np.argsort(np.asarray(rows, dtype=np.int64), kind="stable")
-    rows_a = np.asarray(rows, dtype=np.int64)[order]
-    return (rows_a, np.asarray(partners, dtype=np.int64)[order],
-            np.asarray(scores, dtype=np.float64)[order], np.asarray(strongs, dtype=bool)[order])
+    score for that row's model_a, strong flag), ordered by that row.
 
+    Verdicts are grouped by (question, unordered pair, turn, judge, annotator, template) and
+    split by which model was shown first (a verdict whose order is unknown sides with the
+    higher-index model shown first). Within a group the k-th verdict (in verdict order) of
+    one side pairs with the k-th of the other; the rest count alone as ``unpaired``. All of
+    it is sorting and neighbour arithmetic over whole arrays - no loop over verdicts."""
+    n = len(frame)
+    a = frame.model_a.astype(np.int64)
+    b = frame.model_b.astype(np.int64)
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    first = frame.first.astype(np.int64)
+    shown = np.where(first < 0, -1, np.where(first == 0, a, b))
+    side = (shown != lo).astype(np.int64)
+    keys = [frame.question, lo, hi, frame.turn, frame.judge, frame.annotator, frame.template]
+    rows = np.arange(n, dtype=np.int64)
+    order = np.lexsort([rows, side] + keys[::-1])  # by group, then side, then verdict order
+    new_group = np.zeros(n, dtype=bool)
+    if n:
+        new_group[0] = True
+        for key in keys:
+            ks = np.asarray(key)[order]
+            new_group[1:] |= ks[1:] != ks[:-1]
+    group = np.cumsum(new_group) - 1
+    s_sorted = side[order]
+    G = int(group[-1]) + 1 if n else 0
+    cnt0 = np.bincount(group, weights=s_sorted == 0, minlength=G).astype(np.int64)
+    cnt1 = np.bincount(group, minlength=G) - cnt0
+    start0 = np.flatnonzero(new_group)  # side 0 comes first within a group
+    start1 = start0 + cnt0
+    pos = np.arange(n, dtype=np.int64)
+    rank = pos - np.where(s_sorted == 0, start0[group], start1[group])
+    m = np.minimum(cnt0, cnt1)
+    paired = rank < m[group]
+    lead = paired & (s_sorted == 0)
+    x = order[lead]  # side-0 verdict of each pair, and its side-1 partner of the same rank
+    y = order[start1[group[lead]] + rank[lead]]
+    z = order[~paired]
 
-def _winner(frame: VerdictFrame, k: int) -> object:
-    """The winning model index of verdict k, or "tie" / "both_bad"."""
-    o = int(frame.outcome[k])
-    if o == 0:
-        return int(frame.model_a[k])
-    if o == 1:
-        return int(frame.model_b[k])
-    return "tie" if o == TIE_CODE else "both_bad"
-
-
-def _score_for(frame: VerdictFrame, k: int, winner: object) -> float:
-    if isinstance(winner, int):
-        return 1.0 if winner == int(frame.model_a[k]) else 0.0
-    return 0.5
+    o = frame.outcome.astype(np.int64)
+    # winner as a model index, or -2 (tie) / -3 (both bad)
+    winner = np.where(o == 0, a, np.where(o == 1, b, np.where(o == TIE_CODE, -2, -3)))
+    wx, wy = winner[x], winner[y]
+    same = wx == wy
+    notes["pairs_consistent"] += int(same.sum())
+    notes["pairs_inconsistent"] += int((~same).sum())
+    w_pair = np.where(same, wx, -2)
+    strong_pair = (w_pair >= 0) & (frame.strength[x] == 2) & (frame.strength[y] == 2)
+    last, other = np.maximum(x, y), np.minimum(x, y)  # a game happens at its second order
+    notes["unpaired"] += int(z.size)
+    w_one = winner[z]
+    rows_all = np.concatenate([last, z])
+    partner = np.concatenate([other, z])
+    w_all = np.concatenate([w_pair, w_one])
+    strong = np.concatenate([strong_pair, frame.strength[z] == 2])
+    if both_bad == "drop":
+        keep = w_all != -3
+        notes["both_bad_dropped"] += int((~keep).sum())
+        rows_all, partner, w_all, strong = rows_all[keep], partner[keep], w_all[keep], \
+            strong[keep]
+    score = np.where(w_all >= 0, (w_all == a[rows_all]).astype(np.float64), 0.5)
+    ordr = np.argsort(rows_all, kind="stable")
+    return (rows_all[ordr], partner[ordr], score[ordr].astype(np.float64),
+            strong[ordr].astype(bool))
 
 
 __all__ = ["Battles", "build_battles"]

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
-from scipy import sparse, stats
+from scipy import sparse
 
 from arena.ratings.battles import Battles
 from arena.ratings.bt import (DEFAULT_PRIOR_SD, SCALE, aggregate, dense_codes, fit_thetas,
@@ -230,6 +230,8 @@ def style_bt(battles: Battles, *, ci_level: float = 0.95, anchor: Optional[str] 
     V = Hinv @ B @ Hinv
     models = list(battles.models)
     rating = to_elo(theta, models, anchor, anchor_value)
+    from scipy import stats  # ~1 s on first import: only when a style fit is asked for
+
     zq = float(stats.norm.ppf(0.5 + ci_level / 2.0))
     if anchor is None:
         var = np.diag(V)[:M]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from operator import itemgetter
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Literal, Optional, Sequence, Union
@@ -144,6 +145,14 @@ def _codes(values: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
     return np.fromiter(map(index.__getitem__, values), dtype=np.int32, count=len(values)), names
 
 
+def _take(values: Sequence[Any], idx: np.ndarray) -> Sequence[Any]:
+    """``values`` at the positions ``idx`` (in C: itemgetter instead of a comprehension)."""
+    if len(idx) == 0:
+        return ()
+    got = itemgetter(*idx.tolist())(values)
+    return got if len(idx) > 1 else (got,)
+
+
 def _ints(values: Sequence[Optional[int]], dtype: Any) -> np.ndarray:
     """Integers with None as -1 (exact for any int64, unlike a detour through float)."""
     return np.array([-1 if v is None else v for v in values], dtype=dtype)
@@ -263,12 +272,11 @@ def _load(conn: Connection, sel: Selection) -> VerdictFrame:
     reason = np.select(reasons, list(range(1, len(_REASONS) + 1)), default=0) if rows \
         else np.zeros(0, dtype=np.int64)
     tally = np.bincount(reason, minlength=len(_REASONS) + 1)
-    for k, name in enumerate(_REASONS, start=1):
-        counts[name] = int(tally[k])
+    for code, name in enumerate(_REASONS, start=1):
+        counts[name] = int(tally[code])
     keep = np.flatnonzero(reason == 0)
-    counts["included"] = int(keep.size)
-    k = {name: [c[name][i] for i in keep] for name in _COLUMNS}
-    n = int(keep.size)
+    counts["included"] = n = int(keep.size)
+    k = c if n == len(rows) else {name: _take(c[name], keep) for name in _COLUMNS}
 
     if pairwise:
         model_codes, models = _codes([m for pair in zip(k["model_a"], k["model_b"])
@@ -289,10 +297,10 @@ def _load(conn: Connection, sel: Selection) -> VerdictFrame:
     judge = judge_str[judge_pairs] if n else np.zeros(0, dtype=np.int32)
     template, templates = _codes([t or "" for t in k["template_version"]])
     turn = _ints(k["turn"], np.int32)
-    lens = [np.full(n, np.nan)] * 2
+    lens = [np.full(n, np.nan), np.full(n, np.nan)]
     if sel.with_lengths and n:
-        lens = [answer_lengths(conn, np.array(_ints(ids, np.int64)), turn, pairwise)
-                for ids in sides] + [np.full(n, np.nan)] * (2 - len(sides))
+        got = answer_lengths(conn, pairwise, [_ints(ids, np.int64) for ids in sides], turn)
+        lens[:len(got)] = got
     arr = {"id": np.array(k["id"], dtype=np.int64), "question": question,
            "category": category, "model_a": model_a, "model_b": model_b, "outcome": outcome,
            "strength": np.array([s or 0 for s in k["strength"]], dtype=np.int8),
@@ -303,7 +311,7 @@ def _load(conn: Connection, sel: Selection) -> VerdictFrame:
            "score_a": np.array(k["score_a"], dtype=np.float64).reshape(n),
            "score_b": np.array(k["score_b"], dtype=np.float64).reshape(n),
            "len_a": lens[0], "len_b": lens[1]}
-    scores: list[Optional[dict[str, Any]]] = [scores_all[i] for i in keep]
+    scores: list[Optional[dict[str, Any]]] = list(_take(scores_all, keep))
     frame = VerdictFrame(sel, models, questions, categories, judges, templates, scores=scores,
                          counts=counts, **arr)
     if pairwise and n and (outcome < 0).any():

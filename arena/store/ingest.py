@@ -143,9 +143,13 @@ def add_questions(conn: Connection, records: Iterable[QuestionRecord], source: s
             new_rows.append(row)
         elif old != row["content_hash"]:
             line = seen[row["id"]][1]
-            raise InputError(f"question id {row['local_id']!r} is already stored (source "
-                             f"{source!r}) with different text; re-import under another "
-                             f"--source or fix the id", file=file, line=line, field="id")
+            stored = conn.execute(select(Question.turns, Question.created_at).where(
+                Question.id == row["id"])).first()
+            raise InputError(
+                f"question id {row['local_id']!r} is already stored (source {source!r}, imported "
+                f"{stored[1]:%Y-%m-%d %H:%M}) as {_snippet(stored[0])} but this file has "
+                f"{_snippet(row['turns'])}; re-import under another --source or fix the id",
+                file=file, line=line, field="id")
         else:
             summary.unchanged += 1
     if docs:
@@ -163,6 +167,11 @@ def add_questions(conn: Connection, records: Iterable[QuestionRecord], source: s
     if refs:
         insert_ignore(conn, Reference.__table__, refs, ["question_id", "author"])
     return summary
+
+
+def _snippet(turns: Any, n: int = 60) -> str:
+    text = " / ".join(str(t) for t in (turns or []))
+    return repr(text if len(text) <= n else text[:n] + "...")
 
 
 def _existing_hashes(conn: Connection, source: str) -> dict[str, str]:

@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[2]
     ("pred.jsonl", [dict(q, response="x") for q in kit.LBW_Q], "longbench-write", "answers"),
     ("judge.jsonl", kit.LBW_JUDGED, "longbench-write", "verdicts"),
 ])
-def test_detects_each_shape(tmp_path: Path, name: str, rows, fmt: str, kind: str) -> None:  # type: ignore[no-untyped-def]
+def test_detects_each_shape(tmp_path: Path, name: str, rows: list, fmt: str, kind: str) -> None:
     r = formats.detect(kit.write(tmp_path, name, rows))
     assert (r.format, r.kind) == (fmt, kind)
 

@@ -1,0 +1,138 @@
+"""Characters per turn of the answers that verdicts judged (length control, style BT).
+
+The length of a turn is Python's ``len`` of its text (code points); a missing turn (JSON
+null) counts 0. A verdict on one turn reads that turn's length; a verdict on the whole
+dialogue (or on a turn the answer does not have) reads the sum; an answer that is unknown or
+has no turns gives NaN.
+
+Speed: most answers are measured in the database, turn by turn, so no answer text is
+transferred or decoded in Python. That is exact only where the database decodes the JSON
+text the same way Python does, so the database measures an answer only when its stored JSON
+is an array of strings/nulls without any ``\\u`` escape (surrogate pairs and ``\\u0000`` are
+where SQLite's and PostgreSQL's decoders differ from Python's, or fail); every other answer
+is fetched and measured in Python exactly as before.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection
+
+# answers referenced by the verdicts of one mode (a superset of those a selection keeps)
+_WANTED = {True: ("SELECT answer_a_id FROM judgments WHERE model_b IS NOT NULL UNION "
+                  "SELECT answer_b_id FROM judgments WHERE model_b IS NOT NULL"),
+           False: ("SELECT answer_id FROM judgments WHERE model_b IS NULL UNION "
+                   "SELECT answer_a_id FROM judgments WHERE model_b IS NULL")}
+# "measurable in SQL": a JSON array whose text has no \u escape
+_SQL_OK = {"sqlite": "json_type(a.turns) = 'array' AND instr(a.turns, '\\u') = 0",
+           "postgresql": "json_typeof(a.turns::json) = 'array' "
+                         "AND strpos(a.turns::text, '\\u') = 0"}
+_PER_TURN = {
+    "sqlite": ("SELECT a.id, e.key, length(e.value), e.type IN ('text', 'null') "
+               "FROM answers a, json_each(a.turns) AS e WHERE a.id IN ({wanted}) AND {ok}"),
+    # the CASE keeps json_array_elements away from non-arrays whatever order the plan takes
+    "postgresql": ("SELECT a.id, e.ord - 1, length(e.value #>> '{{}}'), "
+                   "json_typeof(e.value) IN ('string', 'null') FROM answers a CROSS JOIN "
+                   "LATERAL json_array_elements(CASE WHEN json_typeof(a.turns::json) = 'array' "
+                   "THEN a.turns::json ELSE '[]'::json END) WITH ORDINALITY AS e(value, ord) "
+                   "WHERE a.id IN ({wanted}) AND {ok}"),
+}
+_REST = "SELECT a.id, a.turns FROM answers a WHERE a.id IN ({wanted}) AND NOT ({ok})"
+_BY_ID = "SELECT a.id, a.turns FROM answers a WHERE a.id IN ({ids})"
+
+
+def _fetch(conn: Connection, sql: str) -> list[tuple]:
+    cur = conn.connection.cursor()
+    try:
+        cur.execute(sql)
+        return cur.fetchall()
+    finally:
+        cur.close()
+
+
+def _python_lengths(rows: list[tuple]) -> list[tuple[int, int, int]]:
+    """(answer id, turn, characters) of answers fetched whole: the reference definition."""
+    out = []
+    for aid, turns in rows:
+        if isinstance(turns, (str, bytes)):
+            turns = json.loads(turns)
+        out.extend((int(aid), t, len(x or "")) for t, x in enumerate(turns or []))
+    return out
+
+
+@dataclass
+class AnswerLengths:
+    """Per-turn lengths of a set of answers, flattened: answer ``ids[k]`` has turns
+    ``flat[start[k]:start[k] + turns[k]]`` and ``total[k]`` characters in all."""
+
+    ids: np.ndarray
+    start: np.ndarray
+    turns: np.ndarray
+    total: np.ndarray
+    flat: np.ndarray
+
+    @classmethod
+    def fetch(cls, conn: Connection, pairwise: bool) -> "AnswerLengths":
+        """Lengths of every answer that a verdict of this mode names. Raises only on
+        database errors (and on stored JSON that is not JSON, as an ORM read would)."""
+        dialect = conn.dialect.name
+        wanted = _WANTED[pairwise]
+        triples: list[tuple[int, int, int]] = []
+        if dialect in _PER_TURN:
+            ok = _SQL_OK[dialect]
+            rows = _fetch(conn, _PER_TURN[dialect].format(wanted=wanted, ok=ok))
+            # arrays holding numbers, objects or booleans: Python's len decides (or fails)
+            odd = sorted({int(r[0]) for r in rows if not r[3]})
+            odd_set = set(odd)
+            triples = [(int(a), int(t), int(x or 0)) for a, t, x, _s in rows
+                       if a not in odd_set]
+            rest = _fetch(conn, _REST.format(wanted=wanted, ok=ok))
+            for s in range(0, len(odd), 5000):
+                ids = ", ".join(str(i) for i in odd[s:s + 5000])  # integers from the database
+                rest += _fetch(conn, _BY_ID.format(ids=ids))
+        else:
+            rest = _fetch(conn, _REST.format(wanted=wanted, ok="1 = 0"))
+        triples += _python_lengths(rest)
+        return cls.from_triples(triples)
+
+    @classmethod
+    def from_triples(cls, triples: list[tuple[int, int, int]]) -> "AnswerLengths":
+        if not triples:
+            z = np.zeros(0, dtype=np.int64)
+            return cls(z, z, z, z, z)
+        a, t, x = (np.array(col, dtype=np.int64) for col in zip(*triples))
+        order = np.lexsort((t, a))
+        a, x = a[order], x[order]
+        ids, start, turns = np.unique(a, return_index=True, return_counts=True)
+        total = np.add.reduceat(x, start)
+        return cls(ids, start, turns, total, x)
+
+    def lengths(self, answer: np.ndarray, turn: np.ndarray) -> np.ndarray:
+        """Characters judged per verdict: ``answer`` ids (-1 = none), ``turn`` (-1 = all)."""
+        out = np.full(len(answer), np.nan)
+        if len(self.ids) == 0 or len(answer) == 0:
+            return out
+        pos = np.minimum(np.searchsorted(self.ids, answer), len(self.ids) - 1)
+        found = (self.ids[pos] == answer) & (answer >= 0)
+        pos = pos[found]
+        t = turn[found].astype(np.int64)
+        nt = self.turns[pos]
+        one = (t >= 0) & (t < nt)
+        val = self.total[pos].astype(np.float64)
+        val[one] = self.flat[self.start[pos[one]] + t[one]]
+        out[found] = val
+        return out
+
+
+def answer_lengths(conn: Connection, pairwise: bool, answers: list[Any], turn: np.ndarray
+                   ) -> list[np.ndarray]:
+    """For each array of answer ids in ``answers`` (None/-1 = none), the characters judged."""
+    table = AnswerLengths.fetch(conn, pairwise)
+    return [table.lengths(np.asarray(ids, dtype=np.int64), turn) for ids in answers]
+
+
+__all__ = ["AnswerLengths", "answer_lengths"]
