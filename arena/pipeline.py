@@ -75,8 +75,7 @@ def run_from_args(args: argparse.Namespace) -> int:
                           stages=parse_stages(args.stages), limit=args.limit,
                           categories=cats, retry_failed=args.retry_failed,
                           progress=not args.no_progress)
-    for m in result.messages:
-        print(m)
+    # Stage messages went to the log as they happened (stderr); stdout gets the leaderboard.
     if result.leaderboard:
         print(result.leaderboard)
     return 0

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
 
 import numpy as np
-from scipy import stats
 
 from arena.ratings.bt import rank_by_ci
 
@@ -41,6 +40,8 @@ def mean_ci(values: np.ndarray, ci_level: float = 0.95) -> tuple[float, float, f
     if n == 1:
         return mean, math.nan, math.nan, math.nan
     sd = float(v.std(ddof=1))
+    from scipy import stats  # imported here: ~1 s at first import, only single mode needs it
+
     half = float(stats.t.ppf(0.5 + ci_level / 2.0, n - 1)) * sd / math.sqrt(n)
     return mean, mean - half, mean + half, sd
 
