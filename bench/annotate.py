@@ -287,10 +287,13 @@ def main() -> int:
         port = free_port()
         env = dict(os.environ, ARENA_SECRET_KEY=secrets.token_hex(32))
         env.pop("ARENA_DB", None)
+        # The server's log goes to a file: an unread pipe would fill up and stall it.
+        log_path = tmp / "server.log"
+        log_file = open(log_path, "wb")
         server = subprocess.Popen(
             [sys.executable, "-m", "arena.cli", "-q", "annotate", "--db", url,
              "--port", str(port), "--threads", str(args.threads)],
-            cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=log_file)
         deadline = time.time() + 60
         while True:
             try:
@@ -299,8 +302,7 @@ def main() -> int:
             except OSError:
                 if server.poll() is not None or time.time() > deadline:
                     raise RuntimeError("server did not start: "
-                                       + (server.stderr.read().decode()[-2000:]
-                                          if server.stderr else ""))
+                                       + log_path.read_text(errors="replace")[-2000:])
                 time.sleep(0.2)
         clients = [Client(port) for _ in range(args.annotators)]
         for k, c in enumerate(clients):
@@ -345,6 +347,10 @@ def main() -> int:
               f"{res.done_early}")
         if res.errors:
             print(f"client errors: {len(res.errors)}; first: {res.errors[0]}")
+        warnings = [line for line in log_path.read_text(errors="replace").splitlines()
+                    if "WARNING" in line or "ERROR" in line]
+        if warnings:
+            print(f"server log: {len(warnings)} warning(s); last: {warnings[-1][:200]}")
         problems = check_store(url, tid, args.overlap, res)
         print("check: " + ("OK - zero lost or duplicated verdicts, overlap respected"
                            if not problems else "FAILED - " + "; ".join(problems)))

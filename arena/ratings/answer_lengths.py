@@ -22,26 +22,23 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection
 
-# answers referenced by the verdicts of one mode (a superset of those a selection keeps)
-_WANTED = {True: ("SELECT answer_a_id FROM judgments WHERE model_b IS NOT NULL UNION "
-                  "SELECT answer_b_id FROM judgments WHERE model_b IS NOT NULL"),
-           False: ("SELECT answer_id FROM judgments WHERE model_b IS NULL UNION "
-                   "SELECT answer_a_id FROM judgments WHERE model_b IS NULL")}
-# "measurable in SQL": a JSON array whose text has no \u escape
-_SQL_OK = {"sqlite": "json_type(a.turns) = 'array' AND instr(a.turns, '\\u') = 0",
-           "postgresql": "json_typeof(a.turns::json) = 'array' "
-                         "AND strpos(a.turns::text, '\\u') = 0"}
+# One row per turn of every answer: (answer id, turn, characters, measurable). "Measurable"
+# = an array element that is a string or null in stored JSON text without any \u escape;
+# anything else (objects, scalars, numbers, escapes) is measured in Python instead.
 _PER_TURN = {
-    "sqlite": ("SELECT a.id, e.key, length(e.value), e.type IN ('text', 'null') "
-               "FROM answers a, json_each(a.turns) AS e WHERE a.id IN ({wanted}) AND {ok}"),
-    # the CASE keeps json_array_elements away from non-arrays whatever order the plan takes
-    "postgresql": ("SELECT a.id, e.ord - 1, length(e.value #>> '{{}}'), "
-                   "json_typeof(e.value) IN ('string', 'null') FROM answers a CROSS JOIN "
-                   "LATERAL json_array_elements(CASE WHEN json_typeof(a.turns::json) = 'array' "
-                   "THEN a.turns::json ELSE '[]'::json END) WITH ORDINALITY AS e(value, ord) "
-                   "WHERE a.id IN ({wanted}) AND {ok}"),
+    "sqlite": ("SELECT a.id, e.key, length(e.value), instr(a.turns, '\\u') = 0 "
+               "AND typeof(e.key) = 'integer' AND e.type IN ('text', 'null') "
+               "FROM answers a, json_each(a.turns) AS e"),
+    # a non-array becomes one unmeasurable row, so that it is noticed and handed to Python;
+    # the length is taken only without escapes (\u0000 cannot become text in PostgreSQL)
+    "postgresql": ("SELECT a.id, e.ord - 1, CASE WHEN strpos(a.turns::text, '\\u') = 0 "
+                   "THEN length(e.value #>> '{}') END, strpos(a.turns::text, '\\u') = 0 "
+                   "AND json_typeof(a.turns::json) = 'array' AND json_typeof(e.value) IN "
+                   "('string', 'null') FROM answers a CROSS JOIN LATERAL json_array_elements("
+                   "CASE WHEN json_typeof(a.turns::json) = 'array' THEN a.turns::json "
+                   "ELSE '[null]'::json END) WITH ORDINALITY AS e(value, ord)"),
 }
-_REST = "SELECT a.id, a.turns FROM answers a WHERE a.id IN ({wanted}) AND NOT ({ok})"
+_ALL = "SELECT a.id, a.turns FROM answers a"
 _BY_ID = "SELECT a.id, a.turns FROM answers a WHERE a.id IN ({ids})"
 
 
@@ -76,27 +73,19 @@ class AnswerLengths:
     flat: np.ndarray
 
     @classmethod
-    def fetch(cls, conn: Connection, pairwise: bool) -> "AnswerLengths":
-        """Lengths of every answer that a verdict of this mode names. Raises only on
-        database errors (and on stored JSON that is not JSON, as an ORM read would)."""
-        dialect = conn.dialect.name
-        wanted = _WANTED[pairwise]
-        triples: list[tuple[int, int, int]] = []
-        if dialect in _PER_TURN:
-            ok = _SQL_OK[dialect]
-            rows = _fetch(conn, _PER_TURN[dialect].format(wanted=wanted, ok=ok))
-            # arrays holding numbers, objects or booleans: Python's len decides (or fails)
-            odd = sorted({int(r[0]) for r in rows if not r[3]})
-            odd_set = set(odd)
-            triples = [(int(a), int(t), int(x or 0)) for a, t, x, _s in rows
-                       if a not in odd_set]
-            rest = _fetch(conn, _REST.format(wanted=wanted, ok=ok))
-            for s in range(0, len(odd), 5000):
-                ids = ", ".join(str(i) for i in odd[s:s + 5000])  # integers from the database
-                rest += _fetch(conn, _BY_ID.format(ids=ids))
-        else:
-            rest = _fetch(conn, _REST.format(wanted=wanted, ok="1 = 0"))
-        triples += _python_lengths(rest)
+    def fetch(cls, conn: Connection) -> "AnswerLengths":
+        """Lengths of every stored answer. Raises only on database errors (and on stored
+        JSON that is not JSON, as an ORM read would)."""
+        sql = _PER_TURN.get(conn.dialect.name)
+        if sql is None:
+            return cls.from_triples(_python_lengths(_fetch(conn, _ALL)))
+        rows = _fetch(conn, sql)
+        odd = sorted({int(r[0]) for r in rows if not r[3]})
+        odd_set = set(odd)
+        triples = [(int(a), int(t), int(x or 0)) for a, t, x, _ok in rows if a not in odd_set]
+        for s in range(0, len(odd), 5000):
+            ids = ", ".join(str(i) for i in odd[s:s + 5000])  # integers from the database
+            triples += _python_lengths(_fetch(conn, _BY_ID.format(ids=ids)))
         return cls.from_triples(triples)
 
     @classmethod
@@ -128,10 +117,9 @@ class AnswerLengths:
         return out
 
 
-def answer_lengths(conn: Connection, pairwise: bool, answers: list[Any], turn: np.ndarray
-                   ) -> list[np.ndarray]:
-    """For each array of answer ids in ``answers`` (None/-1 = none), the characters judged."""
-    table = AnswerLengths.fetch(conn, pairwise)
+def answer_lengths(conn: Connection, answers: list[Any], turn: np.ndarray) -> list[np.ndarray]:
+    """For each array of answer ids in ``answers`` (-1 = none), the characters judged."""
+    table = AnswerLengths.fetch(conn)
     return [table.lengths(np.asarray(ids, dtype=np.int64), turn) for ids in answers]
 
 

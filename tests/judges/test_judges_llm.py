@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from arena.config import Price
 from arena.ratings.battles import build_battles
 from arena.ratings.selection import Selection, load_verdicts
 from arena.reviews import run_reviews
@@ -334,8 +335,8 @@ def test_changed_judge_settings_are_judged_anew(filled: Store) -> None:
 def test_judge_report_after_a_run(filled: Store) -> None:
     with FakeOpenAI("Looks better to me. [[A]]") as srv:  # always the first answer
         judges = make_cfg(srv.base_url, position_policy="tie_if_inconsistent").judge.judges
-        spec = judges[0].model_copy(update={"price": {"input_per_mtok": 1.0,
-                                                      "output_per_mtok": 2.0}})
+        spec = judges[0].model_copy(update={"price": Price(input_per_mtok=1.0,
+                                                           output_per_mtok=2.0)})
         cfg = make_cfg(srv.base_url, position_policy="tie_if_inconsistent",
                        judges=[spec.model_dump(mode="json")])
         judge, _ = judged(filled, cfg)
