@@ -51,6 +51,10 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
         TEMPLATES_AUTO_RELOAD=False,
         LOGIN_LIMIT=5,
         LOGIN_WINDOW_S=300,
+        # The session cookie is not re-signed and re-sent on every response (that costs a
+        # serialisation and an HMAC per request on the hot path); it is still renewed
+        # whenever the session changes, and expires PERMANENT_SESSION_LIFETIME after login.
+        SESSION_REFRESH_EACH_REQUEST=False,
     )
     app.config.update(test_config)
     if app.debug or os.environ.get("FLASK_DEBUG", "").lower() in ("1", "true", "yes") \

@@ -39,6 +39,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=5000)
     p.add_argument("--threads", type=int, default=MIN_THREADS,
                    help=f"worker threads (at least {MIN_THREADS})")
+    p.add_argument("--workers", type=int, default=1,
+                   help="server processes sharing the port (POSIX; one process uses about "
+                        "one core; default 1)")
     p.set_defaults(func=serve)
     sub = p.add_subparsers(dest="annotate_command", metavar="SUBCOMMAND")
     c = sub.add_parser("create-admin", help="create an admin account (or reset its password)")
@@ -109,10 +112,22 @@ def serve(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("serving on %s: reachable from other machines; put it behind HTTPS",
                     args.host)
+    # "Task queue depth is N" is waitress reporting normal queueing under load, once per
+    # request: at hundreds of requests a second it costs CPU and drowns real warnings.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    workers = int(getattr(args, "workers", 1) or 1)
+    if not 1 <= workers <= 64:
+        raise ConfigError(f"--workers {workers}: give 1 to 64")
     print(f"annotation app on http://{args.host}:{args.port}/ (store: "
-          f"{db.describe_store(app)}); Ctrl-C stops", file=sys.stderr, flush=True)
-    waitress.serve(app, host=args.host, port=args.port, threads=threads,
-                   ident="arena-annotate", clear_untrusted_proxy_headers=True)
+          f"{db.describe_store(app)}; {workers} worker(s) x {threads} threads); Ctrl-C stops",
+          file=sys.stderr, flush=True)
+    serve_kw = dict(threads=threads, ident="arena-annotate", clear_untrusted_proxy_headers=True)
+    if workers > 1:
+        from annotate.workers import serve_forked
+
+        app.extensions[db.EXT].close()  # nothing opened before the fork is used after it
+        return serve_forked(workers, args.host, args.port, lambda: build_app(args), serve_kw)
+    waitress.serve(app, host=args.host, port=args.port, **serve_kw)
     return 0
 
 

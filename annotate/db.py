@@ -8,13 +8,14 @@ page views never wait behind the write lock; on PostgreSQL both are ordinary eng
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, TypeVar
 
 from flask import Flask, current_app
-from sqlalchemy import Connection
+from sqlalchemy import Connection, make_url
 from sqlalchemy.exc import DBAPIError
 
 from arena.store import Store
@@ -35,6 +36,13 @@ class AppStore:
         # other processes (the pipeline) still wait on the busy timeout.
         self.write_lock: threading.Lock | None = (
             threading.Lock() if self.writer.dialect == "sqlite" else None)
+        # Across processes (``arena annotate --workers N``) writers queue on a file lock next
+        # to the database: a fair OS queue instead of the busy handler's sleeps.
+        self.file_lock: _FileLock | None = None
+        if self.writer.dialect == "sqlite":
+            database = make_url(url).database
+            if database and database != ":memory:" and not database.startswith("file:"):
+                self.file_lock = _FileLock(database + "-annotate.lock")
         if self.writer.dialect == "sqlite":
             self.reader = Store.open(url, upgrade=False, readonly=True)
         else:
@@ -50,9 +58,38 @@ class AppStore:
         return self.writer.dialect
 
     def close(self) -> None:
+        if self.file_lock is not None:
+            self.file_lock.close()
         self.writer.close()
         if self.reader is not self.writer:
             self.reader.close()
+
+
+class _FileLock:
+    """An exclusive ``flock`` on a file, held by one thread of this process at a time (the
+    caller holds the thread lock). Opened lazily, so each forked worker has its own."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd: int | None = None
+
+    def __enter__(self) -> None:
+        import fcntl
+
+        if self.fd is None:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        import fcntl
+
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 def init_app(app: Flask, url: str) -> AppStore:
@@ -82,8 +119,12 @@ def write(fn: Callable[[Connection], T], store: AppStore | None = None, attempts
     for attempt in range(1, attempts + 1):
         try:
             if st.write_lock is not None:
-                with st.write_lock, st.writer.begin() as conn:
-                    return fn(conn)
+                with st.write_lock:
+                    if st.file_lock is not None:
+                        with st.file_lock, st.writer.begin() as conn:
+                            return fn(conn)
+                    with st.writer.begin() as conn:
+                        return fn(conn)
             with st.writer.begin() as conn:
                 return fn(conn)
         except DBAPIError as exc:

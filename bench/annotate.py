@@ -143,6 +143,7 @@ class Client:
 @dataclass
 class Result:
     latencies: list[float] = field(default_factory=list)
+    starts: list[float] = field(default_factory=list)  # perf_counter at each cycle's start
     stored: dict[int, int] = field(default_factory=dict)  # judgment id -> assignment id
     retries: int = 0
     retry_mismatch: int = 0
@@ -151,13 +152,28 @@ class Result:
 
 
 def annotate_loop(client: Client, tid: int, stop: float, rng: random.Random,
-                  retry_share: float, out: Result, lock: threading.Lock) -> None:
+                  retry_share: float, out: Result, lock: threading.Lock,
+                  interval: float = 0.0) -> None:
+    """Cycles until ``stop``. With ``interval`` > 0 the annotator starts a cycle every
+    ``interval`` seconds (random phase); latency then counts from the planned start, so a
+    server that falls behind shows it (no coordinated omission)."""
     lat: list[float] = []
+    starts: list[float] = []
     stored: dict[int, int] = {}
     retries = mismatch = 0
+    planned = time.perf_counter() + rng.random() * interval
     try:
         while time.perf_counter() < stop:
-            t0 = time.perf_counter()
+            if interval > 0:
+                wait = planned - time.perf_counter()
+                if wait > 0:
+                    time.sleep(wait)
+                t0 = planned
+                planned += interval
+                if planned > stop:
+                    break
+            else:
+                t0 = time.perf_counter()
             status, got = client.post_json(f"/api/tasks/{tid}/next", {})
             if status != 200:
                 raise RuntimeError(f"next: HTTP {status} {got}")
@@ -173,6 +189,7 @@ def annotate_loop(client: Client, tid: int, stop: float, rng: random.Random,
             if status != 200:
                 raise RuntimeError(f"verdict: HTTP {status} {res}")
             lat.append(time.perf_counter() - t0)
+            starts.append(t0)
             stored[int(res["judgment_id"])] = int(item["assignment_id"])
             if rng.random() < retry_share:  # a retried request: must be the same verdict
                 retries += 1
@@ -185,6 +202,7 @@ def annotate_loop(client: Client, tid: int, stop: float, rng: random.Random,
             out.errors.append(repr(exc))
     with lock:
         out.latencies.extend(lat)
+        out.starts.extend(starts)
         out.stored.update(stored)
         out.retries += retries
         out.retry_mismatch += mismatch
@@ -252,12 +270,30 @@ def pg_schema(base: str) -> tuple[str, Any]:
     return f"{base}{sep}options=-csearch_path%3D{schema}", drop
 
 
-def proc_cpu(pid: int) -> float:
-    """User + system CPU seconds of a process (Linux /proc)."""
+def _stat(pid: int) -> list[str]:
     with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-        parts = fh.read().rsplit(")", 1)[1].split()
+        return fh.read().rsplit(")", 1)[1].split()
+
+
+def proc_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process and its worker processes (Linux /proc)."""
     tick = os.sysconf("SC_CLK_TCK")
-    return (int(parts[11]) + int(parts[12])) / tick
+    pids = [pid]
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if int(_stat(int(name))[1]) == pid:
+                    pids.append(int(name))
+            except (OSError, IndexError, ValueError):
+                pass
+    total = 0.0
+    for p in pids:
+        try:
+            parts = _stat(p)
+        except OSError:
+            continue
+        total += (int(parts[11]) + int(parts[12])) / tick
+    return total
 
 
 def main() -> int:
@@ -271,7 +307,14 @@ def main() -> int:
                     help="questions (3 items each); default: enough for 300 cycles/s")
     ap.add_argument("--retry-share", type=float, default=0.02)
     ap.add_argument("--threads", type=int, default=16, help="waitress threads")
+    ap.add_argument("--workers", type=int, default=1, help="server processes (arena annotate "
+                    "--workers)")
+    ap.add_argument("--rate", type=float, default=0.0,
+                    help="paced load: total cycles/s the annotators aim at together (each "
+                         "waits between cycles); 0 = closed loop, as fast as answers come")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--windows", type=float, default=0.0,
+                    help="also print throughput and worst latency per window of this many s")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="arena-bench-annotate-"))
@@ -292,7 +335,8 @@ def main() -> int:
         log_file = open(log_path, "wb")
         server = subprocess.Popen(
             [sys.executable, "-m", "arena.cli", "-q", "annotate", "--db", url,
-             "--port", str(port), "--threads", str(args.threads)],
+             "--port", str(port), "--threads", str(args.threads),
+             "--workers", str(args.workers)],
             cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=log_file)
         deadline = time.time() + 60
         while True:
@@ -315,9 +359,10 @@ def main() -> int:
         cpu0_srv = proc_cpu(server.pid)
         t0 = time.perf_counter()
         stop = t0 + args.duration
+        interval = args.annotators / args.rate if args.rate > 0 else 0.0
         threads = [threading.Thread(target=annotate_loop, args=(
-            c, tid, stop, random.Random(args.seed * 1000 + k), args.retry_share, res, lock))
-            for k, c in enumerate(clients)]
+            c, tid, stop, random.Random(args.seed * 1000 + k), args.retry_share, res, lock,
+            interval)) for k, c in enumerate(clients)]
         for t in threads:
             t.start()
         for t in threads:
@@ -330,16 +375,26 @@ def main() -> int:
         for c in clients:
             c.conn.close()
 
+        if server.poll() is not None:
+            res.errors.append(f"server exited with {server.returncode}")
         n = len(res.latencies)
         lat = sorted(res.latencies)
         q = statistics.quantiles(lat, n=100) if n >= 2 else [lat[0] if lat else 0.0] * 99
+        pace = f"paced at {args.rate:g} cycles/s" if args.rate > 0 else "closed loop"
         print(f"\n== {('SQLite' if args.db == 'sqlite' else 'PostgreSQL')}, "
-              f"{args.annotators} annotators, waitress {args.threads} threads, "
-              f"{os.cpu_count()} cores ==")
+              f"{args.annotators} annotators ({pace}), {args.workers} worker(s) x "
+              f"{args.threads} waitress threads, {os.cpu_count()} cores ==")
         print(f"cycles (next + submit): {n} in {wall:.1f} s = {n / wall:.1f} cycles/s")
         if n:
             print(f"latency per cycle: p50 {q[49] * 1000:.1f} ms, p99 {q[98] * 1000:.1f} ms, "
                   f"max {lat[-1] * 1000:.1f} ms")
+        if n and args.windows:
+            by: dict[int, list[float]] = {}
+            for st, la in zip(res.starts, res.latencies):
+                by.setdefault(int((st - t0) // args.windows), []).append(la)
+            print("per window: " + ", ".join(
+                f"{k * args.windows:g}s {len(v) / args.windows:.0f}/s max {max(v) * 1000:.0f}ms"
+                for k, v in sorted(by.items())))
         print(f"CPU: server {srv_cpu:.1f} s ({srv_cpu / wall * 100:.0f}% of one core, "
               f"{srv_cpu / max(n, 1) * 1000:.2f} ms per cycle); load generator {gen_cpu:.1f} s "
               f"({gen_cpu / wall * 100:.0f}% of one core)")
@@ -347,6 +402,7 @@ def main() -> int:
               f"{res.done_early}")
         if res.errors:
             print(f"client errors: {len(res.errors)}; first: {res.errors[0]}")
+        log_file.close()
         warnings = [line for line in log_path.read_text(errors="replace").splitlines()
                     if "WARNING" in line or "ERROR" in line]
         if warnings:

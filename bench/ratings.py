@@ -91,6 +91,8 @@ def main() -> int:
     names = [f"m{k}" for k in range(M)]
     warm = simulate(5000, "clustered")  # imports and first-call costs stay out of the figures
     fit_bt(warm["a"], warm["b"], warm["score"], names, unit=warm["q"], rounds=10)
+    style_bt(Battles.from_arrays(names, warm["a"], warm["b"], warm["score"], question=warm["q"],
+                                 len_a=warm["la"], len_b=warm["lb"]))  # imports scipy.stats
     print(f"{'battles':>10}  {'shape':<10}  {'what':<26}  {'wall s':>7}  {'CPU s':>7}  "
           f"{'peak MiB':>8}")
     for n in [int(x) for x in args.sizes.split(",")]:

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
-
 import numpy as np
-from sqlalchemy import Connection
+from sqlalchemy import Connection, func, select
+
+from arena.ratings.columns import fetch_tuples
+from arena.store.schema import Answer
 
 # One row per turn of every answer: (answer id, turn, characters, measurable). "Measurable"
 # = an array element that is a string or null in stored JSON text without any \u escape;
@@ -39,16 +40,11 @@ _PER_TURN = {
                    "ELSE '[null]'::json END) WITH ORDINALITY AS e(value, ord)"),
 }
 _ALL = "SELECT a.id, a.turns FROM answers a"
-_BY_ID = "SELECT a.id, a.turns FROM answers a WHERE a.id IN ({ids})"
+_CHUNK = 5000
 
 
-def _fetch(conn: Connection, sql: str) -> list[tuple]:
-    cur = conn.connection.cursor()
-    try:
-        cur.execute(sql)
-        return cur.fetchall()
-    finally:
-        cur.close()
+def _id_list(ids: np.ndarray) -> str:
+    return ", ".join(str(int(i)) for i in ids)  # integers: safe to inline
 
 
 def _python_lengths(rows: list[tuple]) -> list[tuple[int, int, int]]:
@@ -73,19 +69,26 @@ class AnswerLengths:
     flat: np.ndarray
 
     @classmethod
-    def fetch(cls, conn: Connection) -> "AnswerLengths":
-        """Lengths of every stored answer. Raises only on database errors (and on stored
-        JSON that is not JSON, as an ORM read would)."""
+    def fetch(cls, conn: Connection, wanted: np.ndarray) -> "AnswerLengths":
+        """Lengths of the answers ``wanted`` (ids; others may come along). Raises only on
+        database errors (and on stored JSON that is not JSON, as an ORM read would)."""
+        wanted = np.unique(wanted[wanted >= 0])
+        stored = conn.execute(select(func.count()).select_from(Answer.__table__)).scalar_one()
+        # most answers judged (the usual case): one pass over the table beats id lists
+        where = [""] if 2 * len(wanted) >= stored else \
+            [f" WHERE a.id IN ({_id_list(wanted[s:s + _CHUNK])})"
+             for s in range(0, len(wanted), _CHUNK)]
         sql = _PER_TURN.get(conn.dialect.name)
         if sql is None:
-            return cls.from_triples(_python_lengths(_fetch(conn, _ALL)))
-        rows = _fetch(conn, sql)
-        odd = sorted({int(r[0]) for r in rows if not r[3]})
-        odd_set = set(odd)
+            return cls.from_triples([x for w in where
+                                     for x in _python_lengths(fetch_tuples(conn, _ALL + w))])
+        rows = [r for w in where for r in fetch_tuples(conn, sql + w)]
+        odd = np.array(sorted({int(r[0]) for r in rows if not r[3]}), dtype=np.int64)
+        odd_set = set(odd.tolist())
         triples = [(int(a), int(t), int(x or 0)) for a, t, x, _ok in rows if a not in odd_set]
-        for s in range(0, len(odd), 5000):
-            ids = ", ".join(str(i) for i in odd[s:s + 5000])  # integers from the database
-            triples += _python_lengths(_fetch(conn, _BY_ID.format(ids=ids)))
+        for s in range(0, len(odd), _CHUNK):
+            triples += _python_lengths(fetch_tuples(
+                conn, f"{_ALL} WHERE a.id IN ({_id_list(odd[s:s + _CHUNK])})"))
         return cls.from_triples(triples)
 
     @classmethod
@@ -117,10 +120,12 @@ class AnswerLengths:
         return out
 
 
-def answer_lengths(conn: Connection, answers: list[Any], turn: np.ndarray) -> list[np.ndarray]:
+def answer_lengths(conn: Connection, answers: list[np.ndarray], turn: np.ndarray
+                   ) -> list[np.ndarray]:
     """For each array of answer ids in ``answers`` (-1 = none), the characters judged."""
-    table = AnswerLengths.fetch(conn)
-    return [table.lengths(np.asarray(ids, dtype=np.int64), turn) for ids in answers]
+    ids = [np.asarray(a, dtype=np.int64) for a in answers]
+    table = AnswerLengths.fetch(conn, np.concatenate(ids) if ids else np.zeros(0, np.int64))
+    return [table.lengths(a, turn) for a in ids]
 
 
 __all__ = ["AnswerLengths", "answer_lengths"]

@@ -57,7 +57,7 @@ _POISSON1_CDF = np.cumsum([math.exp(-1.0) / math.factorial(k) for k in range(17)
 
 def _cell_table() -> np.ndarray:
     """Poisson(1) value for each 16-bit cell [h, h + 1) / 2**16 of a uniform, or -1 where a
-    CDF threshold falls inside the cell (11 of 65,536 cells: decided with more bits)."""
+    CDF threshold falls inside the cell (8 of 65,536 cells: decided with more bits)."""
     h = np.arange(2**16, dtype=np.float64)
     lo = np.searchsorted(_POISSON1_CDF, h / 2**16, side="right")
     hi = np.searchsorted(_POISSON1_CDF, (h + 1.0) / 2**16, side="left")
@@ -91,7 +91,7 @@ def _poisson_weights(rng: np.random.Generator, counts: np.ndarray, rounds: int) 
 
 def _poisson1(rng: np.random.Generator, shape: tuple[int, int]) -> np.ndarray:
     """Poisson(1) draws by inverting uniforms: the top 16 bits of each uniform pick a value
-    from a table (one gather, no per-value arithmetic); the rare draws (P = 1.7e-4) whose
+    from a table (one gather, no per-value arithmetic); the rare draws (P = 1.2e-4) whose
     16-bit cell straddles a CDF threshold are resolved with 53 more bits, so the result is
     exact to float64 resolution of the CDF."""
     size = int(np.prod(shape))

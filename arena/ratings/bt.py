@@ -32,7 +32,6 @@ from typing import Literal, Optional
 
 import numpy as np
 from scipy import sparse
-from scipy.sparse.csgraph import connected_components
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +193,22 @@ def needs_prior(pd: PairData, s: np.ndarray, n: np.ndarray) -> np.ndarray:
     return ((wins <= 0) | (losses <= 0)).any(axis=1)
 
 
+def _reaches_all(M: int, src: np.ndarray, dst: np.ndarray) -> bool:
+    """Whether every node is reachable from node 0 along the edges src -> dst (breadth-first,
+    one vectorised step per level). Together with the reversed edges: strong connectivity."""
+    if M <= 1:
+        return True
+    seen = np.zeros(M, dtype=bool)
+    seen[0] = True
+    frontier = seen.copy()
+    while frontier.any():
+        nxt = np.zeros(M, dtype=bool)
+        nxt[dst[frontier[src]]] = True
+        frontier = nxt & ~seen
+        seen |= nxt
+    return bool(seen.all())
+
+
 def mle_exists(pd: PairData) -> tuple[bool, list[int]]:
     """Ford's condition: the directed "scored against" graph is strongly connected.
 
@@ -201,6 +216,10 @@ def mle_exists(pd: PairData) -> tuple[bool, list[int]]:
     M = pd.n_models
     src = np.concatenate([pd.pair_i[pd.s > 0], pd.pair_j[pd.n - pd.s > 0]])
     dst = np.concatenate([pd.pair_j[pd.s > 0], pd.pair_i[pd.n - pd.s > 0]])
+    if _reaches_all(M, src, dst) and _reaches_all(M, dst, src):
+        return True, []  # the usual case, decided without importing scipy's graph code
+    from scipy.sparse.csgraph import connected_components  # ~0.1 s to import
+
     g = sparse.csr_matrix((np.ones(len(src)), (src, dst)), shape=(M, M))
     k, labels = connected_components(g, directed=True, connection="strong")
     if k == 1:

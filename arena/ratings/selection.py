@@ -16,20 +16,17 @@ Rules (DESIGN.md section 5), applied in this order and each counted in ``Verdict
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
-import re
-from operator import itemgetter
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from typing import Any, Iterator, Literal, Optional, Sequence, Union
+from typing import Any, Literal, Optional, Union
 
 import numpy as np
-from sqlalchemy import Connection, inspect, select
+from sqlalchemy import Connection, case, func, inspect, select
 
 from arena.ratings.answer_lengths import answer_lengths
+from arena.ratings.columns import (codes, epochs, fetch_tuples, first_seen, merge_codes, no_gc,
+                                   take)
 from arena.store.schema import Judgment, Question
 
 log = logging.getLogger(__name__)
@@ -139,79 +136,12 @@ _ARRAY_FIELDS = ("id", "question", "category", "model_a", "model_b", "outcome", 
                  "score_a", "score_b", "len_a", "len_b")
 
 
-def _codes(values: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
-    """(int32 code per value, distinct values in order of first appearance): one dict pass
-    in C (``dict.fromkeys`` keeps insertion order) instead of a Python call per value."""
-    names = list(dict.fromkeys(values))
-    index = {name: k for k, name in enumerate(names)}
-    return np.fromiter(map(index.__getitem__, values), dtype=np.int32, count=len(values)), names
-
-
-def _take(values: Sequence[Any], idx: np.ndarray) -> Sequence[Any]:
-    """``values`` at the positions ``idx`` (in C: itemgetter instead of a comprehension)."""
-    if len(idx) == 0:
-        return ()
-    got = itemgetter(*idx.tolist())(values)
-    return got if len(idx) > 1 else (got,)
-
-
-def _ints(values: Sequence[Optional[int]], dtype: Any) -> np.ndarray:
-    """Integers with None as -1 (exact for any int64, unlike a detour through float)."""
-    return np.array([-1 if v is None else v for v in values], dtype=dtype)
-
-
-_NAIVE_TIMES = re.compile(r"(?:\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d{6})?\n)*")
-
-
-def _epochs(conn: Connection, values: Sequence[Any]) -> np.ndarray:
-    """Seconds since the epoch of ``created_at`` values as the driver hands them back.
-
-    SQLite gives strings in SQLAlchemy's naive-UTC storage format: when every value has that
-    format (checked by one regular expression over all of them) numpy parses them in one
-    call. Anything else (PostgreSQL's datetimes, other string formats) goes value by value
-    through SQLAlchemy's own result processor, as an ORM read would."""
-    present = [v for v in values if v is not None]
-    out = np.zeros(len(values))
-    if not present:
-        return out
-    mask = np.array([v is not None for v in values], dtype=bool)
-    if all(type(v) is str for v in present) and _NAIVE_TIMES.fullmatch("\n".join(present) + "\n"):
-        us = np.array(present, dtype="datetime64[us]").astype(np.int64)
-        out[mask] = us / 1e6  # int microseconds / 1e6: the same rounding as timestamp()
-        return out
-    proc = Judgment.__table__.c.created_at.type.dialect_impl(conn.dialect).result_processor(
-        conn.dialect, None)
-    out[mask] = [_epoch(proc(v) if proc is not None and isinstance(v, str) else v)
-                 for v in present]
-    return out
-
-
-def _epoch(ts: Optional[datetime]) -> float:
-    if ts is None:
-        return 0.0
-    if ts.tzinfo is None:  # SQLite hands back naive datetimes that were stored as UTC
-        ts = ts.replace(tzinfo=timezone.utc)
-    return ts.timestamp()
-
-
 def _excluded_annotators(conn: Connection) -> set[int]:
     if not inspect(conn).has_table("users"):
         return set()
     from arena.store.annotation_schema import User
 
     return set(conn.execute(select(User.id).where(User.excluded.is_(True))).scalars())
-
-
-def _fetch(conn: Connection, sql: str) -> list[tuple]:
-    """Plain DB-API tuples on the connection's own transaction: no Row objects and no type
-    processing (JSON decoding, datetime parsing), which cost most of a 100 k-row load.
-    ``sql`` is built here from constants, never from user input."""
-    cur = conn.connection.cursor()
-    try:
-        cur.execute(sql)
-        return cur.fetchall()
-    finally:
-        cur.close()
 
 
 def load_verdicts(source: Union[Connection, Any], selection: Selection = Selection()
@@ -221,113 +151,141 @@ def load_verdicts(source: Union[Connection, Any], selection: Selection = Selecti
     ``source`` is a SQLAlchemy Connection or a ``Store`` (read in its own transaction).
     Raises only on database errors; an empty store gives an empty frame.
     """
-    with _no_gc():
+    with no_gc():
         if isinstance(source, Connection):
             return _load(source, selection)
         with source.begin() as conn:
             return _load(conn, selection)
 
 
-@contextmanager
-def _no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector: a load creates millions of short-lived tuples and
-    strings, none of them in cycles, and the collections they trigger cost ~20% of it."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
-
-
-_COLUMNS = ("id", "model_a", "model_b", "question_id", "category", "outcome", "strength",
-            "first", "judge_kind", "judge_id", "template_version", "annotator_id", "battle_id",
-            "turn", "created_at", "score_a", "score_b", "scores", "parse_status", "answer_a_id",
-            "answer_b_id", "answer_id")
 _REASONS = ("superseded", "failed", "dry_run", "judge_kind", "judge_id", "template_version",
             "excluded_annotator", "category")
 
 
-def _load(conn: Connection, sel: Selection) -> VerdictFrame:
-    J = Judgment.__table__.c
-    pairwise = sel.mode == "pairwise"
-    cols = [J[c] for c in _COLUMNS if c != "category"]
-    cols.insert(4, Question.__table__.c.category)
-    stmt = (select(*cols)
+def _statement(conn: Connection, pairwise: bool, lengths: bool) -> tuple[str, list[str]]:
+    """SQL text of the one query, and its column names. Small vocabularies (outcome, order,
+    parse status) and NULL defaults are mapped in SQL, so the driver hands back small ints
+    (shared objects) instead of a new string per row; the mapping is the one the ORM read
+    applied in Python (exact string equality, None -> -1)."""
+    J, Q = Judgment.__table__.c, Question.__table__.c
+    outcome = case(*[(J.outcome == k, v) for k, v in OUTCOME_CODES.items()],
+                   (J.outcome.is_(None), -2), else_=-1)
+    cols = {"id": J.id, "model_a": J.model_a, "model_b": J.model_b,
+            "question_id": J.question_id, "category": Q.category, "outcome": outcome,
+            "strength": func.coalesce(J.strength, 0),
+            "first": case((J.first == "A", 0), (J.first == "B", 1), else_=-1),
+            "judge_kind": J.judge_kind, "judge_id": J.judge_id,
+            "template_version": J.template_version,
+            "annotator": func.coalesce(J.annotator_id, -1),
+            "battle": func.coalesce(J.battle_id, -1), "turn": func.coalesce(J.turn, -1),
+            "created_at": J.created_at, "score_a": J.score_a, "score_b": J.score_b,
+            "scores": J.scores, "ok": case((J.parse_status == "ok", 1), else_=0)}
+    if lengths and pairwise:
+        cols["answer_a"] = func.coalesce(J.answer_a_id, -1)
+        cols["answer_b"] = func.coalesce(J.answer_b_id, -1)
+    elif lengths:  # ``answer_id or answer_a_id``
+        cols["answer_a"] = func.coalesce(case((func.coalesce(J.answer_id, 0) == 0,
+                                               J.answer_a_id), else_=J.answer_id), -1)
+    stmt = (select(*[c.label(name) for name, c in cols.items()])
             .select_from(Judgment.__table__.outerjoin(Question.__table__,
-                                                      Question.__table__.c.id == J.question_id))
+                                                      Q.id == J.question_id))
             .where(J.model_b.is_not(None) if pairwise else J.model_b.is_(None))
             .order_by(J.created_at, J.id))
-    # the statement has no bound parameters, so its SQL text runs as is on the raw cursor
-    rows = _fetch(conn, str(stmt.compile(dialect=conn.dialect)))
+    # constants only (no user input, no "%"): inline them so the text runs on the raw cursor
+    sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    return sql, list(cols)
+
+
+def _load(conn: Connection, sel: Selection) -> VerdictFrame:
+    pairwise = sel.mode == "pairwise"
+    lengths = sel.with_lengths
+    sql, names = _statement(conn, pairwise, lengths)
+    rows = fetch_tuples(conn, sql)
     superseded = set(conn.execute(select(Judgment.supersedes_id).where(
         Judgment.supersedes_id.is_not(None))).scalars())
     excluded = set() if sel.include_excluded_annotators else _excluded_annotators(conn)
 
     counts = {k: 0 for k in COUNT_KEYS}
-    counts["rows"] = len(rows)
-    c = dict(zip(_COLUMNS, zip(*rows))) if rows else {k: () for k in _COLUMNS}
+    N = counts["rows"] = len(rows)
+    c = dict(zip(names, zip(*rows))) if rows else {k: () for k in names}
+    i8 = lambda col: np.array(col, dtype=np.int64).reshape(N)  # noqa: E731
+    ids, outcome_all = i8(c["id"]), i8(c["outcome"])
+    # string columns are coded once over all rows: filters test the few distinct values
+    kind_c, kind_v = codes(c["judge_kind"])
+    jid_c, jid_v = codes(c["judge_id"])
+    tv_c, tv_v = codes(c["template_version"])
+    cat_c, cat_v = codes(c["category"])
     # JSON is decoded only where a row has some (SQLite hands back text, psycopg objects)
     scores_all = [json.loads(v) if type(v) is str else v for v in c["scores"]]
+    if pairwise:
+        failed = (i8(c["ok"]) != 1) | (outcome_all == -2)
+    else:
+        failed = (i8(c["ok"]) != 1) | np.array(
+            [sa is None and not sc for sa, sc in zip(c["score_a"], scores_all)], dtype=bool)
     kinds, jids, tvs, cats = (set(sel.judge_kinds), set(sel.judge_ids),
                               set(sel.template_versions), set(sel.categories))
+
+    def on(values: list[Any], test: Any) -> np.ndarray:
+        return np.array([bool(test(v)) for v in values], dtype=bool)
+
     # each row is counted under the first rule that drops it (module docstring order)
     reasons = [
-        np.isin(np.array(c["id"], dtype=np.int64), np.fromiter(superseded, np.int64)),
-        np.array([st != "ok" or (o is None if pairwise else (sa is None and not sc))
-                  for st, o, sa, sc in zip(c["parse_status"], c["outcome"], c["score_a"],
-                                           scores_all)], dtype=bool),
-        np.array([k == "dry-run" and "dry-run" not in kinds for k in c["judge_kind"]], bool),
-        np.array([k not in kinds for k in c["judge_kind"]], dtype=bool),
-        np.array([bool(jids) and j not in jids for j in c["judge_id"]], dtype=bool),
-        np.array([bool(tvs) and (t or "") not in tvs for t in c["template_version"]], bool),
-        np.array([a is not None and a in excluded for a in c["annotator_id"]], dtype=bool),
-        np.array([bool(cats) and (g or "") not in cats for g in c["category"]], dtype=bool),
+        np.isin(ids, np.fromiter(superseded, np.int64, len(superseded))),
+        failed,
+        on(kind_v, lambda k: k == "dry-run" and "dry-run" not in kinds)[kind_c],
+        on(kind_v, lambda k: k not in kinds)[kind_c],
+        on(jid_v, lambda j: jids and j not in jids)[jid_c],
+        on(tv_v, lambda t: tvs and (t or "") not in tvs)[tv_c],
+        np.isin(i8(c["annotator"]), np.fromiter(excluded, np.int64, len(excluded))),
+        on(cat_v, lambda g: cats and (g or "") not in cats)[cat_c],
     ]
-    reason = np.select(reasons, list(range(1, len(_REASONS) + 1)), default=0) if rows \
+    reason = np.select(reasons, list(range(1, len(_REASONS) + 1)), default=0) if N \
         else np.zeros(0, dtype=np.int64)
     tally = np.bincount(reason, minlength=len(_REASONS) + 1)
     for code, name in enumerate(_REASONS, start=1):
         counts[name] = int(tally[code])
     keep = np.flatnonzero(reason == 0)
     counts["included"] = n = int(keep.size)
-    k = c if n == len(rows) else {name: _take(c[name], keep) for name in _COLUMNS}
+    k = c if n == N else {name: take(c[name], keep) for name in names}
 
+    # names are listed in order of first appearance among the kept rows
     if pairwise:
-        model_codes, models = _codes([m for pair in zip(k["model_a"], k["model_b"])
-                                      for m in pair])
-        model_a, model_b = model_codes[0::2], model_codes[1::2]
-        outcome = np.fromiter((OUTCOME_CODES.get(o, -1) for o in k["outcome"]), np.int8, n)
-        sides = (k["answer_a_id"], k["answer_b_id"])
+        both, model_v = codes(c["model_a"] + c["model_b"])
+        inter = np.empty(2 * n, dtype=np.int32)
+        inter[0::2], inter[1::2] = both[:N][keep], both[N:][keep]
+        inter, models = first_seen(inter, model_v)
+        model_a, model_b = inter[0::2], inter[1::2]
+        outcome = outcome_all[keep].astype(np.int8)
     else:
-        model_a, models = _codes(k["model_a"])
+        model_a, models = first_seen(*codes(k["model_a"]))
         model_b = np.full(n, -1, dtype=np.int32)
         outcome = np.full(n, -1, dtype=np.int8)
-        sides = ([x or y for x, y in zip(k["answer_id"], k["answer_a_id"])],)
-    question, questions = _codes(k["question_id"])
-    category, categories = _codes([g or "" for g in k["category"]])
-    judge_pairs, judge_keys = _codes(list(zip(k["judge_kind"], k["judge_id"])))
-    # distinct (kind, id) pairs are few: name them, then merge pairs that name alike
-    judge_str, judges = _codes([f"{kd}:{jd}" for kd, jd in judge_keys])
-    judge = judge_str[judge_pairs] if n else np.zeros(0, dtype=np.int32)
-    template, templates = _codes([t or "" for t in k["template_version"]])
-    turn = _ints(k["turn"], np.int32)
+    question, questions = first_seen(*codes(k["question_id"]))
+    category, categories = first_seen(*merge_codes(cat_c[keep], cat_v, lambda g: g or ""))
+    # "kind:id" named once per (kind, id) pair present; pairs that read alike merge
+    pair = kind_c[keep].astype(np.int64) * max(len(jid_v), 1) + jid_c[keep]
+    upair, pinv = np.unique(pair, return_inverse=True)
+    jstr, jnames = codes([f"{kind_v[p // len(jid_v)]}:{jid_v[p % len(jid_v)]}"
+                          for p in upair.tolist()])
+    judge, judges = first_seen(jstr[pinv.reshape(n)], jnames)
+    template, templates = first_seen(*merge_codes(tv_c[keep], tv_v, lambda t: t or ""))
+    turn = np.array(k["turn"], dtype=np.int32).reshape(n)
     lens = [np.full(n, np.nan), np.full(n, np.nan)]
-    if sel.with_lengths and n:
-        got = answer_lengths(conn, [_ints(ids, np.int64) for ids in sides], turn)
+    if lengths and n:
+        sides = ["answer_a", "answer_b"] if pairwise else ["answer_a"]
+        got = answer_lengths(conn, [np.array(k[s], dtype=np.int64) for s in sides], turn)
         lens[:len(got)] = got
-    arr = {"id": np.array(k["id"], dtype=np.int64), "question": question,
-           "category": category, "model_a": model_a, "model_b": model_b, "outcome": outcome,
-           "strength": np.array([s or 0 for s in k["strength"]], dtype=np.int8),
-           "first": np.array([{"A": 0, "B": 1}.get(f or "", -1) for f in k["first"]], np.int8),
-           "judge": judge, "template": template, "annotator": _ints(k["annotator_id"], np.int64),
-           "battle": _ints(k["battle_id"], np.int64), "turn": turn,
-           "created": _epochs(conn, k["created_at"]),
+    arr = {"id": ids[keep], "question": question, "category": category, "model_a": model_a,
+           "model_b": model_b, "outcome": outcome,
+           "strength": np.array(k["strength"], dtype=np.int8).reshape(n),
+           "first": np.array(k["first"], dtype=np.int8).reshape(n), "judge": judge,
+           "template": template, "annotator": np.array(k["annotator"], np.int64).reshape(n),
+           "battle": np.array(k["battle"], dtype=np.int64).reshape(n), "turn": turn,
+           "created": epochs(conn, k["created_at"], Judgment.__table__.c.created_at.type),
            "score_a": np.array(k["score_a"], dtype=np.float64).reshape(n),
            "score_b": np.array(k["score_b"], dtype=np.float64).reshape(n),
            "len_a": lens[0], "len_b": lens[1]}
-    scores: list[Optional[dict[str, Any]]] = list(_take(scores_all, keep))
+    scores: list[Optional[dict[str, Any]]] = list(take(scores_all, keep))
     frame = VerdictFrame(sel, models, questions, categories, judges, templates, scores=scores,
                          counts=counts, **arr)
     if pairwise and n and (outcome < 0).any():

@@ -119,6 +119,9 @@ class Assignment(Base):
         UniqueConstraint("item_id", "annotator_id", "round", name="uq_assignment"),
         Index("ix_assignments_item_status", "item_id", "status"),
         Index("ix_assignments_task_status_expires", "task_id", "status", "expires_at"),
+        # "my live lease on this task" (every claim): without it the lookup walks all of the
+        # annotator's assignments, which grows with their work.
+        Index("ix_assignments_annotator_task_status", "annotator_id", "task_id", "status"),
     )
 
 
