@@ -39,9 +39,11 @@ setup(
         "nh3>=0.2.14",
         "krippendorff>=0.6",
         "scikit-learn>=1.3",
+        "statsmodels>=0.14",
+        "pandas>=2.0",
     ],
     extras_require={
-        "hf": ["torch==2.13.0", "transformers>=4.45", "accelerate>=0.30"],
+        "hf": ["torch==2.13.0", "transformers>=4.45", "accelerate>=0.30", "tokenizers>=0.15"],
         "viz": ["streamlit>=1.30", "plotly>=5"],
         "dev": ["pytest>=8", "pytest-timeout>=2", "playwright>=1.40"],
     },

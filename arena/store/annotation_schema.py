@@ -90,8 +90,10 @@ class TaskItem(Base):
 
 
 # The claim's scan order (annotate.assign): open items of a task, most holders first, then
-# task order. With this index the first open item is found without sorting the task.
-Index("ix_task_items_claim", TaskItem.task_id, TaskItem.held_count.desc(), TaskItem.seq)
+# task order (id breaks ties). With this index the first open item is found without sorting
+# the task, on SQLite and PostgreSQL alike.
+Index("ix_task_items_claim", TaskItem.task_id, TaskItem.held_count.desc(), TaskItem.seq,
+      TaskItem.id)
 
 
 class Assignment(Base):
