@@ -12,8 +12,9 @@ Contract (all functions take a connection inside one *write* transaction):
   so items reach k verdicts before new items are opened.
 - An annotator never gets an item they already did or skipped; their own expired lease on an
   item can be taken up again.
-- Expired leases (``expires_at`` past) are released on every claim: status ``expired`` and the
-  item's ``held_count`` goes back down.
+- Expired leases (``expires_at`` past) are released by claims (status ``expired``, the item's
+  ``held_count`` goes back down): at most once a second per task and process under the real
+  clock, on every claim that is given ``now``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Optional
@@ -85,6 +87,22 @@ def expire_leases(conn: Connection, task_id: int, now: Optional[datetime] = None
     return len(rows)
 
 
+EXPIRY_EVERY_S = 1.0
+_last_expiry: "weakref.WeakKeyDictionary[Any, dict[int, float]]" = weakref.WeakKeyDictionary()
+
+
+def _expiry_due(conn: Connection, task_id: int) -> bool:
+    """Whether this process should release the task's expired leases now: at most once a
+    second per task and engine (a lease ends at most a second late; it saves a statement on
+    nearly every claim). Claims given an explicit ``now`` always release."""
+    per_task = _last_expiry.setdefault(conn.engine, {})
+    t = time.monotonic()
+    if t - per_task.get(task_id, -1e9) < EXPIRY_EVERY_S:
+        return False
+    per_task[task_id] = t
+    return True
+
+
 def live_lease(conn: Connection, task_id: int, user_id: int) -> Optional[Row]:
     """The user's live lease on the task (id, item_id, first, expires_at), or None."""
     return conn.execute(_LIVE, {"p_tid": task_id, "p_uid": user_id}).first()
@@ -99,11 +117,13 @@ def claim(conn: Connection, task_id: int, user_id: int, *, rng: Optional[random.
     swap probe (``annotate.probes``), a gold item with the task's ``gold_share`` chance
     (``annotate.gold``), a normal item (breadth-first), any gold item left, any probe left.
     """
+    real_clock = now is None
     now = now or utcnow()
     task = conn.execute(_TASK, {"p_tid": task_id}).first()
     if task is None or task.status != "active":
         return None
-    expire_leases(conn, task_id, now)
+    if real_clock is False or _expiry_due(conn, task_id):
+        expire_leases(conn, task_id, now)
     expires = now + timedelta(seconds=int(task.lease_seconds))
     mine = live_lease(conn, task_id, user_id)
     if mine is not None:
@@ -119,11 +139,14 @@ def claim(conn: Connection, task_id: int, user_id: int, *, rng: Optional[random.
             aid, first = probes.lease_probe(conn, task_id, user_id, due, now, expires)
             return Lease(aid, int(due.item_id), task_id, first, expires, False, task)
     has_gold = int(settings.get("gold_items") or 0) > 0
-    item_id = None
+    item_id: Optional[int] = None
+    pairwise: Optional[bool] = None  # known from the slot's RETURNING, else looked up
     if has_gold and rng.random() < gold.rule_of(settings)[0]:
         item_id = gold.take_gold(conn, task_id, user_id)
     if item_id is None:
-        item_id = _take_slot(conn, task_id, user_id, int(task.overlap))
+        slot = _take_slot(conn, task_id, user_id, int(task.overlap))
+        if slot is not None:
+            item_id, pairwise = slot
     if item_id is None and has_gold:
         item_id = gold.take_gold(conn, task_id, user_id)
     if item_id is None:
@@ -133,7 +156,8 @@ def claim(conn: Connection, task_id: int, user_id: int, *, rng: Optional[random.
                 aid, first = probes.lease_probe(conn, task_id, user_id, due, now, expires)
                 return Lease(aid, int(due.item_id), task_id, first, expires, False, task)
         return None
-    pairwise = conn.execute(_HAS_B, {"p_item": item_id}).scalar() is not None
+    if pairwise is None:
+        pairwise = conn.execute(_HAS_B, {"p_item": item_id}).scalar() is not None
     first = rng.choice("AB") if pairwise else None
     # One upsert: a new round-1 lease, or the user's own expired lease on this item taken up
     # again (same sides: ``first`` is not overwritten).
@@ -183,21 +207,23 @@ def _slot_statements(dialect: str) -> tuple[Any, Any]:
             .where(TaskItem.id == candidate.scalar_subquery(),
                    TaskItem.held_count < P("p_overlap"))
             .values(held_count=TaskItem.held_count + 1)
-            .returning(TaskItem.id))
+            .returning(TaskItem.id, TaskItem.answer_b_id))
     left = select(func.count()).select_from(TaskItem).where(*open_items)
     _SLOTS[dialect] = (take, left)
     return take, left
 
 
-def _take_slot(conn: Connection, task_id: int, user_id: int, overlap: int) -> Optional[int]:
-    """Increment ``held_count`` of the best open item for this user; return its id."""
+def _take_slot(conn: Connection, task_id: int, user_id: int, overlap: int
+               ) -> Optional[tuple[int, bool]]:
+    """Increment ``held_count`` of the best open item for this user; return (its id, whether
+    it is a pair)."""
     postgres = conn.dialect.name == "postgresql"
     take, left = _slot_statements(conn.dialect.name)
     params = {"p_tid": task_id, "p_uid": user_id, "p_overlap": overlap}
     for attempt in range(20):
-        got = conn.execute(take, params).scalar()
+        got = conn.execute(take, params).first()
         if got is not None:
-            return int(got)
+            return int(got.id), got.answer_b_id is not None
         if not postgres:
             return None
         # SKIP LOCKED may have skipped rows that others hold only for a moment: look again

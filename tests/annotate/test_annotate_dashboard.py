@@ -125,6 +125,7 @@ def test_dashboard_page_shows_the_same_figures(astore: Store, client: FlaskClien
     kappa = rep.human_human["cohen_kappa"].value
     assert f'<tr data-stat="cohen_kappa"><td>cohen kappa</td><td class="value">{kappa:.3f}' in html
     assert 'id="leaderboard"' in html and 'data-model="model-alpha"' in html
+    assert '<span id="summary">9 items (0 gold), 9 complete · 27 verdicts, 0 skips' in html
     assert 'id="confusion-hl"' in html and "ann1" in html
     # ann3 disagrees with the others on alpha vs gamma: such items are listed
     assert dis and any(d.kind == "humans" for d in dis)
