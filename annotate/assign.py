@@ -15,6 +15,9 @@ Contract (all functions take a connection inside one *write* transaction):
 - Expired leases (``expires_at`` past) are released by claims (status ``expired``, the item's
   ``held_count`` goes back down): at most once a second per task and process under the real
   clock, on every claim that is given ``now``.
+- Round trips (PostgreSQL, where each costs the server a wait on the network): the common
+  claim is two statements (task + live lease; slot + lease upsert as one CTE), the common
+  completion one (lease done + the item's ``done_count``).
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from typing import Optional
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, exists, func, select, update
+from sqlalchemy import (Connection, DateTime, Integer, Row, String, and_, bindparam, case,
+                        exists, func, literal, null, select, update)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from arena.store.annotation_schema import Assignment, Task, TaskItem
@@ -70,6 +74,15 @@ _LIVE = (select(Assignment.id, Assignment.item_id, Assignment.first, Assignment.
 _RENEW = update(Assignment).where(Assignment.id == P("p_aid")).values(expires_at=P("p_exp"))
 _TASK = select(Task.status, Task.overlap, Task.lease_seconds, Task.settings, Task.scale,
                Task.criteria, Task.mode).where(Task.id == P("p_tid"))
+# The task row and the user's live lease in one round trip (the common claim, when no expiry
+# is due): a left join gives one row with NULL lease columns when there is no live lease.
+_TASK_LIVE = (select(Task.status, Task.overlap, Task.lease_seconds, Task.settings, Task.scale,
+                     Task.criteria, Task.mode, Assignment.id.label("live_id"),
+                     Assignment.item_id.label("live_item"), Assignment.first.label("live_first"))
+              .outerjoin(Assignment, and_(Assignment.task_id == Task.id,
+                                          Assignment.annotator_id == P("p_uid"),
+                                          Assignment.status == LIVE))
+              .where(Task.id == P("p_tid")).order_by(Assignment.id).limit(1))
 
 
 def expire_leases(conn: Connection, task_id: int, now: Optional[datetime] = None) -> int:
@@ -119,16 +132,23 @@ def claim(conn: Connection, task_id: int, user_id: int, *, rng: Optional[random.
     """
     real_clock = now is None
     now = now or utcnow()
-    task = conn.execute(_TASK, {"p_tid": task_id}).first()
-    if task is None or task.status != "active":
-        return None
     if real_clock is False or _expiry_due(conn, task_id):
+        task = conn.execute(_TASK, {"p_tid": task_id}).first()
+        if task is None or task.status != "active":
+            return None
         expire_leases(conn, task_id, now)
+        mine = live_lease(conn, task_id, user_id)
+        live = (mine.id, mine.item_id, mine.first) if mine is not None else None
+    else:  # the common case: task and live lease in one statement
+        task = conn.execute(_TASK_LIVE, {"p_tid": task_id, "p_uid": user_id}).first()
+        if task is None or task.status != "active":
+            return None
+        live = (task.live_id, task.live_item, task.live_first) \
+            if task.live_id is not None else None
     expires = now + timedelta(seconds=int(task.lease_seconds))
-    mine = live_lease(conn, task_id, user_id)
-    if mine is not None:
-        conn.execute(_RENEW, {"p_aid": mine.id, "p_exp": expires})
-        return Lease(mine.id, mine.item_id, task_id, mine.first, expires, True, task)
+    if live is not None:
+        conn.execute(_RENEW, {"p_aid": live[0], "p_exp": expires})
+        return Lease(int(live[0]), int(live[1]), task_id, live[2], expires, True, task)
 
     rng = rng or random  # type: ignore[assignment]
     settings = task.settings or {}
@@ -143,6 +163,15 @@ def claim(conn: Connection, task_id: int, user_id: int, *, rng: Optional[random.
     pairwise: Optional[bool] = None  # known from the slot's RETURNING, else looked up
     if has_gold and rng.random() < gold.rule_of(settings)[0]:
         item_id = gold.take_gold(conn, task_id, user_id)
+    if item_id is None and conn.dialect.name == "postgresql":
+        # One round trip: take the best open slot and write the lease in one statement.
+        # Nothing comes back when SKIP LOCKED found no row: the loop below looks again.
+        got = conn.execute(_take_and_lease_pg(), {
+            "p_tid": task_id, "p_uid": user_id, "p_overlap": int(task.overlap),
+            "p_first": rng.choice("AB"), "p_now": now, "p_exp": expires}).first()
+        if got is not None:
+            return Lease(int(got.id), int(got.item_id), task_id, got.first, expires, False,
+                         task)
     if item_id is None:
         slot = _take_slot(conn, task_id, user_id, int(task.overlap))
         if slot is not None:
@@ -213,6 +242,34 @@ def _slot_statements(dialect: str) -> tuple[Any, Any]:
     return take, left
 
 
+_TAKE_LEASE_PG: list[Any] = []
+
+
+def _take_and_lease_pg() -> Any:
+    """PostgreSQL: the slot's UPDATE ... RETURNING as a CTE feeding the lease upsert (the
+    same statements as ``_take_slot`` + ``_upsert_lease``, one round trip). ``p_first`` is
+    the side drawn for a pair; a single-answer item gets NULL."""
+    if _TAKE_LEASE_PG:
+        return _TAKE_LEASE_PG[0]
+    take, _ = _slot_statements("postgresql")
+    slot = take.cte("slot")
+    ins = postgresql.insert(Assignment).from_select(
+        ["item_id", "task_id", "annotator_id", "round", "status", "first", "leased_at",
+         "expires_at"],
+        select(slot.c.id, P("p_tid", type_=Integer), P("p_uid", type_=Integer), literal(1),
+               literal(LIVE), case((slot.c.answer_b_id.is_(None), null()),
+                                   else_=P("p_first", type_=String)),
+               P("p_now", type_=DateTime(timezone=True)),
+               P("p_exp", type_=DateTime(timezone=True))))
+    stmt = ins.on_conflict_do_update(
+        index_elements=["item_id", "annotator_id", "round"],
+        set_={"status": ins.excluded.status, "leased_at": ins.excluded.leased_at,
+              "expires_at": ins.excluded.expires_at, "finished_at": None},
+    ).returning(Assignment.id, Assignment.item_id, Assignment.first).add_cte(slot)
+    _TAKE_LEASE_PG.append(stmt)
+    return stmt
+
+
 def _take_slot(conn: Connection, task_id: int, user_id: int, overlap: int
                ) -> Optional[tuple[int, bool]]:
     """Increment ``held_count`` of the best open item for this user; return (its id, whether
@@ -273,6 +330,20 @@ _DONE = (update(TaskItem).where(TaskItem.id == P("p_item"))
          .values(done_count=TaskItem.done_count + 1))
 
 
+_COMPLETE_PG: list[Any] = []
+
+
+def _complete_pg() -> Any:
+    """PostgreSQL: ``_COMPLETE`` as a CTE, ``_DONE`` for its round-1 row, one statement
+    returning the completed lease's (item_id, round); no row when the lease is not live."""
+    if not _COMPLETE_PG:
+        done = _COMPLETE.cte("done_lease")
+        bump = (update(TaskItem).where(TaskItem.id == done.c.item_id, done.c.round == 1)
+                .values(done_count=TaskItem.done_count + 1).cte("bump"))
+        _COMPLETE_PG.append(select(done.c.item_id, done.c.round).add_cte(bump))
+    return _COMPLETE_PG[0]
+
+
 def complete(conn: Connection, assignment_id: int, user_id: int,
              now: Optional[datetime] = None, *, judgment_id: Optional[int] = None,
              time_on_task_s: Optional[float] = None) -> Optional[int]:
@@ -285,7 +356,14 @@ def complete(conn: Connection, assignment_id: int, user_id: int,
     now = now or utcnow()
     params = {"p_aid": assignment_id, "p_uid": user_id, "p_now": now, "p_jid": judgment_id,
               "p_tot": time_on_task_s}
-    row = conn.execute(_COMPLETE, params).first()
+    if conn.dialect.name == "postgresql":
+        # One round trip: the lease is marked done and, for round 1, the item's done_count
+        # goes up in the same statement (a data-modifying CTE).
+        row = conn.execute(_complete_pg(), params).first()
+        if row is not None:
+            return int(row.item_id)
+    else:
+        row = conn.execute(_COMPLETE, params).first()
     if row is None:
         late = conn.execute(_LATE, {"p_aid": assignment_id, "p_uid": user_id}).first()
         if late is None:

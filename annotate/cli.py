@@ -126,7 +126,13 @@ def serve(args: argparse.Namespace) -> int:
         from annotate.workers import serve_forked
 
         app.extensions[db.EXT].close()  # nothing opened before the fork is used after it
-        return serve_forked(workers, args.host, args.port, lambda: build_app(args), serve_kw)
+        def make() -> Any:
+            child = build_app(args)
+            db.warm_pool(child.extensions[db.EXT], threads)
+            return child
+
+        return serve_forked(workers, args.host, args.port, make, serve_kw)
+    db.warm_pool(app.extensions[db.EXT], threads)
     waitress.serve(app, host=args.host, port=args.port, **serve_kw)
     return 0
 

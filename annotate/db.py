@@ -109,6 +109,30 @@ def read() -> Iterator[Connection]:
         yield conn
 
 
+def warm_pool(store: AppStore, n: int) -> None:
+    """PostgreSQL: open ``n`` connections now (they stay in the pool), so a server's first
+    burst of requests does not wait on ``n`` new server processes at once. No-op on SQLite."""
+    if store.dialect != "postgresql":
+        return
+    conns = [store.writer.engine.connect() for _ in range(n)]
+    for conn in conns:
+        conn.close()
+
+
+@contextmanager
+def read_once() -> Iterator[Connection]:
+    """Reads that need no snapshot shared by their statements (rows that never change, such
+    as an item's content): on PostgreSQL in autocommit, without the BEGIN and COMMIT round
+    trips; elsewhere the same as ``read()``."""
+    st = app_store()
+    if st.dialect != "postgresql":
+        with read() as conn:
+            yield conn
+        return
+    with st.reader.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        yield conn
+
+
 def write(fn: Callable[[Connection], T], store: AppStore | None = None, attempts: int = 5) -> T:
     """Run ``fn(conn)`` in one write transaction; retry on PostgreSQL deadlock/serialization.
 
@@ -129,7 +153,12 @@ def write(fn: Callable[[Connection], T], store: AppStore | None = None, attempts
                 return fn(conn)
         except DBAPIError as exc:
             code = getattr(getattr(exc, "orig", None), "sqlstate", None)
-            # 40P01 deadlock_detected, 40001 serialization_failure: safe to retry.
+            # 40P01 deadlock_detected, 40001 serialization_failure: safe to retry. So is a
+            # connection the database had dropped (the engine does not ping on checkout;
+            # SQLAlchemy has discarded the pool's connections): once, on a fresh one.
+            if exc.connection_invalidated and attempt == 1:
+                log.warning("database connection was lost; retrying the write once")
+                continue
             if code in ("40P01", "40001") and attempt < attempts:
                 log.info("retrying a write after %s (attempt %d)", code, attempt)
                 time.sleep(0.01 * attempt)

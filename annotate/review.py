@@ -194,7 +194,7 @@ def _item_json(lease: assign.Lease) -> dict[str, Any]:
     # The hot path: the task row came with the claim, the item's rendered content from the
     # app's cache (one query on a miss): no further database work for a served item.
     task = lease.task
-    content = db.app_store().content.get(db.read, lease.item_id)
+    content = db.app_store().content.get(db.read_once, lease.item_id)
     if task is None or content is None:  # gone between claim and read: cannot happen
         abort(404)
     criteria = list(task.criteria or [])

@@ -238,7 +238,7 @@ def submit(conn: Connection, assignment_id: int, user_id: int, data: Mapping[str
     Raises InputError for bad fields, LookupError when the assignment is not the user's,
     Conflict when the lease is gone or already answered with another submission id.
     Four statements on the common path: context (with the duplicate check), insert,
-    complete, item count.
+    complete, item count (three on PostgreSQL, where complete and count are one).
     """
     now = now or utcnow()
     if not submission_id or len(submission_id) > 64:
