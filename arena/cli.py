@@ -77,8 +77,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.print_help()
         return 2
     setup_logging(-1 if args.quiet else args.verbose)
+    return run_command(args.func, args)
+
+
+def run_command(func: Callable[[argparse.Namespace], Optional[int]],
+                args: argparse.Namespace) -> int:
+    """Run an entry point's command: an ArenaError becomes one line on stderr and exit 2."""
     try:
-        return int(args.func(args) or 0)
+        return int(func(args) or 0)
     except ArenaError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

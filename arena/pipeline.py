@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import uuid
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
@@ -208,18 +207,11 @@ def ratings_stage(store: Store, cfg: ArenaConfig, *, dry_run: bool) -> str:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of run_arena.py."""
-    from arena.cli import setup_logging
+    from arena.cli import run_command, setup_logging
 
     parser = argparse.ArgumentParser(prog="run_arena.py", description=__doc__.splitlines()[0])
     add_arguments(parser)
     parser.add_argument("-v", "--verbose", action="count", default=0)
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
-    try:
-        return run_from_args(args)
-    except ArenaError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted; stored work is kept and a rerun resumes", file=sys.stderr)
-        return 130
+    return run_command(run_from_args, args)
