@@ -17,10 +17,8 @@ line and field for bad input. ``detect`` says what a file is without writing any
 
 from __future__ import annotations
 
-import gc
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Optional
 
 from sqlalchemy import Connection
 
@@ -30,27 +28,12 @@ from arena.formats.query import ExportFilter
 from arena.formats.records import read_records
 from arena.formats.registry import (FORMAT_NAMES, KINDS, Ctx, Reader, canonical_format,
                                     describe_formats, source_from_path)
+from arena.gcpause import no_gc
 from arena.store.ingest import ImportSummary
 
 # Each module registers its readers and writers on import.
 from arena.formats import (alpacaeval, arenahard, chatbot_arena, evalscope,  # noqa: E402,F401
                            fastchat, leaderboards, leval, longbench, longbench_write)
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a file is parsed and stored.
-
-    A large import allocates millions of small containers and no reference cycles; the
-    collector's repeated full passes over them made a 100,000-record import ~40% slower.
-    The previous state is restored on the way out, errors included."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def detect(path: str | Path, fmt: str = "auto", as_: Optional[str] = None) -> Reader:
@@ -67,7 +50,7 @@ def import_file(conn: Connection, path: str | Path, fmt: str = "auto", as_: Opti
     if source is not None and (not source or "/" in source):
         raise InputError(f"source name {source!r} must be non-empty and contain no '/'",
                          file=path, field="source")
-    with _gc_paused():
+    with no_gc():
         file = read_records(path)
         reader = registry.detect(file, fmt, as_)
         ctx = Ctx(conn=conn, file=file, fmt=reader.format, kind=reader.kind, source=source,

@@ -7,15 +7,15 @@ values the ORM read would also have refused (a date that is not a date).
 
 from __future__ import annotations
 
-import gc
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from operator import itemgetter
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 from sqlalchemy import Connection
 from sqlalchemy.types import TypeEngine
+
+from arena.gcpause import no_gc  # re-exported: selection imports it from here
 
 
 def codes(values: Sequence[Any]) -> tuple[np.ndarray, list[Any]]:
@@ -117,19 +117,6 @@ def fetch_tuples(conn: Connection, sql: str) -> list[tuple]:
         return cur.fetchall()
     finally:
         cur.close()
-
-
-@contextmanager
-def no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector: a load creates millions of short-lived tuples and
-    strings, none of them in cycles, and the collections they trigger cost ~20% of it."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 __all__ = ["codes", "take", "first_seen", "merge_codes", "epochs", "naive_format", "epoch",
