@@ -1,6 +1,6 @@
 """The native config schema (pydantic, unknown keys rejected) and its loader.
 
-Every field here is documented in README.md ("Config reference"); a test fails when one is
+Every field here is documented in docs/config.md; a test fails when one is
 missing. Relative paths resolve against the config file's folder. Secrets are never values in
 a config: an endpoint names the environment variable that holds its key (``api_key_env``).
 
@@ -352,7 +352,7 @@ def load_config(path: str | Path) -> LoadedConfig:
 
 
 def field_paths(model: type[BaseModel] = ArenaConfig, prefix: str = "") -> list[str]:
-    """Every documented config key as a dotted path (used by the README test)."""
+    """Every documented config key as a dotted path (used by the docs test)."""
     out: list[str] = []
     for name, info in model.model_fields.items():
         dotted = f"{prefix}{name}"

@@ -167,7 +167,7 @@ def find_writer(fmt: str, what: str) -> Writer:
 
 
 def describe_formats() -> str:
-    """A table of readers and writers for --help and the README."""
+    """A table of readers and writers for --help and docs/formats.md."""
     lines = []
     for name in FORMAT_NAMES + EXPORT_ONLY:
         reads = [r.kind for r in READERS if r.format == name]

@@ -157,11 +157,17 @@ class Judgment(Base):
     turn: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)  # None = whole dialogue
     first: Mapped[Optional[str]] = mapped_column(String(1), nullable=True)
     judge_kind: Mapped[str] = mapped_column(String(20))
-    judge_id: Mapped[str] = mapped_column(String(200))
+    judge_id: Mapped[str] = mapped_column(String(200))  # a label; the fingerprint is the identity
+    # Hash of everything that changes a machine judge's output (arena.identity); None for humans.
+    fingerprint: Mapped[Optional[str]] = mapped_column(String(64), nullable=True, index=True)
     template_version: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
     policy: Mapped[Optional[str]] = mapped_column(String(40), nullable=True)
     outcome: Mapped[Optional[str]] = mapped_column(String(10), nullable=True)
     strength: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)  # 1 = A>B, 2 = A>>B
+    # A fractional pairwise verdict in AlpacaEval's convention, in model terms: 1 = model_a's
+    # answer preferred, 2 = model_b's, 1.5 a draw (weighted judges, AlpacaEval 2 annotations).
+    # ``outcome`` then holds the nearest discrete outcome; ratings use the fraction.
+    preference: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
     score_a: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
     score_b: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
     scores: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)

@@ -1,4 +1,4 @@
-"""The battle browser behind ``streamlit run viz.py`` (see README, "Battle browser").
+"""The battle browser behind ``streamlit run viz.py`` (see docs/viewer.md).
 
 Modules: ``options`` (lenient argv, store URL by the one resolver), ``data`` (store reads,
 no Streamlit), ``cache`` (Streamlit caching keyed by store URL + change marker),
