@@ -2,7 +2,7 @@
 
 Each capability registers its own sub-command from the module that owns it (a function
 ``add_parser(subparsers)`` that sets ``func``); this file only wires them and turns
-``ArenaError`` into a one-line message and exit code 2.
+``ArenaError`` into a one-line message and a non-zero exit code.
 """
 
 from __future__ import annotations
@@ -82,12 +82,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 def run_command(func: Callable[[argparse.Namespace], Optional[int]],
                 args: argparse.Namespace) -> int:
-    """Run an entry point's command: an ArenaError becomes one line on stderr and exit 2."""
+    """Run an entry point's command: an ArenaError becomes one line on stderr and its exit
+    code (2; 1 for a stage that produced nothing usable)."""
     try:
         return int(func(args) or 0)
     except ArenaError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
+        return int(getattr(err, "exit_code", 2))
     except KeyboardInterrupt:
         print("interrupted; stored work is kept and a rerun resumes", file=sys.stderr)
         return 130

@@ -80,6 +80,14 @@ class FileModel(ModelBase):
     format: str = "auto"
 
 
+class StoredModel(ModelBase):
+    """Answers already in the store (``arena import``, another config's run), no backend to
+    make more. Per question the model's latest stored version is used; a model with no stored
+    answer for the selected questions is an error naming it."""
+
+    backend: Literal["store"]
+
+
 class OpenAIModel(ModelBase):
     """Any OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, SGLang, ...)."""
 
@@ -117,7 +125,7 @@ class TransformersModel(ModelBase):
     static_cache: bool = False  # static KV cache (faster batched decoding on GPUs)
 
 
-ModelSpec = Annotated[Union[FileModel, OpenAIModel, TransformersModel],
+ModelSpec = Annotated[Union[FileModel, StoredModel, OpenAIModel, TransformersModel],
                       Field(discriminator="backend")]
 
 
@@ -246,7 +254,8 @@ class ArenaConfig(Strict):
         return self
 
     @property
-    def enabled_models(self) -> list[Union[FileModel, OpenAIModel, TransformersModel]]:
+    def enabled_models(self) -> list[Union[FileModel, StoredModel, OpenAIModel,
+                                           TransformersModel]]:
         return [m for m in self.models if m.enabled]
 
     def config_hash(self) -> str:

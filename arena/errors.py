@@ -43,3 +43,10 @@ class BackendUnavailable(ArenaError):
 
 class BudgetExceeded(ArenaError):
     """A configured cap (max_calls / max_cost) stopped the run cleanly."""
+
+
+class StageFailed(ArenaError):
+    """A stage ran and produced nothing usable (every answer or every judgment failed). The
+    message is the one-line summary; stored work is kept and a rerun retries. Exit code 1."""
+
+    exit_code = 1

@@ -18,9 +18,8 @@ pipeline imports their answers).
   ``generation.max_calls`` / ``generation.max_cost`` stop the run cleanly (answers in flight
   are stored; the rest are neither answered nor failed, and ``report.stopped`` says why).
 
-``answer_params_hash(spec)`` is the cache key: backend, model id/path + revision, endpoint,
-system prompt, chat template, generation parameters, extra body, input window and the prompt
-format version; never API keys, concurrency, batch size or prices.
+``arena.identity.answer_params_hash(spec)`` is the answer version and cache key (what it covers is
+documented there).
 
 Fails with :class:`arena.errors.BackendUnavailable` (before any call) when a model's backend
 cannot run here (missing package, unset API key env var, model that cannot be loaded).
@@ -34,7 +33,7 @@ from typing import Any, Optional, Sequence, Union
 
 from sqlalchemy import Connection, select
 
-from arena import ids
+from arena.identity import answer_params_hash
 from arena.config import ArenaConfig, OpenAIModel, TransformersModel
 from arena.errors import BackendUnavailable
 from arena.llm.factory import make_provider, price_of
@@ -49,26 +48,7 @@ from arena.store.schema import AnswerFailure, Document, Question, utcnow
 log = logging.getLogger(__name__)
 
 GenSpec = Union[OpenAIModel, TransformersModel]
-# Bump when the way prompts are built from questions changes (it changes every answer).
-PROMPT_FORMAT = 1
-OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 MAX_LISTED_FAILURES = 20
-
-
-def answer_params_hash(spec: Any) -> str:
-    """The cache key of ``spec``'s answers (see the module docstring for what it covers)."""
-    part: dict[str, Any] = {
-        "backend": spec.backend, "model": spec.model, "system_prompt": spec.system_prompt,
-        "generation": spec.generation.model_dump(mode="json"), "prompt_format": PROMPT_FORMAT,
-    }
-    if isinstance(spec, OpenAIModel):
-        part["base_url"] = (spec.base_url or OPENAI_DEFAULT_URL).rstrip("/")
-        part["extra_body"] = spec.extra_body
-    elif isinstance(spec, TransformersModel):
-        part["revision"] = spec.revision
-        part["chat_template"] = spec.chat_template
-        part["max_input_tokens"] = spec.max_input_tokens
-    return ids.params_hash(part)
 
 
 def public_spec(spec: Any) -> dict[str, Any]:

@@ -30,7 +30,7 @@ import argparse
 import json
 import logging
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
@@ -135,6 +135,7 @@ class Leaderboard:
     warnings: list[str] = field(default_factory=list)
     empty_reason: Optional[str] = None
     style_length_coef: Optional[float] = None
+    scope: str = ""  # what the board counts: a config's run scope, or one judge without one
 
     @property
     def label(self) -> str:
@@ -156,10 +157,11 @@ class Leaderboard:
             "elo_k": s.elo_k, "baseline": s.baseline, "methods": list(s.methods),
             "verdicts_used": self.n_verdicts, "battles": self.n_battles,
             "excluded": {k: v for k, v in self.counts.items()
-                         if k not in ("rows", "included") and v},
+                         if k not in ("rows", "included", "out_of_scope") and v},
+            "out_of_scope": self.counts.get("out_of_scope", 0),
             "battle_notes": {k: v for k, v in self.battle_notes.items() if v},
             "judges": self.judges, "template_versions": self.templates,
-            "warnings": self.warnings,
+            "warnings": self.warnings, "scope": self.scope,
         }
 
 
@@ -172,7 +174,7 @@ def compute_leaderboard(frame: VerdictFrame, settings: LeaderboardSettings,
     """One board over ``frame`` (or its ``category`` part). Never raises for empty data."""
     sub = frame if category is None else frame.for_category(category)
     board = Leaderboard(category=category or "all", settings=settings, selection=frame.selection,
-                        counts=dict(frame.counts), n_verdicts=len(sub),
+                        counts=frame.counts_for(category), n_verdicts=len(sub),
                         judges=sub.used_judges() if len(sub) else [],
                         templates=sub.used_templates() if len(sub) else [])
     if len(sub) == 0:
@@ -283,8 +285,9 @@ def compute_leaderboards(frame: VerdictFrame, settings: LeaderboardSettings
 
 
 def _manifest(cfg: Any, boards: dict[str, Leaderboard], frame: VerdictFrame,
-              store_desc: str, files: list[str]) -> dict[str, Any]:
-    top = boards["all"]
+              store_desc: str, files: list[str], scope: Any = None) -> dict[str, Any]:
+    top = boards.get("all") or next(iter(boards.values()))
+    judges = sorted({j for b in boards.values() for j in b.judges})
     return {
         "project_version": __version__, "config_hash": cfg.config_hash(),
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -293,25 +296,35 @@ def _manifest(cfg: Any, boards: dict[str, Leaderboard], frame: VerdictFrame,
                       "judge_kinds": list(frame.selection.judge_kinds),
                       "judge_ids": list(frame.selection.judge_ids),
                       "template_versions": list(frame.selection.template_versions)},
-        "judges": top.judges, "template_versions": top.templates,
+        "scope": scope.manifest(cfg) if scope is not None else None,
+        "scope_note": top.scope,
+        "judges": judges,
+        "judge_fingerprints": {name: fp for name, fp in frame.fingerprints.items()
+                               if name in judges},
+        "template_versions": sorted({t for b in boards.values() for t in b.templates}),
         "seeds": {"bootstrap": top.settings.seed, "judge": getattr(cfg.judge, "seed", None)},
         "counts": {"included": frame.counts.get("included", 0),
                    "excluded": {k: v for k, v in frame.counts.items()
                                 if k not in ("rows", "included")},
                    "rows_considered": frame.counts.get("rows", 0),
-                   "battles": top.n_battles},
+                   "battles": top.n_battles,
+                   "per_category": {c: {"included": b.counts.get("included", 0),
+                                        "excluded": {k: v for k, v in b.counts.items()
+                                                     if k not in ("rows", "included") and v}}
+                                    for c, b in boards.items() if c != "all"}},
         "settings": to_jsonable(top.settings.__dict__),
         "categories": list(boards), "files": files,
     }
 
 
 def write_reports(boards: dict[str, Leaderboard], cfg: Any, frame: VerdictFrame,
-                  store_desc: str) -> list[Path]:
+                  store_desc: str, scope: Any = None) -> list[Path]:
     """Write <dir>/<name>[-dry-run].{md,csv,json} and a .manifest.json beside them, each file
     replaced atomically (written to a temp name, then renamed)."""
     out_dir = Path(cfg.report.dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = cfg.report.name + ("-dry-run" if boards["all"].settings.dry_run else "")
+    top = next(iter(boards.values()))
+    stem = cfg.report.name + ("-dry-run" if top.settings.dry_run else "")
     written = []
     for fmt in cfg.report.formats:
         path = out_dir / f"{stem}.{fmt}"
@@ -319,7 +332,8 @@ def write_reports(boards: dict[str, Leaderboard], cfg: Any, frame: VerdictFrame,
         written.append(path)
     manifest = out_dir / f"{stem}.manifest.json"
     _atomic_write(manifest, json.dumps(_manifest(cfg, boards, frame, store_desc,
-                                                 [p.name for p in written]), indent=2) + "\n")
+                                                 [p.name for p in written], scope),
+                                       indent=2) + "\n")
     written.append(manifest)
     return written
 
@@ -330,25 +344,127 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def build_boards(store: Any, cfg: Any, *, dry_run: bool = False
-                 ) -> tuple[dict[str, Leaderboard], VerdictFrame]:
+def build_boards(store: Any, cfg: Any, *, dry_run: bool = False, scope: Any = None,
+                 judge: Optional[str] = None
+                 ) -> tuple[dict[str, Leaderboard], VerdictFrame, Any]:
+    """The boards of ``cfg``'s run scope (``arena.scope``): its questions, answer versions,
+    planned pairs and orders, and the fingerprint of the judge it selects (``judge`` names a
+    ``judge.judges`` entry instead of the first usable one). Returns (boards, frame, scope).
+    Raises ConfigError / BackendUnavailable when the config names no judge that can be
+    identified."""
+    from arena.scope import build_scope
+
     settings = LeaderboardSettings.from_config(cfg, dry_run=dry_run)
-    selection = Selection.from_config(cfg.ratings, dry_run=dry_run,
-                                      mode=settings.mode)  # type: ignore[arg-type]
+    if scope is None:
+        scope = build_scope(store, cfg, scope_judges(cfg, dry_run=dry_run, name=judge),
+                            categories=cfg.generation.categories or None)
+    selection = replace(Selection.from_config(cfg.ratings, dry_run=dry_run,
+                                              mode=settings.mode),  # type: ignore[arg-type]
+                        scope=scope)
     frame = load_verdicts(store, selection)
-    return compute_leaderboards(frame, settings), frame
+    boards = compute_leaderboards(frame, settings)
+    note = scope_note(cfg, scope)
+    for b in boards.values():
+        b.scope = note
+    top = boards["all"]
+    if top.empty_reason and frame.counts.get("out_of_scope"):
+        top.empty_reason += (f"; {frame.counts['out_of_scope']} stored verdicts are outside "
+                             f"this config's scope (other judges, answer versions or pairs)")
+    return boards, frame, scope
+
+
+def scope_judges(cfg: Any, *, dry_run: bool = False, name: Optional[str] = None) -> list[Any]:
+    """The judges whose verdicts a config's board counts: the dry-run judge, or the LLM judge
+    the reviews stage would select (or the ``judge.judges`` entry called ``name``) plus the
+    metric judges. Builds no provider and makes no call."""
+    from arena.pipeline import build_judge
+
+    if dry_run:
+        return [build_judge(cfg, dry_run=True)]
+    if not cfg.judge.judges and not cfg.judge.metrics:
+        return []  # human verdicts only
+    if name is not None:
+        entries = [j for j in cfg.judge.judges if j.name == name]
+        if not entries:
+            from arena.errors import ConfigError
+
+            raise ConfigError(f"--judge {name!r}: no judge.judges entry has that name "
+                              f"(entries: {', '.join(j.name for j in cfg.judge.judges)})")
+        cfg = cfg.model_copy(update={"judge": cfg.judge.model_copy(update={
+            "judges": [entries[0].model_copy(update={"enabled": True})]})})
+    from judges.factory import build_judge as build
+
+    return build(cfg, quiet=True)
+
+
+def scope_note(cfg: Any, scope: Any) -> str:
+    judges = ", ".join(j.label for j in scope.judges) or "human verdicts only"
+    return (f"config {cfg.name!r}: {len(scope.question_ids)} questions, "
+            f"{len(cfg.enabled_models)} enabled models (one answer version each), judge "
+            f"{judges}")
+
+
+NO_SCOPE = "no run scope (no config, or a config that names no models): every stored verdict"
+
+
+def build_unscoped_boards(store: Any, cfg: Any, *, dry_run: bool = False
+                          ) -> tuple[dict[str, Leaderboard], VerdictFrame]:
+    """Boards without a run scope. One judge in the store: the usual boards (all + per
+    category). Several: one board per judge fingerprint (human verdicts together), each
+    labelled, never one board over judges that happen to share a name."""
+    settings = LeaderboardSettings.from_config(cfg, dry_run=dry_run)
+    frame = load_verdicts(store, Selection.from_config(
+        cfg.ratings, dry_run=dry_run, mode=settings.mode))  # type: ignore[arg-type]
+    groups = judge_groups(frame)
+    if len(groups) <= 1:
+        boards = compute_leaderboards(frame, settings)
+        for b in boards.values():
+            b.scope = NO_SCOPE
+        return boards, frame
+    boards = {}
+    for name, mask in groups.items():
+        b = compute_leaderboard(frame.subset(mask), settings)
+        b.category = f"all, judge {name}"
+        b.counts = {"rows": int(mask.sum()), "included": int(mask.sum())}
+        b.scope = NO_SCOPE + "; one board per judge fingerprint (pass -c CONFIG for a run's scope)"
+        boards[b.category] = b
+    return boards, frame
+
+
+def judge_groups(frame: VerdictFrame) -> dict[str, np.ndarray]:
+    """Row masks per judge: each machine or imported judge (name and fingerprint) alone, all
+    human verdicts together."""
+    out: dict[str, np.ndarray] = {}
+    human = np.zeros(len(frame), dtype=bool)
+    for i, name in enumerate(frame.judges):
+        mask = frame.judge == i
+        if not mask.any():
+            continue
+        if name.split(":", 1)[0].startswith("human"):
+            human |= mask
+        else:
+            out[name] = mask
+    if human.any():
+        out["human annotators"] = human
+    return out
 
 
 def run_ratings_stage(store: Any, cfg: Any, *, dry_run: bool = False,
-                      fmt: str = "table", write_files: bool = True) -> str:
-    """Build the leaderboards, write the report files (unless there is nothing to rate) and
-    return the printed text. Never raises for "no verdicts yet": the text says so."""
-    boards, frame = build_boards(store, cfg, dry_run=dry_run)
+                      fmt: str = "table", write_files: bool = True, scope: Any = None,
+                      judge: Optional[str] = None) -> str:
+    """Build the config's leaderboards, write the report files (unless there is nothing to
+    rate) and return the printed text. Never raises for "no verdicts yet": the text says so.
+    A config that names no models has no run scope (``build_unscoped_boards``)."""
+    if scope is None and not cfg.models:
+        boards, frame = build_unscoped_boards(store, cfg, dry_run=dry_run)
+    else:
+        boards, frame, scope = build_boards(store, cfg, dry_run=dry_run, scope=scope,
+                                            judge=judge)
     text = format_board(list(boards.values()), fmt)
-    if boards["all"].empty_reason:
+    if all(b.empty_reason for b in boards.values()):
         return text
     if write_files and cfg.report.formats:
-        paths = write_reports(boards, cfg, frame, store.describe())
+        paths = write_reports(boards, cfg, frame, store.describe(), scope)
         if fmt == "table":
             text += "\nreport: " + ", ".join(str(p) for p in paths) + "\n"
     return text
@@ -359,12 +475,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                               description="Ratings from the stored verdicts (Bradley-Terry with "
                               "bootstrap CIs, Elo, win rates) per category; writes the report "
                               "files and their manifest into report.dir.")
-    p.add_argument("-c", "--config", help="config file (default: built-in defaults)")
+    p.add_argument("-c", "--config", help="config file: the board counts exactly its run scope "
+                   "(without one: a board per judge fingerprint over every stored verdict)")
     p.add_argument("--db", help="store URL (overrides ARENA_DB and store.url)")
     p.add_argument("--format", choices=["table", "csv", "json", "md"], default="table")
     p.add_argument("--dry-run", action="store_true",
                    help="rate only the dry-run (random) verdicts, labelled as such")
     p.add_argument("--no-files", action="store_true", help="print only; write no report files")
+    p.add_argument("--judge", help="with -c: the judge.judges entry whose verdicts to rate "
+                   "(default: the first usable one, as the reviews stage picks)")
     p.set_defaults(func=_cli)
 
 
@@ -375,8 +494,13 @@ def _cli(args: argparse.Namespace) -> int:
     cfg = load_config(args.config).config if args.config else ArenaConfig()
     store = open_store(args.db, cfg.store.url)
     try:
+        if args.judge and not cfg.models:
+            from arena.errors import ConfigError
+
+            raise ConfigError("--judge needs -c CONFIG naming models (without a run scope "
+                              "every judge fingerprint gets its own board)")
         print(run_ratings_stage(store, cfg, dry_run=args.dry_run, fmt=args.format,
-                                write_files=not args.no_files), end="")
+                                write_files=not args.no_files, judge=args.judge), end="")
     finally:
         store.close()
     return 0

@@ -5,11 +5,18 @@ stage reads what earlier stages stored and appends its own rows, skipping stored
 rerun after Ctrl-C or ``kill -9`` resumes and a rerun of a finished config does nothing.
 
 Stages:
-- questions (always, idempotent): the config's question and reference files are imported;
-- ``answers``: ``backend: file`` models' answers are imported; ``openai`` and ``transformers``
-  models generate the answers still missing;
+- inputs (always, idempotent): the config's question and reference files, and the answer files
+  of ``backend: file`` models (each text stored under its own version: a changed file is a new
+  version, and this run uses the file as it is now);
+- preflight (before any paid call): the judge is chosen and every generating model's and the
+  judge's backend is checked (keys set, endpoints reachable, local models present);
+- ``answers``: ``openai`` and ``transformers`` models generate the answers still missing;
 - ``reviews``: battles are planned and judged (``--dry-run``: seeded random verdicts);
-- ``ratings``: the leaderboard is printed and the report files written.
+- ``ratings``: the leaderboard of this config's run scope (``arena.scope``) is printed and the
+  report files written.
+
+A stage that produced nothing usable (every answer of a model failed, or the judge failed on
+every item it tried) stops the run with ``StageFailed``: one summary line, exit code 1.
 """
 
 from __future__ import annotations
@@ -18,16 +25,18 @@ import argparse
 import logging
 import uuid
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from arena.config import ArenaConfig, FileModel, LoadedConfig, load_config
-from arena.errors import ArenaError, BackendUnavailable, BudgetExceeded
-from arena.pairing import source_name
+from arena.errors import ArenaError, BackendUnavailable, BudgetExceeded, StageFailed
+from arena.pairing import selected_questions, source_name
+from arena.scope import Versions, file_versions, fixed_versions, model_versions
 from arena.store import Store, open_store
 
 log = logging.getLogger(__name__)
 
 STAGES = ("answers", "reviews", "ratings")
+GENERATING = ("openai", "transformers")  # backends the answers stage calls
 
 
 @dataclass
@@ -85,7 +94,8 @@ def run_pipeline(loaded: LoadedConfig, *, db: Optional[str] = None, dry_run: boo
                  categories: Optional[list[str]] = None, retry_failed: bool = False,
                  progress: bool = True) -> PipelineResult:
     """Run the requested stages in order. Raises ArenaError with a plain message when a stage
-    cannot run (bad input, a backend that is not available); stored work is kept."""
+    cannot run (bad input, a backend that is not available: found before any paid call) and
+    StageFailed when one produced nothing usable; stored work is kept."""
     cfg = loaded.config
     if categories:
         cfg = cfg.model_copy(update={"generation": cfg.generation.model_copy(
@@ -97,16 +107,32 @@ def run_pipeline(loaded: LoadedConfig, *, db: Optional[str] = None, dry_run: boo
     _say(result, f"store: {store.describe()}")
     try:
         import_questions(store, cfg, result)
+        files = import_file_answers(store, cfg, result)
+        judges = None
+        if "reviews" in stages and (cfg.judge.enabled or dry_run):
+            judges = _as_list(build_judge(cfg, dry_run=dry_run))
+        preflight(cfg, stages, judges)
         if "answers" in stages:
             answers_stage(store, cfg, result, limit=limit, progress=progress)
+        with store.begin() as conn:
+            qids = selected_questions(conn, cfg)
+            versions = model_versions(cfg, qids, fixed_versions(conn, cfg, qids, files))
         if "reviews" in stages:
-            reviews_stage(store, cfg, result, dry_run=dry_run, limit=limit,
-                          retry_failed=retry_failed, progress=progress)
+            if judges is None:
+                _say(result, "reviews: judge.enabled is false; skipped")
+            else:
+                reviews_stage(store, cfg, result, judges, limit=limit,
+                              retry_failed=retry_failed, progress=progress, versions=versions)
         if "ratings" in stages:
-            result.leaderboard = ratings_stage(store, cfg, dry_run=dry_run)
+            result.leaderboard = ratings_stage(store, cfg, dry_run=dry_run, judges=judges,
+                                               versions=versions)
     finally:
         store.close()
     return result
+
+
+def _as_list(judges: Any) -> list[Any]:
+    return judges if isinstance(judges, list) else [judges]
 
 
 def _say(result: PipelineResult, msg: str) -> None:
@@ -128,22 +154,36 @@ def import_questions(store: Store, cfg: ArenaConfig, result: PipelineResult) -> 
         _say(result, f"references {r.file.name}: {summary}")
 
 
-def _single_source(cfg: ArenaConfig) -> Optional[str]:
-    names = {source_name(q) for q in cfg.questions}
-    return names.pop() if len(names) == 1 else None
+def import_file_answers(store: Store, cfg: ArenaConfig, result: PipelineResult
+                        ) -> dict[str, dict[str, str]]:
+    """Import every enabled ``backend: file`` model's answers (idempotent; a changed text is a
+    new version). Returns {model: {question id: version}}: what this run uses."""
+    out: dict[str, dict[str, str]] = {}
+    for spec in cfg.enabled_models:
+        if isinstance(spec, FileModel):
+            with store.begin() as conn:
+                out[spec.name], summary = file_versions(conn, cfg, spec)
+            _say(result, f"answers of {spec.name} from {spec.path.name}: {summary}")
+    return out
+
+
+def preflight(cfg: ArenaConfig, stages: Sequence[str], judges: Optional[list[Any]]) -> None:
+    """Check, before any paid call, every backend this run will call (``arena.preflight``)."""
+    from arena.preflight import require_backends
+
+    specs: list[Any] = []
+    if "answers" in stages:
+        specs += [m for m in cfg.enabled_models if m.backend in GENERATING]
+    for judge in judges or []:
+        spec = getattr(judge, "spec", None)
+        if spec is not None:
+            specs.append(spec)
+    require_backends(specs)
 
 
 def answers_stage(store: Store, cfg: ArenaConfig, result: PipelineResult, *,
                   limit: Optional[int], progress: bool) -> None:
-    from arena import formats
-
-    for spec in cfg.enabled_models:
-        if isinstance(spec, FileModel):
-            with store.begin() as conn:
-                summary = formats.import_answers(conn, spec.path, spec.format, model=spec.name,
-                                                 source=_single_source(cfg))
-            _say(result, f"answers of {spec.name} from {spec.path.name}: {summary}")
-    if not any(not isinstance(m, FileModel) for m in cfg.enabled_models):
+    if not any(m.backend in GENERATING for m in cfg.enabled_models):
         return
     try:
         from arena.generate import run_answers
@@ -159,6 +199,14 @@ def answers_stage(store: Store, cfg: ArenaConfig, result: PipelineResult, *,
         # A budget cap is a clean stop: later stages would work on an incomplete answer set.
         raise BudgetExceeded(f"answers stage stopped by the budget ({report.stopped}); stored "
                              "answers are kept and a rerun continues where this one stopped")
+    dead = [m for m in report.models if m.failed and m.generated + m.already == 0]
+    if dead:
+        errors = {model: err for model, _q, err in reversed(report.failures)}
+        raise StageFailed("; ".join(
+            f"answers: model {m.model} failed on {m.failed} of "
+            f"{m.selected} questions: {errors.get(m.model, 'unknown error')}" for m in dead) +
+            " (nothing to judge for it; stored answers are kept and a rerun retries the "
+            "failures)")
 
 
 def build_judge(cfg: ArenaConfig, *, dry_run: bool):  # type: ignore[no-untyped-def]
@@ -177,32 +225,38 @@ def build_judge(cfg: ArenaConfig, *, dry_run: bool):  # type: ignore[no-untyped-
     return build(cfg)
 
 
-def reviews_stage(store: Store, cfg: ArenaConfig, result: PipelineResult, *, dry_run: bool,
-                  limit: Optional[int], retry_failed: bool, progress: bool) -> None:
+def reviews_stage(store: Store, cfg: ArenaConfig, result: PipelineResult, judges: list[Any], *,
+                  limit: Optional[int], retry_failed: bool, progress: bool,
+                  versions: Optional[Versions] = None) -> None:
+    from arena.identity import judge_label
     from arena.reviews import run_reviews
 
-    if not cfg.judge.enabled and not dry_run:
-        _say(result, "reviews: judge.enabled is false; skipped")
-        return
-    judges = build_judge(cfg, dry_run=dry_run)
-    for judge in (judges if isinstance(judges, list) else [judges]):
-        _say(result, f"judge: {judge.judge_id} ({judge.kind})")
+    for judge in judges:
+        _say(result, f"judge: {judge_label(judge.judge_id, judge.fingerprint)} ({judge.kind})")
         report = run_reviews(store, cfg, judge, limit=limit, retry_failed=retry_failed,
-                             run_id=uuid.uuid4().hex[:12], progress=progress)
+                             run_id=uuid.uuid4().hex[:12], progress=progress, versions=versions)
         _say(result, str(report))
         summary = getattr(judge, "summary", None)
         if callable(summary):
             _say(result, summary())
+        why = report.nothing_usable()
+        if why:
+            raise StageFailed(why + " (stored work is kept; a rerun retries the failed calls, "
+                              "--retry-failed re-judges unparsable verdicts)")
 
 
-def ratings_stage(store: Store, cfg: ArenaConfig, *, dry_run: bool) -> str:
-    try:
-        from arena.leaderboard import run_ratings_stage
-    except ModuleNotFoundError as exc:
-        if exc.name and exc.name.startswith("arena"):
-            raise BackendUnavailable("the ratings stage is not built yet") from None
-        raise
-    return run_ratings_stage(store, cfg, dry_run=dry_run)
+def ratings_stage(store: Store, cfg: ArenaConfig, *, dry_run: bool,
+                  judges: Optional[list[Any]] = None, versions: Optional[Versions] = None) -> str:
+    """The leaderboard of the config's run scope, judged by ``judges`` (default: the ones the
+    reviews stage would select)."""
+    from arena.leaderboard import run_ratings_stage, scope_judges
+    from arena.scope import build_scope
+
+    if judges is None:
+        judges = scope_judges(cfg, dry_run=dry_run)
+    scope = build_scope(store, cfg, judges, versions=versions,
+                        categories=cfg.generation.categories or None)
+    return run_ratings_stage(store, cfg, dry_run=dry_run, scope=scope)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

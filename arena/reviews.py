@@ -1,17 +1,22 @@
 """The reviews stage: battles (or answers) -> judge work items -> Judgment rows.
 
 Work items follow the position policy (DESIGN.md section 5):
-- ``none``: one judgment per battle, model_a shown first;
+- ``none``: one judgment per battle, the first model of the pair shown first (pairwise-all:
+  the pair's first name; pairwise-baseline: the candidate, the baseline second);
 - ``random_order``: one judgment, the order drawn from the seed and the battle (stable);
 - ``tie_if_inconsistent`` and ``both_games``: both orders judged (they differ only in how the
   ratings combine the two rows).
 Single mode makes one item per answer. With ``judge.per_turn`` a multi-turn question gives
 one item per turn (``turn`` = 1..n); otherwise one item judges the whole dialogue.
 
-Resume: every item has a cache key (judge id, template version, question, both answers, order
-shown, turn). An item whose key already has a row is skipped; with ``retry_failed`` an item
-whose rows are all failed is judged again (a new row; the failed one stays for the record).
-Rows are stored as they arrive, so an interrupted run keeps what it finished.
+Resume and reuse: every item has a judgment key (``arena.identity.judgment_key``: the judge's
+fingerprint, the template version, the answer versions in the order shown, the turn; not the
+mode), so pairwise-all and pairwise-baseline share the judgments they have in common. An item
+whose key already has a row is skipped; with ``retry_failed`` an item whose rows are all failed
+(unparsable verdicts) is judged again (a new row; the failed one stays for the record). A judge
+call that failed in transport (connection refused, timeout after retries) is not a judgment:
+it is stored in ``judge_failures`` and a plain rerun judges the item again. Rows are stored as
+they arrive, so an interrupted run keeps what it finished.
 """
 
 from __future__ import annotations
@@ -24,10 +29,11 @@ from typing import Any, Callable, Optional, Protocol
 from sqlalchemy import select
 
 from arena.config import ArenaConfig
-from arena.ids import content_id, sha256_hex, canonical_json
+from arena.identity import judgment_key
+from arena.ids import content_id
 from arena.pairing import answer_map, plan_battles, selected_questions
 from arena.store import Store
-from arena.store.schema import Judgment
+from arena.store.schema import JudgeFailure, Judgment, utcnow
 from arena.types import Mode, PositionPolicy
 
 log = logging.getLogger(__name__)
@@ -51,37 +57,47 @@ class JudgeItem:
 class Judge(Protocol):
     """What the stage needs of a judge (dry-run, LLM, metric).
 
-    Optional hooks, used when present: ``bind(store)`` (called first: the judge reads
-    questions and answers), ``prepare(items)`` (bulk reads before cache keys are computed),
-    ``mode`` (plan items of this mode instead of ``judge.mode``: metric judges are single),
-    ``cache_extra`` (a string added to every cache key: the judge's model parameters) and
-    ``summary()`` (a report printed after the run)."""
+    ``judge_id`` is the judge's name (a label); ``fingerprint`` its identity
+    (``arena.identity.fingerprint`` of everything that changes its output). Optional hooks,
+    used when present: ``bind(store)`` (called first: the judge reads questions and answers),
+    ``prepare(items)`` (bulk reads before keys are computed), ``mode`` (plan items of this mode
+    instead of ``judge.mode``: metric judges are single) and ``summary()`` (a report printed
+    after the run)."""
 
     kind: str
     judge_id: str
+    fingerprint: str
 
     def template_version(self, item: JudgeItem) -> Optional[str]: ...
 
     def judge(self, items: list[JudgeItem], emit: Callable[[dict[str, Any]], None]) -> None:
         """Judge every item, calling ``emit(row)`` with a Judgment row dict per item as it is
-        ready (including failed ones, with parse_status 'failed' and the raw output)."""
+        ready (including failed ones, with parse_status 'failed' and the raw output). A call
+        that failed in transport is emitted with ``call_failed=True`` (stored apart, not a
+        judgment)."""
         ...
 
 
+def shown_answers(item: JudgeItem) -> list[Optional[int]]:
+    """The answer versions of ``item`` in the order the judge sees them."""
+    if item.answer_b_id is None:
+        return [item.answer_a_id]
+    if item.first == "B":
+        return [item.answer_b_id, item.answer_a_id]
+    return [item.answer_a_id, item.answer_b_id]
+
+
 def cache_key(judge: Judge, item: JudgeItem) -> str:
-    parts: list[Any] = [judge.judge_id, judge.template_version(item), item.question_id,
-                        item.answer_a_id, item.answer_b_id, item.first, item.turn, item.mode]
-    # A judge whose output depends on more than its id (an LLM judge's model, endpoint and
-    # generation parameters) says so in ``cache_extra``; judges without it keep their keys.
-    extra = getattr(judge, "cache_extra", None)
-    if extra:
-        parts.append(extra)
-    return sha256_hex(canonical_json(parts))[:40]
+    """The judgment key of ``item`` under ``judge`` (see ``arena.identity.judgment_key``)."""
+    return judgment_key(judge.fingerprint, judge.template_version(item), shown_answers(item),
+                        item.turn)
 
 
-def orders_for(policy: PositionPolicy, seed: int, battle_key: str) -> list[str]:
+def orders_for(policy: PositionPolicy, seed: int, battle_key: str, lead: str = "A") -> list[str]:
+    """Display orders to judge for one battle ("A" = model_a shown first). ``lead`` is the
+    side shown first when the policy judges one fixed order."""
     if policy == PositionPolicy.NONE:
-        return ["A"]
+        return [lead]
     if policy == PositionPolicy.RANDOM_ORDER:
         return [random.Random(content_id(seed, battle_key, "order")).choice(["A", "B"])]
     return ["A", "B"]
@@ -107,62 +123,98 @@ def _turn_list(per_turn: bool, n_turns: int) -> list[Optional[int]]:
 
 
 def plan_items(store: Store, cfg: ArenaConfig, *, limit: Optional[int] = None,
-               mode: Optional[Mode] = None) -> list[JudgeItem]:
+               mode: Optional[Mode] = None, versions: Optional[dict[str, dict[str, str]]] = None,
+               question_ids: Optional[list[str]] = None, create: bool = True) -> list[JudgeItem]:
     """Store the run's battles and return every judge work item, in a stable order.
 
     ``mode`` overrides ``cfg.judge.mode`` (metric judges always score single answers).
-    With ``judge.per_turn`` a multi-turn question gives one item per turn."""
+    ``versions`` is the answer version each model selects (``arena.scope.model_versions``;
+    default: read now, without writing). ``question_ids`` (default: the config's selection,
+    cut to ``limit``). ``create=False`` stores no battles (readers). With ``judge.per_turn`` a
+    multi-turn question gives one item per turn."""
+    from arena.scope import read_only_versions
+
     mode = Mode(mode) if mode is not None else cfg.judge.mode
     per_turn = cfg.judge.per_turn
+    if question_ids is None:
+        with store.begin() as conn:
+            question_ids = selected_questions(conn, cfg, limit=limit)
+    qids = list(question_ids)
+    if versions is None:
+        versions = read_only_versions(store, cfg, qids)
     with store.begin() as conn:
-        qids = selected_questions(conn, cfg, limit=limit)
         turns = _turns_of(conn, qids) if per_turn else {}
         if mode == Mode.SINGLE:
-            answers = answer_map(conn, cfg, qids)
+            answers = answer_map(conn, cfg, qids, versions)
             return [JudgeItem(mode=Mode.SINGLE.value, question_id=q, model_a=m, answer_a_id=aid,
                               first=None, turn=t)
                     for (q, m), aid in sorted(answers.items())
                     for t in _turn_list(per_turn, turns.get(q, 1))]
-        battles = plan_battles(conn, cfg, qids)
+        battles = plan_battles(conn, cfg, qids, versions, create=create)
     items = []
     for b in battles:
         key = f"{b.question_id}|{b.model_a}|{b.model_b}"
         for t in _turn_list(per_turn, turns.get(b.question_id, 1)):
-            for first in orders_for(cfg.judge.position_policy, cfg.judge.seed, key):
+            for first in orders_for(cfg.judge.position_policy, cfg.judge.seed, key, b.lead):
                 items.append(JudgeItem(mode=mode.value, question_id=b.question_id,
                                        model_a=b.model_a, answer_a_id=b.answer_a_id,
                                        model_b=b.model_b, answer_b_id=b.answer_b_id,
-                                       battle_id=b.battle_id, first=first, turn=t))
+                                       battle_id=b.battle_id if b.battle_id >= 0 else None,
+                                       first=first, turn=t))
     return items
 
 
 @dataclass
 class ReviewReport:
+    """What one judge did in this run. ``judged``: usable judgments stored now; ``failed``:
+    unparsable verdicts stored as failed judgments; ``call_failures``: calls that failed in
+    transport (not judgments; a plain rerun retries them)."""
+
     judge_id: str
+    fingerprint: str = ""
     planned: int = 0
     skipped: int = 0
     judged: int = 0
     failed: int = 0
+    call_failures: int = 0
     failures: list[str] = field(default_factory=list)
 
+    @property
+    def attempted(self) -> int:
+        return self.judged + self.failed + self.call_failures
+
     def __str__(self) -> str:
-        s = (f"reviews by {self.judge_id}: {self.planned} items, {self.skipped} already stored, "
-             f"{self.judged} judged now, {self.failed} failed")
+        from arena.identity import judge_label
+
+        s = (f"reviews by {judge_label(self.judge_id, self.fingerprint)}: {self.planned} items, "
+             f"{self.skipped} already stored, {self.judged} judged now, {self.failed} "
+             f"unparsable (stored as failed; --retry-failed judges them again)")
+        if self.call_failures:
+            s += f", {self.call_failures} calls failed (not judged; a rerun retries them)"
         if self.failures:
             s += "\n  failed: " + "\n  failed: ".join(self.failures[:20])
             if len(self.failures) > 20:
                 s += f"\n  ... and {len(self.failures) - 20} more"
         return s
 
+    def nothing_usable(self) -> Optional[str]:
+        """The one-line summary when this run attempted items and none gave a verdict."""
+        if self.attempted == 0 or self.judged > 0:
+            return None
+        first = self.failures[0].split(": ", 1)[-1] if self.failures else "no verdict"
+        return (f"judge {self.judge_id} failed on {self.attempted} of {self.attempted} items: "
+                f"{first}")
+
 
 def pending_items(store: Store, judge: Judge, items: list[JudgeItem], *,
                   retry_failed: bool = False) -> tuple[list[JudgeItem], dict[str, JudgeItem]]:
-    """Drop items already judged (by cache key); keep failed ones only with retry_failed."""
+    """Drop items already judged (by judgment key); keep items with only failed rows when
+    ``retry_failed``. Items whose calls failed in transport have no row: they are pending."""
     keys = {cache_key(judge, it): it for it in items}
     status: dict[str, set[str]] = {}
     with store.begin() as conn:
         rows = conn.execute(select(Judgment.cache_key, Judgment.parse_status).where(
-            Judgment.judge_id == judge.judge_id, Judgment.cache_key.is_not(None)))
+            Judgment.fingerprint == judge.fingerprint, Judgment.cache_key.is_not(None)))
         for k, st in rows:
             if k in keys:
                 status.setdefault(k, set()).add(st)
@@ -175,16 +227,20 @@ def pending_items(store: Store, judge: Judge, items: list[JudgeItem], *,
 
 
 class RowWriter:
-    """Buffers judgment rows and commits them in small batches (a crash loses < one batch)."""
+    """Buffers judgment rows and commits them in small batches (a crash loses < one batch).
+    Rows marked ``call_failed`` go to ``judge_failures`` instead (they are not judgments)."""
 
     def __init__(self, store: Store, batch: int = 50) -> None:
         self.store, self.batch, self.buf = store, batch, []  # type: ignore[var-annotated]
         self.count = 0
         self.failed: list[dict[str, Any]] = []
+        self.call_failed: list[dict[str, Any]] = []
 
     def __call__(self, row: dict[str, Any]) -> None:
         self.buf.append(row)
-        if row.get("parse_status") == "failed":
+        if row.get("call_failed"):
+            self.call_failed.append(row)
+        elif row.get("parse_status") == "failed":
             self.failed.append(row)
         if len(self.buf) >= self.batch:
             self.flush()
@@ -194,29 +250,48 @@ class RowWriter:
             return
         from arena.store.ingest import add_judgments
 
+        rows = [r for r in self.buf if not r.get("call_failed")]
+        failures = [failure_row(r) for r in self.buf if r.get("call_failed")]
         with self.store.begin() as conn:
-            add_judgments(conn, self.buf)
-        self.count += len(self.buf)
+            if rows:
+                add_judgments(conn, rows)
+            if failures:
+                conn.execute(JudgeFailure.__table__.insert(), failures)
+        self.count += len(rows)
         self.buf = []
+
+
+def failure_row(row: dict[str, Any]) -> dict[str, Any]:
+    """The ``judge_failures`` row of an emitted row marked ``call_failed``."""
+    meta = row.get("meta") or {}
+    return {"cache_key": row["cache_key"], "fingerprint": row["fingerprint"],
+            "judge_id": row["judge_id"], "question_id": row["question_id"],
+            "model_a": row["model_a"], "model_b": row.get("model_b"),
+            "error": row.get("error") or "call failed",
+            "attempts": int(meta.get("attempts") or 1), "run_id": row.get("run_id"),
+            "created_at": utcnow()}
 
 
 def run_reviews(store: Store, cfg: ArenaConfig, judge: Judge, *, limit: Optional[int] = None,
                 retry_failed: bool = False, run_id: Optional[str] = None,
-                progress: bool = True) -> ReviewReport:
+                progress: bool = True, versions: Optional[dict[str, dict[str, str]]] = None
+                ) -> ReviewReport:
     """Judge every pending item with ``judge`` and store the rows as they arrive.
 
     A judge with a ``bind(store)`` method gets the store first (LLM and metric judges read
-    questions and answers); a judge with a ``mode`` attribute plans items of that mode."""
+    questions and answers); a judge with a ``mode`` attribute plans items of that mode.
+    ``versions``: the answer versions the config selects (default: read now)."""
     bind = getattr(judge, "bind", None)
     if callable(bind):
         bind(store)
-    items = plan_items(store, cfg, limit=limit, mode=getattr(judge, "mode", None))
+    items = plan_items(store, cfg, limit=limit, mode=getattr(judge, "mode", None),
+                       versions=versions)
     prepare = getattr(judge, "prepare", None)
     if callable(prepare):
         prepare(items)  # bulk reads before cache keys are computed (one query per chunk)
     todo, _ = pending_items(store, judge, items, retry_failed=retry_failed)
-    report = ReviewReport(judge_id=judge.judge_id, planned=len(items),
-                          skipped=len(items) - len(todo))
+    report = ReviewReport(judge_id=judge.judge_id, fingerprint=judge.fingerprint,
+                          planned=len(items), skipped=len(items) - len(todo))
     if not todo:
         return report
     writer = RowWriter(store)
@@ -235,10 +310,12 @@ def run_reviews(store: Store, cfg: ArenaConfig, judge: Judge, *, limit: Optional
     finally:
         writer.flush()
         bar.close()
-    report.judged = writer.count
+    report.judged = writer.count - len(writer.failed)
     report.failed = len(writer.failed)
+    report.call_failures = len(writer.call_failed)
     report.failures = [f"{r['question_id']} {r['model_a']} vs {r.get('model_b')}: "
-                       f"{(r.get('error') or 'no verdict')[:120]}" for r in writer.failed]
+                       f"{(r.get('error') or 'no verdict')[:120]}"
+                       for r in writer.call_failed + writer.failed]
     return report
 
 
@@ -249,7 +326,8 @@ def base_row(judge: Judge, item: JudgeItem) -> dict[str, Any]:
             "question_id": item.question_id, "model_a": item.model_a, "model_b": item.model_b,
             "answer_a_id": item.answer_a_id, "answer_b_id": item.answer_b_id,
             "turn": item.turn, "first": item.first, "judge_kind": judge.kind,
-            "judge_id": judge.judge_id, "template_version": judge.template_version(item),
+            "judge_id": judge.judge_id, "fingerprint": judge.fingerprint,
+            "template_version": judge.template_version(item),
             "cache_key": cache_key(judge, item)}
 
 

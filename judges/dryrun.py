@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 from typing import Any, Callable, Optional
 
+from arena.identity import fingerprint
 from arena.ids import content_id
 from arena.reviews import JudgeItem, base_row, cache_key
 from arena.types import Mode, Outcome
@@ -24,6 +25,7 @@ class DryRunJudge:
         self.seed = seed
         self.score_max = score_max
         self.judge_id = f"dry-run:seed={seed}"
+        self.fingerprint = fingerprint({"kind": self.kind, "seed": seed, "score_max": score_max})
 
     def template_version(self, item: JudgeItem) -> Optional[str]:
         return None

@@ -92,21 +92,42 @@ def runner_settings(cfg: ArenaConfig, spec: JudgeSpec) -> RunnerSettings:
     return rs
 
 
-def build_judge(cfg: ArenaConfig, environ: Optional[Mapping[str, str]] = None) -> list[Any]:
-    """The judges of a run (see module docstring); logs the choice and any warning."""
+def check_judge_entries(cfg: ArenaConfig) -> None:
+    """Every ``judge.judges`` entry must be a backend that can judge (its fingerprint is
+    computable). Raises ConfigError naming the key."""
+    for i, spec in enumerate(cfg.judge.judges):
+        if not isinstance(spec, (OpenAIModel, TransformersModel)):
+            raise ConfigError(f"judge.judges[{i}] ({spec.name}): backend "
+                              f"{getattr(spec, 'backend', '?')!r} cannot judge; use openai or "
+                              f"transformers (a judge fingerprint needs a model)")
+
+
+def build_judge(cfg: ArenaConfig, environ: Optional[Mapping[str, str]] = None, *,
+                quiet: bool = False) -> list[Any]:
+    """The judges of a run (see module docstring); logs the choice and any warning.
+
+    ``quiet=True`` (leaderboards, viewers: identifying the judge, not running it) logs
+    nothing and, when no entry is usable here, identifies the first enabled entry: its
+    fingerprint does not need the key."""
     from judges.llm import LLMJudge
     from judges.metric_judge import MetricJudge
 
+    check_judge_entries(cfg)
     out: list[Any] = []
     if cfg.judge.judges:
         sel = select_llm_judge(cfg, environ)
+        if sel.spec is None and quiet:
+            enabled = [j for j in cfg.judge.judges if j.enabled]
+            if enabled:
+                sel = Selection(spec=enabled[0], passed_over=sel.passed_over)  # type: ignore
         if sel.spec is None:
             raise BackendUnavailable("no usable judge in judge.judges (" +
                                      "; ".join(sel.passed_over) + "); set the key, add a "
                                      "transformers judge, or run with --dry-run")
-        log.info("%s", sel.describe())
-        for w in sel.warnings:
-            log.warning("%s", w)
+        if not quiet:
+            log.info("%s", sel.describe())
+            for w in sel.warnings:
+                log.warning("%s", w)
         judge = LLMJudge(sel.spec, cfg.judge, runner_settings(cfg, sel.spec),
                          budget=Budget(max_calls=cfg.generation.max_calls,
                                        max_cost=cfg.generation.max_cost),

@@ -9,9 +9,11 @@ fails too, the row is stored as ``parse_status='failed'`` with the raw output of
 and the parser's reason. A call that fails after the runner's retries is a failed row with the
 error. A call the budget refused is not a row at all: nothing was judged, the next run does it.
 
-The judge's model parameters (backend, model, endpoint, temperature, max tokens, ...) are
-hashed into ``cache_extra``, which ``arena.reviews.cache_key`` adds to every item's key, so a
-changed judge setting is judged anew instead of reusing old verdicts.
+The judge's identity is its ``fingerprint`` (``judge_fingerprint``): the model entry (backend,
+model, revision, endpoint, system prompt, generation parameters), the template set, scale,
+score range, criteria and reference categories. It is stored on every row and is part of every
+judgment key, so a changed judge setting is a new judge, judged anew, never merged with the
+old one's verdicts.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Optional, Union
 
 from arena.config import JudgeConfig, OpenAIModel, TransformersModel
-from arena.ids import canonical_json, sha256_hex
+from arena.identity import fingerprint, model_judge_parts
 from arena.llm.limits import Budget, PriceTable
 from arena.llm.runner import CallRunner, RunnerSettings, run_sync
 from arena.llm.types import ChatRequest, ChatResult, Provider
@@ -48,17 +50,15 @@ def prompt_settings(jc: JudgeConfig) -> PromptSettings:
                           templates_dir=jc.templates_dir)
 
 
-def judge_params(spec: JudgeSpec) -> dict[str, Any]:
-    """What changes a judge's output (no secrets): part of every judgment's cache key."""
-    g = spec.generation
-    out: dict[str, Any] = {"backend": spec.backend, "model": spec.model,
-                           "system_prompt": spec.system_prompt,
-                           "generation": g.model_dump(mode="json")}
-    if isinstance(spec, OpenAIModel):
-        out.update(base_url=spec.base_url, extra_body=spec.extra_body)
-    else:
-        out.update(revision=spec.revision, chat_template=spec.chat_template, dtype=spec.dtype)
-    return out
+def judge_fingerprint(spec: JudgeSpec, jc: JudgeConfig) -> str:
+    """The fingerprint of an LLM judge (see the module docstring). Raises ValueError for a
+    model entry whose backend cannot judge, or templates that cannot be read."""
+    from judges.templates import set_version
+
+    return fingerprint({"kind": "llm", **model_judge_parts(spec), "scale": jc.scale,
+                        "score_max": jc.score_max, "criteria": list(jc.criteria),
+                        "reference_categories": sorted(jc.reference_categories),
+                        "templates": set_version(jc.templates_dir)})
 
 
 @dataclass
@@ -122,7 +122,7 @@ class LLMJudge:
         self._provider = provider
         self.ctx: Optional[StoreContext] = None
         self._templates: dict[tuple[str, bool, bool, str], Template] = {}
-        self.cache_extra = sha256_hex(canonical_json(judge_params(spec)))[:16]
+        self.fingerprint = judge_fingerprint(spec, judge_cfg)
         self.stats = CallStats(priced=self.price is not None)
 
     # -- the Judge protocol -------------------------------------------------------------------
@@ -251,7 +251,10 @@ class LLMJudge:
         self.stats.items += 1
         usage = _usage(res)
         if not res.ok:
-            return _failed(row, raw=None, error=f"judge call failed: {res.error}", meta=usage)
+            # Nothing was judged: stored apart as a call failure, retried by a plain rerun.
+            row = _failed(row, raw=None, error=f"judge call failed: {res.error}", meta=usage)
+            row["call_failed"] = True
+            return row
         verdict = self.parse(res.text)
         raw = res.text
         if not verdict.ok and self.followup:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Optional
 
+from arena.identity import fingerprint
 from arena.types import Mode, ParseStatus
 from judges import metrics
 from judges.context import QuestionInfo, StoreContext
@@ -50,6 +51,8 @@ class MetricJudge:
             raise ValueError(f"unknown metric {metric!r}; choose from {', '.join(metrics.METRICS)}")
         self.metric = metric
         self.judge_id = f"metric:{metric}"
+        self.fingerprint = fingerprint({"kind": self.kind, "metric": metric,
+                                        "version": metrics.VERSION})
         self.ctx: Optional[StoreContext] = None
         self.not_applicable = 0
         self.scored = 0

@@ -201,3 +201,15 @@ def available(templates_dir: Optional[Path] = None) -> list[str]:
     for d in search_dirs(templates_dir):
         names |= {p.stem for p in d.glob("*.txt")}
     return sorted(names)
+
+
+def set_version(templates_dir: Optional[Path] = None) -> str:
+    """The version of the whole template set a judge may choose from: a hash of every template
+    file's name and text, the config's ``templates_dir`` taking precedence file by file.
+    Editing any template is a new judge fingerprint (``arena.identity``)."""
+    chosen: dict[str, Path] = {}
+    for d in search_dirs(templates_dir):
+        for p in sorted(d.glob("*.txt")):
+            chosen.setdefault(p.name, p)
+    parts = [f"{name}\0{_load_text(path)}" for name, path in sorted(chosen.items())]
+    return sha256_hex("\0\0".join(parts))[:16]

@@ -112,6 +112,16 @@ def _answer_turns(ctx: Ctx, rec: Rec) -> tuple[list[str], Optional[list[Optional
     return [t["content"] for t in choices[0]["turns"]], None
 
 
+def _user_turns(rec: Rec) -> Optional[list[str]]:
+    """The question text an answer record carries (its user messages), when it carries it."""
+    msgs = rec.data.get("messages")
+    if not isinstance(msgs, list):
+        return None
+    turns = [m["content"] for m in msgs if isinstance(m, dict) and m.get("role") == "user"
+             and isinstance(m.get("content"), str)]
+    return turns or None
+
+
 def load_answers(ctx: Ctx) -> ImportSummary:
     f = ctx.file
     key = "model" if "model" in f.records[0].data else "model_id"
@@ -126,7 +136,8 @@ def load_answers(ctx: Ctx) -> ImportSummary:
             continue
         turns, reasoning = _answer_turns(ctx, rec)
         out.append(AnswerRecord(question_id=found[local], model=ctx.model or name, turns=turns,
-                                reasoning=reasoning))
+                                reasoning=reasoning, question_turns=_user_turns(rec),
+                                line=rec.line))
     store_answers(ctx, out)
     return ctx.summary
 

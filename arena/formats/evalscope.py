@@ -81,8 +81,11 @@ def load_answers(ctx: Ctx) -> ImportSummary:
         if "answer_turns" in rec.data:
             turns = f.str_list(rec, "answer_turns")
         meta = rec.data.get("metadata")
+        text = rec.data.get("text")  # the question, carried beside the answer
         out.append(AnswerRecord(question_id=found[local], model=ctx.model or name, turns=turns,
-                                meta={"metadata": meta} if meta else {}))
+                                meta={"metadata": meta} if meta else {},
+                                question_turns=[text] if isinstance(text, str) and
+                                "turns" not in rec.data else None, line=rec.line))
     store_answers(ctx, out)
     return ctx.summary
 

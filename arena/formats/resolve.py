@@ -13,7 +13,6 @@ whose records match raises InputError, since that is a wrong file or a wrong ``-
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timezone
 from typing import Any, Iterable, Optional, Sequence
 
 from sqlalchemy import select
@@ -22,7 +21,8 @@ from arena import ids
 from arena.formats.records import Rec
 from arena.formats.registry import Ctx
 from arena.formats.bulk import bulk_insert, count
-from arena.store.ingest import CHUNK, AnswerRecord, ensure_models
+from arena.identity import is_content_version
+from arena.store.ingest import CHUNK, AnswerRecord, answer_rows, ensure_models
 from arena.store.schema import Answer, Question
 
 
@@ -133,48 +133,101 @@ def check_single_model(ctx: Ctx, names: Sequence[tuple[Rec, str]], field: str, *
 
 def store_answers(ctx: Ctx, records: list[AnswerRecord], backend_spec: Optional[dict] = None
                   ) -> None:
-    """Register the models and store answers (params_hash 'imported'); counts go to summary."""
+    """Register the models and store answers, each under its version (imported answers: the
+    hash of their text). Counts go to the summary: new, already stored, and ``changed`` (a new
+    version of a (question, model) that had another imported one). The version each
+    (question, model) of the file has is recorded in ``summary.answer_versions``.
+
+    Raises InputError when a record carries question text that differs from the stored
+    question (an answer file cannot silently change a question), naming the record's line."""
     if not records:
         return
+    check_question_texts(ctx, records)
     names = {r.model for r in records}
     ensure_models(ctx.conn, {n: {"backend": "file", "spec": backend_spec or
                                  {"file": ctx.path, "format": ctx.fmt}} for n in names})
-    now = datetime.now(timezone.utc)
-    rows = [{"question_id": r.question_id, "model": r.model, "params_hash": r.params_hash,
-             "turns": r.turns, "reasoning": r.reasoning, "finish_reason": r.finish_reason,
-             "prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens,
-             "latency_s": r.latency_s, "truncated": r.truncated, "origin": r.origin,
-             "meta": r.meta, "created_at": now} for r in records]
+    rows = answer_rows(records)
+    stored = _stored_versions(ctx, names)
+    changed = 0
+    for row in rows:
+        key = (row["question_id"], row["model"])
+        ctx.summary.answer_versions[key] = row["params_hash"]
+        have = stored.get(key, ())
+        if row["params_hash"] not in have and any(is_content_version(v) for v in have):
+            changed += 1
     before = count(ctx.conn, Answer.__table__)
-    # Same rule as ingest.add_answers (one answer per question, model and params hash; a
-    # stored one is kept), through the bulk path: an answer file can hold 100,000 rows.
+    # Same rule as ingest.add_answers (one answer per question, model and version; a stored
+    # one is kept), through the bulk path: an answer file can hold 100,000 rows.
     bulk_insert(ctx.conn, Answer.__table__, rows,
                 ignore_conflicts=["question_id", "model", "params_hash"])
     inserted = count(ctx.conn, Answer.__table__) - before
     ctx.summary.inserted += inserted
     ctx.summary.unchanged += len(rows) - inserted
+    ctx.summary.changed += changed
 
 
-def answer_ids(ctx: Ctx, pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    """Stored answer ids for (question id, model): the imported answer when there is one, else
-    the only answer; with several generated answers and no imported one, which one was judged
-    is unknown and the key is left out (the judgment then names no answer id)."""
+def _stored_versions(ctx: Ctx, models: Iterable[str]) -> dict[tuple[str, str], set[str]]:
+    out: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for part in _chunks(sorted(models)):
+        for qid, model, ph in ctx.conn.execute(select(
+                Answer.question_id, Answer.model, Answer.params_hash).where(
+                Answer.model.in_(part))):
+            out[(qid, model)].add(ph)
+    return out
+
+
+def check_question_texts(ctx: Ctx, records: Sequence[AnswerRecord]) -> None:
+    """Records that carry their question's text must carry the stored text."""
+    carried = [r for r in records if r.question_turns is not None]
+    if not carried:
+        return
+    stored: dict[str, str] = {}
+    qids = sorted({r.question_id for r in carried})
+    for part in _chunks(qids):
+        for qid, h, doc in ctx.conn.execute(select(Question.id, Question.content_hash,
+                                                   Question.document_id)
+                                            .where(Question.id.in_(part))):
+            stored[qid] = h if doc is None else ""
+    for r in carried:
+        want = stored.get(r.question_id)
+        if want and ids.question_content_hash(list(r.question_turns or []), None) != want:
+            raise ctx.file.error(
+                f"the question text here differs from stored question {r.question_id!r}; an "
+                f"answer file cannot change a question (import the changed questions under "
+                f"another source, or fix the file)", _line(r.line) if r.line else None,
+                "question text")
+
+
+def answer_ids(ctx: Ctx, pairs: Iterable[tuple[str, ...]]) -> dict[tuple[str, ...], int]:
+    """Stored answer ids for ``(question id, model)`` or ``(question id, model, version)``.
+
+    With a version (the hash of the text a verdict file carried) the answer is that version.
+    Without one: the only imported version when there is exactly one, else the only answer;
+    when several versions could be meant the key is left out (the judgment then names no
+    answer id, and a config's leaderboard cannot count it)."""
     wanted = set(pairs)
     if not wanted:
         return {}
-    models = sorted({m for _, m in wanted})
+    models = sorted({w[1] for w in wanted})
     cands: dict[tuple[str, str], list[tuple[int, str]]] = defaultdict(list)
+    qm = {(w[0], w[1]) for w in wanted}
     for part in _chunks(models):
         rows = ctx.conn.execute(select(Answer.id, Answer.question_id, Answer.model,
                                        Answer.params_hash).where(Answer.model.in_(part))).all()
         for aid, qid, model, ph in rows:
-            if (qid, model) in wanted:
+            if (qid, model) in qm:
                 cands[(qid, model)].append((aid, ph))
-    out: dict[tuple[str, str], int] = {}
-    for key, lst in cands.items():
-        imported = [aid for aid, ph in lst if ph == "imported"]
-        if imported:
+    out: dict[tuple[str, ...], int] = {}
+    for key in wanted:
+        lst = cands.get((key[0], key[1]), [])
+        if len(key) > 2:
+            exact = [aid for aid, ph in lst if ph == key[2]]
+            if exact:
+                out[key] = exact[0]
+            continue
+        imported = [aid for aid, ph in lst if is_content_version(ph)]
+        if len(imported) == 1:
             out[key] = imported[0]
-        elif len(lst) == 1:
+        elif not imported and len(lst) == 1:
             out[key] = lst[0][0]
     return out

@@ -54,6 +54,10 @@ def _header(board: Any) -> list[str]:
     if d["label"]:
         title = f"{d['label']} | " + title
     lines.append(title)
+    if d.get("scope"):
+        outside = d.get("out_of_scope") or 0
+        lines.append(f"scope: {d['scope']}" + (f" ({outside} stored verdicts are outside it)"
+                                                if outside else ""))
     lines.append(f"method: {d['method']}; anchor: {d['anchor']}; CI: {d['ci']}")
     if d["mode"] == "pairwise":
         lines.append(f"position policy: {d['position_policy']}; ties count 0.5; both-bad: "

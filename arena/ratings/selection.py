@@ -1,7 +1,12 @@
 """Which verdicts count, and the one store query that loads them into arrays.
 
-Rules (DESIGN.md section 5), applied in this order and each counted in ``VerdictFrame.counts``:
+Rules (DESIGN.md section 5), applied in this order and each counted in ``VerdictFrame.counts``
+(and per category in ``VerdictFrame.counts_for(category)``):
 
+0. ``out_of_scope``: with a run scope (``arena.scope.VerdictScope``: a config's questions,
+   answer versions, judge fingerprints, planned pairs and display orders), a machine verdict
+   counts only when its judgment key is one the config plans, and a human or imported verdict
+   only when it judged the selected answer versions of a planned battle (or answer);
 1. ``superseded``: a row that a later correction names in ``supersedes_id`` is replaced by it.
 2. ``failed``: judge outputs that could not be parsed never count (they keep their raw output
    in the store; here they are only counted).
@@ -9,7 +14,13 @@ Rules (DESIGN.md section 5), applied in this order and each counted in ``Verdict
    them (``Selection(judge_kinds=("dry-run",))``).
 4. ``judge_kind`` / ``judge_id`` / ``template_version``: the configured filters (empty = all).
 5. ``excluded_annotator``: human verdicts by annotators an admin marked as excluded.
-6. ``category``: when the selection names categories.
+6. ``category``: when the selection names categories;
+7. ``fingerprint``: when the selection names judge fingerprints;
+8. ``duplicate``: a machine verdict whose judgment key an earlier kept row already has (the
+   database keeps usable keys unique; stores from before that rule may hold copies).
+
+Judges are named ``kind:id#fingerprint`` (``kind:id`` for humans): two fingerprints under one
+name are two judges everywhere downstream.
 
 ``load_verdicts`` never raises for an empty store: it returns an empty frame whose counts say why.
 """
@@ -19,11 +30,12 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal, Optional, Sequence, Union
 
 import numpy as np
 from sqlalchemy import Connection, case, func, inspect, select
 
+from arena.identity import short
 from arena.ratings.answer_lengths import answer_lengths
 from arena.ratings.columns import (codes, epochs, fetch_tuples, first_seen, merge_codes, no_gc,
                                    take)
@@ -34,8 +46,10 @@ log = logging.getLogger(__name__)
 OUTCOME_CODES = {"A": 0, "B": 1, "TIE": 2, "BOTH_BAD": 3}
 OUTCOME_NAMES = ["A", "B", "TIE", "BOTH_BAD"]
 REAL_KINDS = ("llm", "human", "metric", "imported")
-COUNT_KEYS = ("rows", "superseded", "failed", "dry_run", "judge_kind", "judge_id",
-              "template_version", "excluded_annotator", "category", "included")
+COUNT_KEYS = ("rows", "out_of_scope", "superseded", "failed", "dry_run", "judge_kind",
+              "judge_id", "template_version", "excluded_annotator", "category", "fingerprint",
+              "duplicate", "included")
+MACHINE_KINDS = ("llm", "metric", "dry-run")  # judged under a judgment key
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,9 @@ class Selection:
     categories: tuple[str, ...] = ()
     include_excluded_annotators: bool = False
     with_lengths: bool = True  # load answer lengths (length control, style BT)
+    fingerprints: tuple[str, ...] = ()
+    # A config's run scope (arena.scope.VerdictScope); None = every stored verdict.
+    scope: Optional[Any] = field(default=None, compare=False, hash=False)
 
     @classmethod
     def from_config(cls, ratings_cfg: Any, *, dry_run: bool = False,
@@ -102,6 +119,15 @@ class VerdictFrame:
     len_b: np.ndarray
     scores: list[Optional[dict[str, Any]]]
     counts: dict[str, int] = field(default_factory=dict)
+    # counts per category name (the category's own exclusions); see counts_for
+    category_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    fingerprints: dict[str, str] = field(default_factory=dict)  # judge name -> fingerprint
+
+    def counts_for(self, category: Optional[str]) -> dict[str, int]:
+        """The counts of one category's verdicts (all of them for None)."""
+        if category is None:
+            return dict(self.counts)
+        return dict(self.category_counts.get(category, {k: 0 for k in COUNT_KEYS}))
 
     def __len__(self) -> int:
         return int(self.id.shape[0])
@@ -158,8 +184,8 @@ def load_verdicts(source: Union[Connection, Any], selection: Selection = Selecti
             return _load(conn, selection)
 
 
-_REASONS = ("superseded", "failed", "dry_run", "judge_kind", "judge_id", "template_version",
-            "excluded_annotator", "category")
+_REASONS = ("out_of_scope", "superseded", "failed", "dry_run", "judge_kind", "judge_id",
+            "template_version", "excluded_annotator", "category", "fingerprint")
 
 
 def _statement(conn: Connection, pairwise: bool, lengths: bool) -> tuple[str, list[str]]:
@@ -179,11 +205,12 @@ def _statement(conn: Connection, pairwise: bool, lengths: bool) -> tuple[str, li
             "annotator": func.coalesce(J.annotator_id, -1),
             "battle": func.coalesce(J.battle_id, -1), "turn": func.coalesce(J.turn, -1),
             "created_at": J.created_at, "score_a": J.score_a, "score_b": J.score_b,
-            "scores": J.scores, "ok": case((J.parse_status == "ok", 1), else_=0)}
-    if lengths and pairwise:
+            "scores": J.scores, "ok": case((J.parse_status == "ok", 1), else_=0),
+            "cache_key": J.cache_key, "fingerprint": J.fingerprint}
+    if pairwise:
         cols["answer_a"] = func.coalesce(J.answer_a_id, -1)
         cols["answer_b"] = func.coalesce(J.answer_b_id, -1)
-    elif lengths:  # ``answer_id or answer_a_id``
+    else:  # ``answer_id or answer_a_id``
         cols["answer_a"] = func.coalesce(case((func.coalesce(J.answer_id, 0) == 0,
                                                J.answer_a_id), else_=J.answer_id), -1)
     stmt = (select(*[c.label(name) for name, c in cols.items()])
@@ -224,12 +251,16 @@ def _load(conn: Connection, sel: Selection) -> VerdictFrame:
             [sa is None and not sc for sa, sc in zip(c["score_a"], scores_all)], dtype=bool)
     kinds, jids, tvs, cats = (set(sel.judge_kinds), set(sel.judge_ids),
                               set(sel.template_versions), set(sel.categories))
+    fp_c, fp_v = codes(c["fingerprint"])
+    fps = set(sel.fingerprints)
 
     def on(values: list[Any], test: Any) -> np.ndarray:
         return np.array([bool(test(v)) for v in values], dtype=bool)
 
+    machine = on(kind_v, lambda k: k in MACHINE_KINDS)[kind_c] if N else np.zeros(0, bool)
     # each row is counted under the first rule that drops it (module docstring order)
     reasons = [
+        _out_of_scope(sel.scope, c, machine, pairwise, N),
         np.isin(ids, np.fromiter(superseded, np.int64, len(superseded))),
         failed,
         on(kind_v, lambda k: k == "dry-run" and "dry-run" not in kinds)[kind_c],
@@ -238,14 +269,20 @@ def _load(conn: Connection, sel: Selection) -> VerdictFrame:
         on(tv_v, lambda t: tvs and (t or "") not in tvs)[tv_c],
         np.isin(i8(c["annotator"]), np.fromiter(excluded, np.int64, len(excluded))),
         on(cat_v, lambda g: cats and (g or "") not in cats)[cat_c],
+        on(fp_v, lambda f: fps and f not in fps)[fp_c],
     ]
     reason = np.select(reasons, list(range(1, len(_REASONS) + 1)), default=0) if N \
         else np.zeros(0, dtype=np.int64)
-    tally = np.bincount(reason, minlength=len(_REASONS) + 1)
+    dup_code = len(_REASONS) + 1
+    if N:
+        reason[_duplicates(c["cache_key"], machine & (reason == 0))] = dup_code
+    tally = np.bincount(reason, minlength=dup_code + 1)
     for code, name in enumerate(_REASONS, start=1):
         counts[name] = int(tally[code])
+    counts["duplicate"] = int(tally[dup_code])
     keep = np.flatnonzero(reason == 0)
     counts["included"] = n = int(keep.size)
+    category_counts = _per_category(reason, cat_c, cat_v, dup_code)
     k = c if n == N else {name: take(c[name], keep) for name in names}
 
     # names are listed in order of first appearance among the kept rows
@@ -262,11 +299,22 @@ def _load(conn: Connection, sel: Selection) -> VerdictFrame:
         outcome = np.full(n, -1, dtype=np.int8)
     question, questions = first_seen(*codes(k["question_id"]))
     category, categories = first_seen(*merge_codes(cat_c[keep], cat_v, lambda g: g or ""))
-    # "kind:id" named once per (kind, id) pair present; pairs that read alike merge
-    pair = kind_c[keep].astype(np.int64) * max(len(jid_v), 1) + jid_c[keep]
+    # "kind:id#fp" named once per (kind, id, fingerprint) present; names that read alike merge
+    nj, nf = max(len(jid_v), 1), max(len(fp_v), 1)
+    pair = (kind_c[keep].astype(np.int64) * nj + jid_c[keep]) * nf + fp_c[keep]
     upair, pinv = np.unique(pair, return_inverse=True)
-    jstr, jnames = codes([f"{kind_v[p // len(jid_v)]}:{jid_v[p % len(jid_v)]}"
-                          for p in upair.tolist()])
+    labels = []
+    fingerprints: dict[str, str] = {}
+    for p_ in upair.tolist():
+        kj, f_ = divmod(p_, nf)
+        kk, jj = divmod(kj, nj)
+        name = f"{kind_v[kk]}:{jid_v[jj]}"
+        fp = fp_v[f_]
+        if fp:
+            name = f"{name}#{short(fp)}"
+            fingerprints[name] = fp
+        labels.append(name)
+    jstr, jnames = codes(labels)
     judge, judges = first_seen(jstr[pinv.reshape(n)], jnames)
     template, templates = first_seen(*merge_codes(tv_c[keep], tv_v, lambda t: t or ""))
     turn = np.array(k["turn"], dtype=np.int32).reshape(n)
@@ -287,14 +335,77 @@ def _load(conn: Connection, sel: Selection) -> VerdictFrame:
            "len_a": lens[0], "len_b": lens[1]}
     scores: list[Optional[dict[str, Any]]] = list(take(scores_all, keep))
     frame = VerdictFrame(sel, models, questions, categories, judges, templates, scores=scores,
-                         counts=counts, **arr)
+                         counts=counts, category_counts=category_counts,
+                         fingerprints=fingerprints, **arr)
     if pairwise and n and (outcome < 0).any():
         # an outcome string outside the vocabulary: count it as failed rather than guess
         bad = outcome < 0
         counts["failed"] += int(bad.sum())
         counts["included"] -= int(bad.sum())
+        for ci in np.flatnonzero(bad).tolist():
+            cc = category_counts.setdefault(categories[category[ci]], _zero_counts())
+            cc["failed"] += 1
+            cc["included"] -= 1
         return frame.subset(~bad)
     return frame
+
+
+def _zero_counts() -> dict[str, int]:
+    return {k: 0 for k in COUNT_KEYS}
+
+
+def _out_of_scope(scope: Any, c: dict[str, Any], machine: np.ndarray, pairwise: bool,
+                  n: int) -> np.ndarray:
+    """Rows outside a config's run scope (module docstring, rule 0); none without a scope."""
+    if scope is None or n == 0:
+        return np.zeros(n, dtype=bool)
+    keys = scope.keys
+    in_keys = np.fromiter((k in keys for k in c["cache_key"]), dtype=bool, count=n)
+    a = np.array(c["answer_a"], dtype=np.int64).reshape(n)
+    if pairwise:
+        b = np.array(c["answer_b"], dtype=np.int64).reshape(n)
+        lo, hi = np.minimum(a, b).tolist(), np.maximum(a, b).tolist()
+        pairs = scope.pairs
+        on_answers = np.fromiter(((x, y) in pairs for x, y in zip(lo, hi)), dtype=bool,
+                                 count=n)
+    else:
+        on_answers = np.isin(a, np.fromiter(scope.answers, np.int64, len(scope.answers)))
+    return ~np.where(machine, in_keys, on_answers)
+
+
+def _duplicates(keys: Sequence[Any], candidates: np.ndarray) -> np.ndarray:
+    """Indices of candidate rows whose key an earlier candidate row already has (rows are in
+    verdict order, so the first stored copy is the one kept)."""
+    seen: set[Any] = set()
+    dup = []
+    for i in np.flatnonzero(candidates).tolist():
+        k = keys[i]
+        if k is None:
+            continue
+        if k in seen:
+            dup.append(i)
+        else:
+            seen.add(k)
+    return np.array(dup, dtype=np.int64)
+
+
+def _per_category(reason: np.ndarray, cat_c: np.ndarray, cat_v: list[Any],
+                  dup_code: int) -> dict[str, dict[str, int]]:
+    """Counts per category name, tallied like the totals (one bincount per category)."""
+    out: dict[str, dict[str, int]] = {}
+    names = [g or "" for g in cat_v]
+    for code, name in enumerate(names):
+        mask = cat_c == code
+        if not mask.any():
+            continue
+        tally = np.bincount(reason[mask], minlength=dup_code + 1)
+        cc = out.setdefault(name, _zero_counts())
+        cc["rows"] += int(mask.sum())
+        for k, reason_name in enumerate(_REASONS, start=1):
+            cc[reason_name] += int(tally[k])
+        cc["duplicate"] += int(tally[dup_code])
+        cc["included"] += int(tally[0])
+    return out
 
 
 def empty_frame(selection: Selection = Selection()) -> VerdictFrame:

@@ -4,7 +4,9 @@ Importers and stages build plain records and hand them here; this module owns th
 - question ids are namespaced by source; an id re-imported with different text is an error
   naming both texts' origins, and nothing is written (callers pass one transaction);
 - a long document is stored once and shared by its questions;
-- answers are unique on (question, model, params_hash): a second copy is skipped, not doubled;
+- answers are unique on (question, model, version): a second copy is skipped, not doubled; an
+  imported answer's version is the hash of its text (``arena.identity``), so a changed text is
+  a new version stored beside the old one (``ImportSummary.changed`` counts them);
 - judgments are appended; a human ``submission_id`` is unique so a retried submit stores one row.
 """
 
@@ -18,8 +20,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from arena import ids
 from arena.errors import InputError
-from arena.store.schema import (Answer, Document, Judgment, ModelRow, Question, Reference,
-                                utcnow)
+from arena.identity import answer_content_hash
+from arena.store.schema import (Answer, Battle, Document, Judgment, ModelRow, Question,
+                                Reference, utcnow)
 
 CHUNK = 5000
 
@@ -39,10 +42,15 @@ class QuestionRecord:
 
 @dataclass
 class AnswerRecord:
+    """An answer to store. ``params_hash`` is its version: the generation parameter hash of a
+    generated answer; None for imported ones, whose version is the hash of their turns.
+    ``question_turns``: the question text a file carried beside the answer (checked against
+    the stored question, so an answer file cannot silently change a question)."""
+
     question_id: str  # full, namespaced id
     model: str
     turns: list[str]
-    params_hash: str = "imported"
+    params_hash: Optional[str] = None
     reasoning: Optional[list[Optional[str]]] = None
     finish_reason: Optional[str] = None
     prompt_tokens: Optional[int] = None
@@ -51,19 +59,34 @@ class AnswerRecord:
     truncated: bool = False
     origin: str = "imported"
     meta: dict[str, Any] = field(default_factory=dict)
+    question_turns: Optional[list[str]] = None
+    line: Optional[int] = None  # where it came from, for error messages (not stored)
+
+    @property
+    def version(self) -> str:
+        return self.params_hash or answer_content_hash(self.turns)
 
 
 @dataclass
 class ImportSummary:
+    """What an import did. ``changed``: answers stored as a new version of a (question, model)
+    that already had another imported version. ``answer_versions``: the version each
+    (question id, model) of the file has now (what a ``backend: file`` model selects)."""
+
     inserted: int = 0
     unchanged: int = 0
     skipped: int = 0
+    changed: int = 0
     notes: list[str] = field(default_factory=list)
+    answer_versions: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def __str__(self) -> str:
         s = f"{self.inserted} new, {self.unchanged} already stored"
         if self.skipped:
             s += f", {self.skipped} skipped"
+        if self.changed:
+            s += (f"; {self.changed} answers changed (new versions stored; the earlier versions "
+                  f"and their verdicts stay in the store, outside this config's leaderboard)")
         return s
 
 
@@ -189,16 +212,22 @@ def add_references(conn: Connection, rows: Iterable[tuple[str, str, list[str]]])
     return insert_ignore(conn, Reference.__table__, data, ["question_id", "author"], count=True)
 
 
-def add_answers(conn: Connection, records: Iterable[AnswerRecord]) -> ImportSummary:
-    """Store answers; one already stored for (question, model, params_hash) is kept as is."""
+def answer_rows(records: Iterable[AnswerRecord]) -> list[dict[str, Any]]:
+    """Answer table rows of ``records`` (the version computed for imported ones)."""
     now = utcnow()
     rows = []
     for r in records:
-        rows.append({"question_id": r.question_id, "model": r.model, "params_hash": r.params_hash,
+        rows.append({"question_id": r.question_id, "model": r.model, "params_hash": r.version,
                      "turns": r.turns, "reasoning": r.reasoning, "finish_reason": r.finish_reason,
                      "prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens,
                      "latency_s": r.latency_s, "truncated": r.truncated, "origin": r.origin,
                      "meta": r.meta, "created_at": now})
+    return rows
+
+
+def add_answers(conn: Connection, records: Iterable[AnswerRecord]) -> ImportSummary:
+    """Store answers; one already stored for (question, model, version) is kept as is."""
+    rows = answer_rows(records)
     inserted = insert_ignore(conn, Answer.__table__, rows,
                              ["question_id", "model", "params_hash"], count=True)
     return ImportSummary(inserted=inserted, unchanged=len(rows) - inserted)
@@ -220,6 +249,36 @@ def add_judgments(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
                                       count=True)
 
 
+def ensure_battles(conn: Connection, triples: Iterable[tuple[str, str, str]], *,
+                   create: bool = True) -> dict[tuple[str, str, str], int]:
+    """Battle ids for (question id, model, model) in either order, creating missing battles
+    (``create=False``: only stored ones are returned; readers never write).
+
+    A battle is an unordered pair: it is stored once, in ``arena.identity.battle_pair`` order,
+    and both orders of the triple map to it. Judgments keep their own model_a / model_b and
+    display order."""
+    from arena.identity import battle_pair
+
+    wanted = {t: (t[0], *battle_pair(t[1], t[2])) for t in triples}
+    if not wanted:
+        return {}
+    canon = sorted(set(wanted.values()))
+    if create:
+        insert_ignore(conn, Battle.__table__,
+                      [{"question_id": q, "model_a": a, "model_b": b, "created_at": utcnow()}
+                       for q, a, b in canon], ["question_id", "model_a", "model_b"])
+    ids_: dict[tuple[str, str, str], int] = {}
+    qids = sorted({c[0] for c in canon})
+    want = set(canon)
+    for start in range(0, len(qids), CHUNK):
+        for bid, q, a, b in conn.execute(select(Battle.id, Battle.question_id, Battle.model_a,
+                                                Battle.model_b).where(
+                Battle.question_id.in_(qids[start:start + CHUNK]))):
+            if (q, a, b) in want:
+                ids_[(q, a, b)] = bid
+    return {t: ids_[c] for t, c in wanted.items() if c in ids_}
+
+
 def existing_answer_keys(conn: Connection, model: str, params_hash: str) -> set[str]:
     """Question ids that already have an answer from (model, params_hash)."""
     return set(conn.execute(select(Answer.question_id).where(
@@ -228,4 +287,4 @@ def existing_answer_keys(conn: Connection, model: str, params_hash: str) -> set[
 
 __all__ = ["QuestionRecord", "AnswerRecord", "ImportSummary", "add_questions", "add_answers",
            "add_references", "add_judgments", "ensure_models", "insert_ignore",
-           "existing_answer_keys"]
+           "existing_answer_keys", "ensure_battles"]

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Any, Optional
 
 from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint)
+                        UniqueConstraint, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -175,6 +175,7 @@ class Judgment(Base):
     raw_output: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
     parse_status: Mapped[str] = mapped_column(String(10), default="ok")
     error: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    # The judgment's identity (arena.identity.judgment_key); unique among usable rows.
     cache_key: Mapped[Optional[str]] = mapped_column(String(64), nullable=True, index=True)
     run_id: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
     annotator_id: Mapped[Optional[int]] = mapped_column(Integer, nullable=True, index=True)
@@ -190,8 +191,31 @@ class Judgment(Base):
     __table_args__ = (
         Index("ix_judgments_kind_judge", "judge_kind", "judge_id"),
         Index("ix_judgments_battle", "battle_id"),
+        # One usable judgment per identity, enforced by the database (several workers may
+        # judge one config at once). Failed rows are not unique: each retry is kept.
+        Index("uq_judgments_key_ok", "cache_key", unique=True,
+              sqlite_where=text("parse_status = 'ok'"),
+              postgresql_where=text("parse_status = 'ok'")),
     )
 
 
+class JudgeFailure(Base):
+    """A judge call that still failed after retries (connection refused, timeout, HTTP 5xx).
+    Not a judgment: nothing was judged, so a plain rerun retries the item. Append-only."""
+
+    __tablename__ = "judge_failures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    cache_key: Mapped[str] = mapped_column(String(64), index=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    judge_id: Mapped[str] = mapped_column(String(200))
+    question_id: Mapped[str] = mapped_column(String(255))
+    model_a: Mapped[str] = mapped_column(String(200))
+    model_b: Mapped[Optional[str]] = mapped_column(String(200), nullable=True)
+    error: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    run_id: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 SPINE_TABLES = [SchemaVersion, Document, Question, Reference, ModelRow, Answer, AnswerFailure,
-                Battle, Judgment]
+                Battle, Judgment, JudgeFailure]

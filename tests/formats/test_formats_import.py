@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 import formats_kit as kit
 from arena import formats
 from arena.errors import InputError
+from arena.identity import answer_content_hash
 from arena.store.schema import Answer, Battle, Document, Judgment, Question, Reference
 
 pytestmark = pytest.mark.db
@@ -36,7 +37,8 @@ def test_evalscope_questions_answers_and_model_override(store, tmp_path: Path) -
     with store.begin() as conn:
         rows = conn.execute(select(Answer.question_id, Answer.model, Answer.params_hash,
                                    Answer.turns).order_by(Answer.question_id)).all()
-    assert rows[0] == ("question/1", "mine", "imported", ["org/model-7b on 1"])
+    assert rows[0] == ("question/1", "mine", answer_content_hash(["org/model-7b on 1"]),
+                       ["org/model-7b on 1"])
 
 
 def test_two_models_in_one_answer_file_with_model_is_an_error(store, tmp_path: Path) -> None:

@@ -58,7 +58,7 @@ def make_cfg(base_url: Optional[str], **judge: Any) -> ArenaConfig:
                          "base_url": base_url, "api_key_env": None,
                          "generation": {"max_new_tokens": 300, "temperature": 0.3}}]
     data = {"questions": [{"file": "q.jsonl", "source": SOURCE}],
-            "models": [{"name": m, "backend": "file", "path": f"{m}.jsonl"} for m in MODELS],
+            "models": [{"name": m, "backend": "store"} for m in MODELS],
             "generation": {"concurrency": 4, "max_retries": 1, "backoff_base_s": 0.01,
                            "backoff_max_s": 0.02},
             "judge": jd}

@@ -18,7 +18,7 @@ from arena.ratings.battles import build_battles
 from arena.ratings.selection import Selection, load_verdicts
 from arena.reviews import run_reviews
 from arena.store import Store
-from arena.store.schema import Answer, Judgment
+from arena.store.schema import Answer, JudgeFailure, Judgment
 from fake_openai import FakeOpenAI, Fault
 from judges.factory import build_judge
 from judges.llm import FOLLOWUP_MARK
@@ -176,7 +176,8 @@ def test_never_a_verdict_gives_failed_rows_with_raw_output(filled: Store) -> Non
         cfg = make_cfg(srv.base_url, position_policy="tie_if_inconsistent")
         judge, report = judged(filled, cfg)
         n = N_Q * PAIRS * 2
-        assert report.failed == n and report.judged == n
+        assert report.failed == n and report.judged == 0 and report.call_failures == 0
+        assert report.nothing_usable().startswith(f"judge judge-x failed on {n} of {n} items")
         assert srv.count() == 2 * n  # the reply + one follow-up turn each, no more
         asked = [r for r in srv.requests if len(r["messages"]) == 4]
         assert len(asked) == n
@@ -231,17 +232,24 @@ def test_follow_up_turn_rescues_a_missing_verdict(filled: Store) -> None:
             assert r.raw_output.endswith("]]") and FOLLOWUP_MARK in r.raw_output
 
 
-def test_failed_calls_are_failed_rows_and_retried(filled: Store) -> None:
+def test_transport_failures_are_not_judgments_and_a_plain_rerun_retries(filled: Store) -> None:
     with FakeOpenAI(fair_judge(), faults=lambda req, n: Fault.status(400, "bad request")) as srv:
         cfg = make_cfg(srv.base_url)
-        _, report = judged(filled, cfg)
-        assert report.failed == N_Q * PAIRS and srv.count() == N_Q * PAIRS  # 400: no retry
-        for r in rows(filled):
-            assert r.parse_status == "failed" and r.raw_output is None
-            assert "judge call failed" in r.error and "400" in r.error
+        judge, report = judged(filled, cfg)
+        n = N_Q * PAIRS
+        assert report.call_failures == n and srv.count() == n  # 400: no retry
+        assert report.failed == 0 and report.judged == 0
+        assert "judge judge-x failed on 12 of 12 items: " in report.nothing_usable()
+        assert "HTTP 400" in report.nothing_usable()
+        assert rows(filled) == []  # nothing was judged: no judgment row, no tie, no win
+        with filled.begin() as conn:
+            failures = conn.execute(select(JudgeFailure.error, JudgeFailure.fingerprint)).all()
+        assert len(failures) == n and all("400" in f.error for f in failures)
+        assert {f.fingerprint for f in failures} == {judge.fingerprint}
         srv.faults = None
-        _, retry = judged(filled, cfg, retry_failed=True)
-        assert retry.failed == 0 and retry.judged == N_Q * PAIRS
+        srv.reset()
+        _, rerun = judged(filled, cfg)  # no --retry-failed needed
+        assert rerun.judged == n and srv.count() == n and rerun.call_failures == 0
 
 
 @pytest.mark.parametrize("scale", ["five_level", "score_pair"])

@@ -45,7 +45,7 @@ def mstore(store: Store) -> Store:
 
 def cfg(mode: str = "pairwise-all"):  # type: ignore[no-untyped-def]
     return parse_config({"questions": [{"file": "q.jsonl", "source": "m"}],
-                         "models": [{"name": m, "backend": "file", "path": "x"} for m in ANSWERS],
+                         "models": [{"name": m, "backend": "store"} for m in ANSWERS],
                          "judge": {"mode": mode, "metrics": ["exact_match", "token_f1",
                                                               "rouge_l", "length_score"]}},
                         "<test>")

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from arena.config import load_config
+from arena.errors import StageFailed
 from arena.pipeline import run_pipeline
 from arena.store import Store
 from arena.store.schema import Judgment
@@ -54,11 +55,11 @@ def test_pipeline_reviews_with_the_api_judge_and_retry_failed(
     monkeypatch.setenv("FAKE_JUDGE_KEY", "sk-test")
     with FakeOpenAI("No idea.") as srv:
         path = write_files(tmp_path, store_url, srv.base_url)
-        res = run_pipeline(load_config(path), stages=["answers", "reviews"], progress=False)
-        text = "\n".join(res.messages)
-        assert "judge: api-judge (llm)" in text
-        assert "judge: api-judge (openai big-judge at" in text  # which judge, and where
-        assert "6 failed" in text and "rerun with --retry-failed" in text
+        # A judge that fails on every item is a failed stage: one summary line, exit code 1.
+        with pytest.raises(StageFailed, match=r"^judge api-judge failed on 6 of 6 items: "
+                                              r".*no verdict") as err:
+            run_pipeline(load_config(path), stages=["answers", "reviews"], progress=False)
+        assert err.value.exit_code == 1
         assert srv.count() == 12  # 3 battles x 2 orders x (reply + follow-up)
         assert {h["authorization"] for h in srv.headers} == {"Bearer sk-test"}
 
@@ -69,6 +70,9 @@ def test_pipeline_reviews_with_the_api_judge_and_retry_failed(
         res = run_pipeline(load_config(path), stages=["reviews"], progress=False,
                            retry_failed=True)
         assert srv.count() == 6
+        text = "\n".join(res.messages)
+        assert "judge: api-judge#" in text and "(llm)" in text
+        assert "judge: api-judge (openai big-judge at" in text  # which judge, and where
         s = Store.open(store_url)
         with s.begin() as conn:
             got = conn.execute(select(Judgment.parse_status, Judgment.outcome,

@@ -92,7 +92,7 @@ def test_local_transformers_judge_without_verdicts_stores_failed_rows(
     [judge] = build_judge(c)
     report = run_reviews(filled, c, judge, limit=1, progress=False)
     # A random model writes no verdict: after one follow-up each item is a failed row.
-    assert report.judged == 3
+    assert report.failed == 3 and report.judged == 0
     with filled.begin() as conn:
         got = conn.execute(select(Judgment)).all()
     assert len(got) == 3
