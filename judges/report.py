@@ -4,7 +4,9 @@ Two parts, labelled as such:
 - *this run*: items judged, calls sent (a follow-up turn is a call; the runner's retries are
   not), follow-ups, failed calls, parse failures, items the budget held back, tokens, and cost
   when the judge has a ``price`` (else "no price configured");
-- *stored*: over every stored row of this judge (all runs): rows, failed rows, and the
+- *stored*: over every stored row of this judge (all runs; one fingerprint): rows, failed rows
+  (and how many items are still without a usable verdict: the ``--retry-failed`` hint shows
+  only while there are some), and the
   position statistics computed by ``arena.ratings.judge_stats.rater_stats`` -- position
   consistency (share of both-order pairs whose verdicts agree), first-position win rate (share
   of decisive verdicts won by the answer shown first; 0.5 = no bias) and tie rate. Failed rows
@@ -32,6 +34,7 @@ class StoredJudgeStats:
     failed: int = 0
     pairwise: int = 0
     single: int = 0
+    outstanding: int = 0  # items whose rows are all failed (no usable verdict yet)
     position_consistency: float = math.nan
     n_pairs: int = 0
     first_win_rate: float = math.nan
@@ -40,17 +43,22 @@ class StoredJudgeStats:
     templates: list[str] = field(default_factory=list)
 
 
-def stored_judge_stats(store: Store, judge_id: str, kind: str = "llm") -> StoredJudgeStats:
-    """Counts and position statistics over every stored row of one judge."""
+def stored_judge_stats(store: Store, judge_id: str, kind: str = "llm",
+                       fingerprint: Optional[str] = None) -> StoredJudgeStats:
+    """Counts and position statistics over every stored row of one judge (of one
+    ``fingerprint`` when given: two fingerprints under one name are two judges)."""
     from arena.ratings.judge_stats import rater_stats
     from arena.ratings.selection import Selection, load_verdicts
 
     out = StoredJudgeStats(judge_id=judge_id)
     J = Judgment
+    mine = [J.judge_id == judge_id, J.judge_kind == kind]
+    if fingerprint is not None:
+        mine.append(J.fingerprint == fingerprint)
     with store.begin() as conn:
         for status, is_pair, n in conn.execute(
                 select(J.parse_status, J.model_b.is_not(None), func.count())
-                .where(J.judge_id == judge_id, J.judge_kind == kind)
+                .where(*mine)
                 .group_by(J.parse_status, J.model_b.is_not(None))):
             out.rows += n
             if status != "ok":
@@ -59,12 +67,18 @@ def stored_judge_stats(store: Store, judge_id: str, kind: str = "llm") -> Stored
                 out.pairwise += n
             else:
                 out.single += n
+        if out.failed:
+            ok = select(J.cache_key).where(*mine, J.parse_status == "ok",
+                                           J.cache_key.is_not(None))
+            out.outstanding = conn.execute(
+                select(func.count(func.distinct(J.cache_key))).where(
+                    *mine, J.parse_status != "ok", J.cache_key.not_in(ok))).scalar_one()
         out.templates = sorted(v for v in conn.execute(
-            select(J.template_version).where(J.judge_id == judge_id, J.judge_kind == kind)
-            .distinct()).scalars() if v)
+            select(J.template_version).where(*mine).distinct()).scalars() if v)
         if out.pairwise:
-            frame = load_verdicts(conn, Selection(judge_kinds=(kind,), judge_ids=(judge_id,),
-                                                  with_lengths=False))
+            frame = load_verdicts(conn, Selection(
+                judge_kinds=(kind,), judge_ids=(judge_id,), with_lengths=False,
+                fingerprints=(fingerprint,) if fingerprint else ()))
             stats = rater_stats(frame)
             if stats:
                 s = stats[0]
@@ -105,8 +119,11 @@ class JudgeReport:
         s = self.stored
         if s is not None:
             share = f" ({100 * s.failed / s.rows:.1f} %)" if s.rows else ""
-            lines.append(f"  stored: {s.rows} judgments, {s.failed} failed{share} "
-                         f"(excluded from ratings; rerun with --retry-failed)")
+            line = f"  stored: {s.rows} judgments, {s.failed} failed{share} (excluded from ratings"
+            if s.outstanding:
+                line += (f"; {s.outstanding} items have no usable verdict yet: rerun with "
+                         f"--retry-failed")
+            lines.append(line + ")")
             if s.pairwise:
                 lines.append(f"  position consistency: {_pct(s.position_consistency)} of "
                              f"{s.n_pairs} both-order pairs agree")
@@ -132,6 +149,8 @@ def judge_report(judge: Any) -> JudgeReport:
            "skipped": st.skipped, "stopped": st.stopped, "prompt_tokens": st.prompt_tokens,
            "completion_tokens": st.completion_tokens, "cost": st.cost, "priced": st.priced}
     sel = getattr(judge, "selection", None)
-    stored = stored_judge_stats(judge.ctx.store, judge.judge_id) if judge.ctx else None
+    stored = stored_judge_stats(judge.ctx.store, judge.judge_id,
+                                fingerprint=getattr(judge, "fingerprint", None)) \
+        if judge.ctx else None
     return JudgeReport(judge_id=judge.judge_id, selection=sel.describe() if sel else None,
                        run=run, stored=stored, warnings=list(sel.warnings) if sel else [])

@@ -15,6 +15,7 @@ from arena.pipeline import run_pipeline
 from arena.store import Store
 from arena.store.schema import Judgment
 from fake_openai import FakeOpenAI
+from judges.report import stored_judge_stats
 
 pytestmark = pytest.mark.db
 
@@ -61,6 +62,9 @@ def test_pipeline_reviews_with_the_api_judge_and_retry_failed(
             run_pipeline(load_config(path), stages=["answers", "reviews"], progress=False)
         assert err.value.exit_code == 1
         assert srv.count() == 12  # 3 battles x 2 orders x (reply + follow-up)
+        s = Store.open(store_url)
+        assert stored_judge_stats(s, "api-judge").outstanding == 6  # the hint shows ...
+        s.close()
         assert {h["authorization"] for h in srv.headers} == {"Bearer sk-test"}
 
         srv.reset()
@@ -72,6 +76,8 @@ def test_pipeline_reviews_with_the_api_judge_and_retry_failed(
         assert srv.count() == 6
         text = "\n".join(res.messages)
         assert "judge: api-judge#" in text and "(llm)" in text
+        assert "stored: 12 judgments, 6 failed" in text
+        assert "--retry-failed" not in text.split("stored: 12 judgments", 1)[1]  # ... and goes
         assert "judge: api-judge (openai big-judge at" in text  # which judge, and where
         s = Store.open(store_url)
         with s.begin() as conn:
