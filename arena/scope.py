@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence
 
 from sqlalchemy import Connection, select
 
@@ -30,9 +30,13 @@ from arena.config import ArenaConfig, FileModel, StoredModel
 from arena.errors import ConfigError
 from arena.identity import answer_params_hash, judge_label
 
+if TYPE_CHECKING:
+    import numpy as np
+
 log = logging.getLogger(__name__)
 
 Versions = dict[str, dict[str, str]]  # model -> question id -> answer version
+MACHINE_KINDS = ("llm", "metric", "dry-run")  # judged under a judgment key
 
 
 def single_source(cfg: ArenaConfig) -> Optional[str]:
@@ -148,6 +152,28 @@ class VerdictScope:
     question_ids: list[str] = field(default_factory=list)
     versions: Versions = field(default_factory=dict)
     answer_ids: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    def mask(self, kinds: Sequence[str], keys: Sequence[Optional[str]],
+             answer_a: Sequence[Optional[int]], answer_b: Optional[Sequence[Optional[int]]]
+             ) -> "np.ndarray":
+        """Which rows (given column-wise) this scope admits: a machine verdict (kind llm,
+        metric, dry-run) by its judgment key; a human or imported one by the answer versions
+        it judged (``answer_b`` None: single-mode rows). The one definition of "in scope",
+        used by leaderboards, exports, the viewer and the dashboard."""
+        import numpy as np
+
+        n = len(kinds)
+        machine = np.fromiter((k in MACHINE_KINDS for k in kinds), dtype=bool, count=n)
+        by_key = np.fromiter((k in self.keys for k in keys), dtype=bool, count=n)
+        if answer_b is None:
+            answers = self.answers
+            by_answers = np.fromiter((a in answers for a in answer_a), dtype=bool, count=n)
+        else:
+            pairs = self.pairs
+            by_answers = np.fromiter(
+                ((a, b) in pairs if a is not None and b is not None and a <= b else (b, a) in pairs
+                 for a, b in zip(answer_a, answer_b)), dtype=bool, count=n)
+        return np.where(machine, by_key, by_answers)
 
     def manifest(self, cfg: ArenaConfig) -> dict[str, Any]:
         """The scope as the report manifest lists it (no secrets)."""

@@ -184,6 +184,15 @@ def test_new_judge_parameters_are_a_second_fingerprint(tmp_path: Path, store_url
         assert sorted(titles) == sorted(f"Leaderboard - all, judge llm:judge#{fp[:10]}"
                                         for fp in (f1, f2)), out
         assert out.count("counted: 8 verdicts") == 2 and "one board per judge fingerprint" in out
+        # `arena export -c` writes the config's scope only
+        out_file = tmp_path / "cool-verdicts.jsonl"
+        assert arena_main(["export", "verdicts", "--format", "evalscope", str(out_file),
+                           "-c", str(cool), "--db", store_url]) == 0
+        assert len(out_file.read_text().splitlines()) == 8
+        both = tmp_path / "all-verdicts.jsonl"
+        assert arena_main(["export", "verdicts", "--format", "evalscope", str(both),
+                           "--db", store_url]) == 0
+        assert len(both.read_text().splitlines()) == 16
 
 
 def test_baseline_after_all_pairs_reuses_every_judgment(tmp_path: Path, store_url: str,

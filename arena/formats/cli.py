@@ -66,7 +66,10 @@ def add_export_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--baseline", help="leaderboards: the fixed baseline model (L-Eval layout)")
     p.add_argument("--include-failed", action="store_true",
                    help="verdicts: also write failed verdicts (as the format's error value)")
-    p.add_argument("--db", help="store URL (default: ARENA_DB, then sqlite:///outputs/arena.db)")
+    p.add_argument("-c", "--config", help="export only this config's run scope: its questions, "
+                   "the answer versions it selects, the verdicts its leaderboard counts")
+    p.add_argument("--db", help="store URL (default: ARENA_DB, then the config's store.url, "
+                   "then sqlite:///outputs/arena.db)")
     p.set_defaults(func=run_export)
 
 
@@ -95,8 +98,19 @@ def run_export(args: argparse.Namespace) -> int:
     flt = ExportFilter(sources=args.source, models=args.model, judges=args.judge,
                        judge_kinds=args.judge_kind, include_failed=args.include_failed,
                        baseline=args.baseline)
-    store = open_store(args.db)
+    cfg = None
+    if getattr(args, "config", None):
+        from arena.config import load_config
+
+        cfg = load_config(args.config).config
+    store = open_store(args.db, cfg.store.url if cfg else None)
     try:
+        if cfg is not None:
+            from arena.leaderboard import scope_judges
+            from arena.scope import build_scope
+
+            flt.scope = build_scope(store, cfg, scope_judges(cfg),
+                                    categories=cfg.generation.categories or None)
         with store.begin() as conn:
             n = export(conn, args.what, args.format, args.out, flt)
     finally:

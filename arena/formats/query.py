@@ -27,6 +27,9 @@ class ExportFilter:
     include_failed: bool = False
     include_dry_run: bool = False
     baseline: Optional[str] = None  # leaderboards against one model (L-Eval layout)
+    # a config's run scope (arena.scope.VerdictScope): only its questions, the answer versions
+    # it selects and the verdicts its leaderboard counts
+    scope: Optional[Any] = None
 
 
 def questions(conn: Connection, f: ExportFilter) -> list[dict[str, Any]]:
@@ -38,6 +41,9 @@ def questions(conn: Connection, f: ExportFilter) -> list[dict[str, Any]]:
         q = q.where(Question.source.in_(f.sources))
     q = q.order_by(Question.source, Question.seq, Question.id)
     rows = [dict(r._mapping) for r in conn.execute(q)]
+    if f.scope is not None:
+        wanted = set(f.scope.question_ids)
+        rows = [r for r in rows if r["id"] in wanted]
     refs = references_by_question(conn, [r["id"] for r in rows])
     for r in rows:
         r["references"] = refs.get(r["id"], {})
@@ -65,7 +71,11 @@ def answers(conn: Connection, f: ExportFilter) -> list[dict[str, Any]]:
     if f.models:
         q = q.where(Answer.model.in_(f.models))
     q = q.order_by(Answer.model, Question.source, Question.seq, Answer.id)
-    return [dict(r._mapping) for r in conn.execute(q)]
+    rows = [dict(r._mapping) for r in conn.execute(q)]
+    if f.scope is not None:
+        chosen = set(f.scope.answer_ids.values())
+        rows = [r for r in rows if r["id"] in chosen]
+    return rows
 
 
 def verdicts(conn: Connection, f: ExportFilter, *, mode: str = "pair") -> list[dict[str, Any]]:
@@ -103,6 +113,11 @@ def verdicts(conn: Connection, f: ExportFilter, *, mode: str = "pair") -> list[d
         if d["id"] in superseded:
             continue
         out.append(d)
+    if f.scope is not None and out:
+        keep = f.scope.mask([d["judge_kind"] for d in out], [d["cache_key"] for d in out],
+                            [d["answer_a_id"] for d in out],
+                            None if mode == "single" else [d["answer_b_id"] for d in out])
+        out = [d for d, k in zip(out, keep.tolist()) if k]
     return out
 
 

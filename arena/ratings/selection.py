@@ -36,6 +36,7 @@ import numpy as np
 from sqlalchemy import Connection, case, func, inspect, select
 
 from arena.identity import short
+from arena.scope import MACHINE_KINDS
 from arena.ratings.answer_lengths import answer_lengths
 from arena.ratings.columns import (codes, epochs, fetch_tuples, first_seen, merge_codes, no_gc,
                                    take)
@@ -49,7 +50,6 @@ REAL_KINDS = ("llm", "human", "metric", "imported")
 COUNT_KEYS = ("rows", "out_of_scope", "superseded", "failed", "dry_run", "judge_kind",
               "judge_id", "template_version", "excluded_annotator", "category", "fingerprint",
               "duplicate", "included")
-MACHINE_KINDS = ("llm", "metric", "dry-run")  # judged under a judgment key
 
 
 @dataclass(frozen=True)
@@ -260,7 +260,7 @@ def _load(conn: Connection, sel: Selection) -> VerdictFrame:
     machine = on(kind_v, lambda k: k in MACHINE_KINDS)[kind_c] if N else np.zeros(0, bool)
     # each row is counted under the first rule that drops it (module docstring order)
     reasons = [
-        _out_of_scope(sel.scope, c, machine, pairwise, N),
+        _out_of_scope(sel.scope, c, pairwise, N),
         np.isin(ids, np.fromiter(superseded, np.int64, len(superseded))),
         failed,
         on(kind_v, lambda k: k == "dry-run" and "dry-run" not in kinds)[kind_c],
@@ -354,23 +354,14 @@ def _zero_counts() -> dict[str, int]:
     return {k: 0 for k in COUNT_KEYS}
 
 
-def _out_of_scope(scope: Any, c: dict[str, Any], machine: np.ndarray, pairwise: bool,
-                  n: int) -> np.ndarray:
-    """Rows outside a config's run scope (module docstring, rule 0); none without a scope."""
+def _out_of_scope(scope: Any, c: dict[str, Any], pairwise: bool, n: int) -> np.ndarray:
+    """Rows outside a config's run scope (module docstring, rule 0; ``VerdictScope.mask``
+    defines it); none without a scope."""
     if scope is None or n == 0:
         return np.zeros(n, dtype=bool)
-    keys = scope.keys
-    in_keys = np.fromiter((k in keys for k in c["cache_key"]), dtype=bool, count=n)
-    a = np.array(c["answer_a"], dtype=np.int64).reshape(n)
-    if pairwise:
-        b = np.array(c["answer_b"], dtype=np.int64).reshape(n)
-        lo, hi = np.minimum(a, b).tolist(), np.maximum(a, b).tolist()
-        pairs = scope.pairs
-        on_answers = np.fromiter(((x, y) in pairs for x, y in zip(lo, hi)), dtype=bool,
-                                 count=n)
-    else:
-        on_answers = np.isin(a, np.fromiter(scope.answers, np.int64, len(scope.answers)))
-    return ~np.where(machine, in_keys, on_answers)
+    a = [None if x == -1 else x for x in c["answer_a"]]
+    b = [None if x == -1 else x for x in c["answer_b"]] if pairwise else None
+    return ~scope.mask(c["judge_kind"], c["cache_key"], a, b)
 
 
 def _duplicates(keys: Sequence[Any], candidates: np.ndarray) -> np.ndarray:

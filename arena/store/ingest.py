@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Optional, Sequence
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from arena import ids
@@ -91,11 +91,13 @@ class ImportSummary:
 
 
 def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]],
-                  conflict_cols: Sequence[str], *, count: bool = False) -> int:
+                  conflict_cols: Sequence[str], *, count: bool = False,
+                  where: Any = None) -> int:
     """INSERT ... ON CONFLICT DO NOTHING, on SQLite and PostgreSQL.
 
     With ``count=True`` returns how many rows were actually inserted (via RETURNING, so it is
     exact under concurrent writers); otherwise returns 0 and skips the RETURNING round trip.
+    ``where``: the predicate of a partial unique index the conflict target names.
     """
     if not rows:
         return 0
@@ -103,7 +105,8 @@ def insert_ignore(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]
     mod = postgresql if dialect == "postgresql" else sqlite
     inserted = 0
     for start in range(0, len(rows), CHUNK):
-        stmt = mod.insert(table).on_conflict_do_nothing(index_elements=list(conflict_cols))
+        stmt = mod.insert(table).on_conflict_do_nothing(index_elements=list(conflict_cols),
+                                                        index_where=where)
         batch = list(rows[start:start + CHUNK])
         if count:
             pk = list(table.primary_key.columns)[0]
@@ -233,20 +236,28 @@ def add_answers(conn: Connection, records: Iterable[AnswerRecord]) -> ImportSumm
     return ImportSummary(inserted=inserted, unchanged=len(rows) - inserted)
 
 
+USABLE = text("parse_status = 'ok'")  # the predicate of the unique index on judgment keys
+
+
 def add_judgments(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
-    """Append judgment rows (dicts of Judgment columns). Rows whose ``submission_id`` is
-    already stored are skipped (idempotent submit). Returns the number inserted."""
+    """Append judgment rows (dicts of Judgment columns). A usable row whose judgment key is
+    already stored is skipped, by the database (another worker judged it first); so is a row
+    whose ``submission_id`` is stored (idempotent submit). Returns the number inserted."""
     now = utcnow()
     data = [{"meta": {}, "created_at": now, "parse_status": "ok", **r} for r in rows]
     # executemany needs one set of keys: rows that leave a nullable column out get NULL.
     keys = set().union(*(d.keys() for d in data)) if data else set()
     data = [d if len(d) == len(keys) else {k: d.get(k) for k in keys} for d in data]
     with_sub = [r for r in data if r.get("submission_id")]
-    plain = [r for r in data if not r.get("submission_id")]
+    keyed = [r for r in data if not r.get("submission_id") and r.get("cache_key")
+             and r.get("parse_status") == "ok"]
+    plain = [r for r in data if not r.get("submission_id") and not (
+        r.get("cache_key") and r.get("parse_status") == "ok")]
     for start in range(0, len(plain), CHUNK):
         conn.execute(Judgment.__table__.insert(), plain[start:start + CHUNK])
-    return len(plain) + insert_ignore(conn, Judgment.__table__, with_sub, ["submission_id"],
-                                      count=True)
+    return (len(plain) + insert_ignore(conn, Judgment.__table__, keyed, ["cache_key"],
+                                       count=True, where=USABLE)
+            + insert_ignore(conn, Judgment.__table__, with_sub, ["submission_id"], count=True))
 
 
 def ensure_battles(conn: Connection, triples: Iterable[tuple[str, str, str]], *,
