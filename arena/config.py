@@ -140,6 +140,9 @@ class GenerationSettings(Strict):
     max_calls: Optional[int] = None
     max_cost: Optional[float] = None
     categories: list[str] = Field(default_factory=list)  # only these categories (empty = all)
+    # seconds a worker holds a claimed answer or judgment without renewing it (arena.claims);
+    # a killed worker's work returns to the others after at most this long
+    lease_s: float = Field(120.0, gt=0)
 
 
 class JudgeConfig(Strict):

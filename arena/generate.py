@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Sequence, Union
 
 from sqlalchemy import Connection, select
 
+from arena import ids
 from arena.identity import answer_params_hash
 from arena.config import ArenaConfig, OpenAIModel, TransformersModel
 from arena.errors import BackendUnavailable
@@ -42,8 +43,10 @@ from arena.llm.progress import Progress
 from arena.llm.runner import CallRunner, RunnerSettings, run_sync
 from arena.llm.types import ChatRequest, ChatResult, Provider
 from arena.store import Store
-from arena.store.ingest import AnswerRecord, add_answers, ensure_models, existing_answer_keys
-from arena.store.schema import AnswerFailure, Document, Question, utcnow
+from arena.claims import ClaimBook, ClaimedSource
+from arena.llm.writer import ResultWriter
+from arena.store.ingest import AnswerRecord, ensure_models, existing_answer_keys
+from arena.store.schema import Answer, AnswerFailure, Document, Question, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -234,40 +237,65 @@ def _sum(xs: list[Any]) -> Any:
     return sum(vals) if vals else None
 
 
-def _store_outcome(store: Store, spec: GenSpec, ph: str, q: QuestionRow, out: _Outcome) -> None:
-    with store.begin() as conn:
-        if out.record is not None:
-            add_answers(conn, [out.record])
-        elif out.error is not None:
-            conn.execute(AnswerFailure.__table__.insert(), [{
-                "question_id": q.id, "model": spec.name, "params_hash": ph, "error": out.error,
-                "attempts": max(1, out.attempts), "created_at": utcnow()}])
+def answer_work_key(model: str, params_hash: str, question_id: str) -> str:
+    """The claim key of one answer to generate (``arena.claims``)."""
+    return "a:" + ids.sha256_hex(f"{model}\0{params_hash}\0{question_id}")[:40]
 
 
-def _run_model(store: Store, cfg: ArenaConfig, spec: GenSpec, provider: Provider,
-               todo: list[QuestionRow], ph: str, budget: Budget, mr: ModelReport,
-               report: GenerationReport, progress: bool) -> None:
+def answers_done(model: str, params_hash: str, by_key: dict[str, str], since: Any
+                 ) -> Callable[[Connection, list[str]], set[str]]:
+    """The claim ``done`` check of one model's answers: stored, or tried (failed) by another
+    worker of this round since ``since``."""
+
+    def done(conn: Connection, keys: list[str]) -> set[str]:
+        qids = [by_key[k] for k in keys]
+        have = set(conn.execute(select(Answer.question_id).where(
+            Answer.model == model, Answer.params_hash == params_hash,
+            Answer.question_id.in_(qids))).scalars())
+        have |= set(conn.execute(select(AnswerFailure.question_id).where(
+            AnswerFailure.model == model, AnswerFailure.params_hash == params_hash,
+            AnswerFailure.question_id.in_(qids), AnswerFailure.created_at >= since)).scalars())
+        return {k for k in keys if by_key[k] in have}
+
+    return done
+
+
+def _run_model(cfg: ArenaConfig, spec: GenSpec, provider: Provider, todo: list[QuestionRow],
+               ph: str, budget: Budget, mr: ModelReport, report: GenerationReport,
+               progress: bool, book: ClaimBook, writer: ResultWriter) -> None:
+    """Generate ``todo`` for one model: claimed chunk by chunk (other workers take the rest),
+    every outcome handed to the one result writer as it arrives."""
     price = price_of(spec)
-    runner = CallRunner(provider, RunnerSettings.from_config(cfg.generation, spec, provider),
-                        budget=budget, price=price)
+    settings = RunnerSettings.from_config(cfg.generation, spec, provider)
+    runner = CallRunner(provider, settings, budget=budget, price=price)
     bar = Progress(len(todo), spec.name, enabled=progress)
     spent_before = budget.spent
+    key_of = {q.id: answer_work_key(spec.name, ph, q.id) for q in todo}
+    source = ClaimedSource(book, todo, key=lambda q: key_of[q.id],
+                           done=answers_done(spec.name, ph, {v: k for k, v in key_of.items()},
+                                             book.started),
+                           chunk=max(64, settings.concurrency))
 
-    def on_done(_i: int, q: QuestionRow, out: _Outcome) -> None:
-        _store_outcome(store, spec, ph, q, out)  # stored as it arrives: a crash keeps it
-        report.calls += out.calls
+    def on_done(q: QuestionRow, out: _Outcome) -> None:
+        key = key_of[q.id]
         if out.record is not None:
+            writer.put("answer", out.record, key)  # committed as it arrives: a crash keeps it
             mr.generated += 1
         elif out.skipped:
+            writer.put("release", None, key)  # not sent: the key goes back at once
             mr.skipped += 1
         else:
+            writer.put("answer_failure", {
+                "question_id": q.id, "model": spec.name, "params_hash": ph, "error": out.error,
+                "attempts": max(1, out.attempts), "created_at": utcnow()}, key)
             mr.failed += 1
             report.failures.append((spec.name, q.id, out.error or "unknown error"))
+        report.calls += out.calls
         bar.tick(failed=out.error is not None)
 
     async def main() -> None:
         try:
-            await runner.amap(todo, lambda q: _answer(runner, spec, ph, q), on_done)
+            await runner.amap_source(source, lambda q: _answer(runner, spec, ph, q), on_done)
         finally:
             await provider.aclose()
 
@@ -276,6 +304,7 @@ def _run_model(store: Store, cfg: ArenaConfig, spec: GenSpec, provider: Provider
     finally:
         bar.close()
         mr.cost = budget.spent - spent_before
+        mr.already += source.done_elsewhere  # stored by another worker meanwhile
 
 
 def run_answers(store: Store, cfg: ArenaConfig, *, limit: Optional[int] = None,
@@ -315,7 +344,16 @@ def run_answers(store: Store, cfg: ArenaConfig, *, limit: Optional[int] = None,
         mr.estimate = estimate_for(spec, todo, price_of(spec))
         log.info("%s: %d questions to answer; estimate: %s", spec.name, len(todo), mr.estimate)
         provider = openai_providers.get(spec.name) or make_provider(spec)
-        _run_model(store, cfg, spec, provider, todo, ph, budget, mr, report, progress)
+        book = ClaimBook(store, lease_s=cfg.generation.lease_s)
+        writer = ResultWriter(store, release=book.release)
+        try:
+            _run_model(cfg, spec, provider, todo, ph, budget, mr, report, progress, book,
+                       writer)
+        finally:
+            try:
+                writer.close()
+            finally:
+                book.close()
         del provider  # a local model's memory is freed before the next one loads
     report.stopped = budget.stopped
     return report

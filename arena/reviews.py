@@ -226,41 +226,6 @@ def pending_items(store: Store, judge: Judge, items: list[JudgeItem], *,
     return todo, keys
 
 
-class RowWriter:
-    """Buffers judgment rows and commits them in small batches (a crash loses < one batch).
-    Rows marked ``call_failed`` go to ``judge_failures`` instead (they are not judgments)."""
-
-    def __init__(self, store: Store, batch: int = 50) -> None:
-        self.store, self.batch, self.buf = store, batch, []  # type: ignore[var-annotated]
-        self.count = 0
-        self.failed: list[dict[str, Any]] = []
-        self.call_failed: list[dict[str, Any]] = []
-
-    def __call__(self, row: dict[str, Any]) -> None:
-        self.buf.append(row)
-        if row.get("call_failed"):
-            self.call_failed.append(row)
-        elif row.get("parse_status") == "failed":
-            self.failed.append(row)
-        if len(self.buf) >= self.batch:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.buf:
-            return
-        from arena.store.ingest import add_judgments
-
-        rows = [r for r in self.buf if not r.get("call_failed")]
-        failures = [failure_row(r) for r in self.buf if r.get("call_failed")]
-        with self.store.begin() as conn:
-            if rows:
-                add_judgments(conn, rows)
-            if failures:
-                conn.execute(JudgeFailure.__table__.insert(), failures)
-        self.count += len(rows)
-        self.buf = []
-
-
 def failure_row(row: dict[str, Any]) -> dict[str, Any]:
     """The ``judge_failures`` row of an emitted row marked ``call_failed``."""
     meta = row.get("meta") or {}
@@ -272,6 +237,36 @@ def failure_row(row: dict[str, Any]) -> dict[str, Any]:
             "created_at": utcnow()}
 
 
+def judgments_done(fingerprint: str, retry_failed: bool, since: Any
+                   ) -> Callable[[Any, list[str]], set[str]]:
+    """The claim ``done`` check of one judge's items (keys are judgment keys): a usable row
+    is stored; or a failed one (without ``retry_failed``); or, for this round of workers, a
+    failed row or a failed call recorded since ``since`` (a sibling tried it)."""
+    J, F = Judgment, JudgeFailure
+
+    def done(conn: Any, keys: list[str]) -> set[str]:
+        out: set[str] = set()
+        for k, st, created in conn.execute(select(J.cache_key, J.parse_status, J.created_at)
+                                           .where(J.fingerprint == fingerprint,
+                                                  J.cache_key.in_(keys))):
+            if st == "ok" or not retry_failed or _since(created, since):
+                out.add(k)
+        out |= set(conn.execute(select(F.cache_key).where(
+            F.fingerprint == fingerprint, F.cache_key.in_(keys),
+            F.created_at >= since)).scalars())
+        return out
+
+    return done
+
+
+def _since(created: Any, since: Any) -> bool:
+    from datetime import timezone
+
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=timezone.utc)
+    return bool(created >= since)
+
+
 def run_reviews(store: Store, cfg: ArenaConfig, judge: Judge, *, limit: Optional[int] = None,
                 retry_failed: bool = False, run_id: Optional[str] = None,
                 progress: bool = True, versions: Optional[dict[str, dict[str, str]]] = None
@@ -280,7 +275,13 @@ def run_reviews(store: Store, cfg: ArenaConfig, judge: Judge, *, limit: Optional
 
     A judge with a ``bind(store)`` method gets the store first (LLM and metric judges read
     questions and answers); a judge with a ``mode`` attribute plans items of that mode.
-    ``versions``: the answer versions the config selects (default: read now)."""
+    ``versions``: the answer versions the config selects (default: read now). Paid judges
+    (LLM) claim their items chunk by chunk (``arena.claims``), so several processes running
+    this stage on one store split the work; every row goes through the one result writer
+    (``arena.llm.writer``), durable as it arrives."""
+    from arena.claims import ClaimBook, ClaimedSource
+    from arena.llm.writer import ResultWriter
+
     bind = getattr(judge, "bind", None)
     if callable(bind):
         bind(store)
@@ -294,28 +295,55 @@ def run_reviews(store: Store, cfg: ArenaConfig, judge: Judge, *, limit: Optional
                           planned=len(items), skipped=len(items) - len(todo))
     if not todo:
         return report
-    writer = RowWriter(store)
+    paid = judge.kind == "llm"
+    book = ClaimBook(store, lease_s=cfg.generation.lease_s) if paid else None
+    writer = ResultWriter(store, release=book.release if book else None)
     policy = cfg.judge.position_policy.value
     bar = _progress(len(todo), f"reviews ({judge.judge_id})", progress)
+    failed: list[dict[str, Any]] = []
+    call_failed: list[dict[str, Any]] = []
 
     def emit(row: dict[str, Any]) -> None:
         # The position policy belongs to pairwise rows only.
         row.setdefault("policy", policy if row.get("mode") != Mode.SINGLE.value else None)
         row.setdefault("run_id", run_id)
-        writer(row)
+        key = row.get("cache_key") if paid else None
+        if row.pop("call_failed", False):
+            call_failed.append(row)
+            writer.put("judge_failure", failure_row(row), key)
+        else:
+            if row.get("parse_status") == "failed":
+                failed.append(row)
+            else:
+                report.judged += 1
+            writer.put("judgment", row, key)
         bar.update(1)
 
+    source = None
     try:
-        judge.judge(todo, emit)
+        if book is not None:
+            source = ClaimedSource(book, todo, key=lambda it: cache_key(judge, it),
+                                   done=judgments_done(judge.fingerprint, retry_failed,
+                                                       book.started),
+                                   chunk=max(64, getattr(getattr(judge, "runner_settings",
+                                                                 None), "concurrency", 64)))
+            judge.judge(todo, emit, source)  # type: ignore[call-arg]
+        else:
+            judge.judge(todo, emit)
     finally:
-        writer.flush()
-        bar.close()
-    report.judged = writer.count - len(writer.failed)
-    report.failed = len(writer.failed)
-    report.call_failures = len(writer.call_failed)
+        try:
+            writer.close()
+        finally:
+            bar.close()
+            if book is not None:
+                book.close()
+    if source is not None:
+        report.skipped += source.done_elsewhere
+    report.failed = len(failed)
+    report.call_failures = len(call_failed)
     report.failures = [f"{r['question_id']} {r['model_a']} vs {r.get('model_b')}: "
                        f"{(r.get('error') or 'no verdict')[:120]}"
-                       for r in writer.call_failed + writer.failed]
+                       for r in call_failed + failed]
     return report
 
 

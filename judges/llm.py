@@ -18,10 +18,8 @@ old one's verdicts.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Optional, Union
 
@@ -169,8 +167,11 @@ class LLMJudge:
     def template_version(self, item: Any) -> Optional[str]:
         return self.template(item).version
 
-    def judge(self, items: list[Any], emit: Callable[[dict[str, Any]], None]) -> None:
-        run_sync(self.ajudge(items, emit))
+    def judge(self, items: list[Any], emit: Callable[[dict[str, Any]], None],
+              source: Any = None) -> None:
+        """Judge ``items`` (all of them, or, with ``source``, those it hands out: the reviews
+        stage passes an ``arena.claims.ClaimedSource`` so concurrent workers split them)."""
+        run_sync(self.ajudge(items, emit, source))
 
     # -- the work -----------------------------------------------------------------------------
     def provider(self) -> Provider:
@@ -190,7 +191,8 @@ class LLMJudge:
                            temperature=g.temperature, top_p=g.top_p, top_k=g.top_k,
                            stop=list(g.stop), seed=g.seed, key=key)
 
-    async def ajudge(self, items: list[Any], emit: Callable[[dict[str, Any]], None]) -> None:
+    async def ajudge(self, items: list[Any], emit: Callable[[dict[str, Any]], None],
+                     source: Any = None) -> None:
         from arena.reviews import base_row
 
         ctx = self._context()
@@ -205,11 +207,6 @@ class LLMJudge:
         runner = CallRunner(provider, settings, budget=self.budget, price=self.price,
                             desc=f"judge {self.judge_id}")
 
-        # Rows are stored by one writer thread: a commit must not stall the calls in flight
-        # on the event loop (it would cut throughput at high concurrency).
-        loop = asyncio.get_running_loop()
-        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="judge-writer")
-
         async def one(item: Any) -> None:
             template, messages = build(self.settings, self.prompt_item(item),
                                        self.template(item))
@@ -217,14 +214,18 @@ class LLMJudge:
             row["template_version"] = template.version
             row = await self._judge_one(runner, item, template, messages, row)
             if row is not None:
-                await loop.run_in_executor(writer, emit, row)
+                # The stage's emit hands the row to the result writer's queue (it commits in
+                # its own thread): a commit never stalls the calls in flight.
+                emit(row)
             # Nothing is returned: rows are stored, not kept (memory stays flat).
 
         self.stats.started = self.stats.started or time.perf_counter()
         try:
-            await runner.amap(items, one)
+            if source is None:
+                await runner.amap(items, one)
+            else:
+                await runner.amap_source(source, one)
         finally:
-            writer.shutdown(wait=True)
             self.stats.finished = time.perf_counter()
             self.stats.stopped = runner.stopped
             if runner.stopped:

@@ -230,6 +230,41 @@ class CallRunner:
             raise eg.exceptions[0] from None
         return out
 
+    async def amap_source(self, source: Any, fn: Callable[[T], Awaitable[R]],
+                          on_done: Optional[Callable[[T, R], Union[None, Awaitable[None]]]] = None,
+                          *, workers: Optional[int] = None) -> int:
+        """Like ``amap`` over items handed out by ``source.take()`` (an awaitable returning
+        the next item or None: ``arena.claims.ClaimedSource`` claims them for this worker as
+        they are needed). Returns how many items were processed. Nothing is kept in memory."""
+        n = max(1, workers or self.settings.concurrency)
+        failed = False
+        count = 0
+
+        async def worker() -> None:
+            nonlocal failed, count
+            while not failed:
+                item = await source.take()
+                if item is None:
+                    return
+                try:
+                    r = await fn(item)
+                    count += 1
+                    if on_done is not None and not failed:
+                        maybe = on_done(item, r)
+                        if inspect.isawaitable(maybe):
+                            await maybe
+                except BaseException:
+                    failed = True
+                    raise
+
+        try:
+            async with asyncio.TaskGroup() as tg:
+                for _ in range(n):
+                    tg.create_task(worker())
+        except BaseExceptionGroup as eg:
+            raise eg.exceptions[0] from None
+        return count
+
     async def arun(self, requests: Sequence[ChatRequest],
                    on_result: Optional[OnResult] = None) -> list[ChatResult]:
         """All requests, bounded; ``on_result`` as each finishes; results in input order."""

@@ -217,5 +217,32 @@ class JudgeFailure(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class Claim(Base):
+    """A unit of paid work (one answer, one judgment) held by one worker until ``expires_at``.
+
+    Workers claim before they call and delete the claim when the result is stored; a worker
+    that dies leaves its claims to expire, and then another takes them (``arena.claims``)."""
+
+    __tablename__ = "claims"
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(120))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class BudgetRound(Base):
+    """Spend of one config's workers that run at the same time (``arena.llm.shared_budget``):
+    ``max_calls`` / ``max_cost`` hold across them. A round is open while a worker has been seen
+    within its lease; a run that starts when none is open starts a new round."""
+
+    __tablename__ = "budget_rounds"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[float] = mapped_column(Float, default=0.0)  # booked: spent + reserved
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 SPINE_TABLES = [SchemaVersion, Document, Question, Reference, ModelRow, Answer, AnswerFailure,
-                Battle, Judgment, JudgeFailure]
+                Battle, Judgment, JudgeFailure, Claim, BudgetRound]
