@@ -60,6 +60,21 @@ def now_utc() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def _gone(owner: str) -> bool:
+    """Whether ``owner`` (``host:pid:tag``) is a process of this machine that has ended."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.split(":", 1)[0]
+    if host != socket.gethostname()[:60] or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
 class ClaimBook:
     """This worker's claims in one store. Thread-safe; ``close()`` stops the heartbeat and
     releases what is still held (a clean exit hands its unfinished keys back at once)."""
@@ -116,20 +131,30 @@ class ClaimBook:
 
     def held_elsewhere(self, keys: Sequence[str]) -> tuple[int, Optional[float]]:
         """(how many of ``keys`` other workers hold under a live lease, seconds until the
-        first of those leases ends)."""
+        first of those leases ends). Claims of a worker on this machine whose process is gone
+        (``kill -9``) are ended on the spot instead of waiting for their lease."""
         c = Claim.__table__.c
         now = now_utc()
         n, first = 0, None
         keys = list(keys)
+        dead: set[str] = set()
         with self.store.begin() as conn:
             for start in range(0, len(keys), 500):
-                for exp in conn.execute(select(c.expires_at).where(
-                        c.key.in_(keys[start:start + 500]), c.owner != self.owner)).scalars():
+                for owner, exp in conn.execute(select(c.owner, c.expires_at).where(
+                        c.key.in_(keys[start:start + 500]), c.owner != self.owner)):
                     exp = exp if exp.tzinfo else exp.replace(tzinfo=timezone.utc)
-                    if exp > now:
-                        n += 1
-                        left = (exp - now).total_seconds()
-                        first = left if first is None else min(first, left)
+                    if exp <= now:
+                        continue
+                    if owner in dead or _gone(owner):
+                        dead.add(owner)
+                        continue
+                    n += 1
+                    left = (exp - now).total_seconds()
+                    first = left if first is None else min(first, left)
+            for owner in sorted(dead):
+                log.info("worker %s is gone: its claims are taken over now", owner)
+                conn.execute(update(Claim.__table__).where(c.owner == owner).values(
+                    expires_at=now))
         return n, first
 
     # -- leases ----------------------------------------------------------------------------
@@ -198,6 +223,7 @@ class ClaimedSource(Generic[T]):
         self._lock: Optional[asyncio.Lock] = None
         self.claimed = 0
         self.done_elsewhere = 0
+        self._said = 0.0
 
     async def take(self) -> Optional[T]:
         """The next claimed item, or None when no work is left."""
@@ -233,6 +259,11 @@ class ClaimedSource(Generic[T]):
         n, first = self.book.held_elsewhere(busy)
         if n == 0:
             return [], 0.0  # their leases just ended (or the results landed): claim again
+        now = time.monotonic()
+        if now - self._said > 30:
+            self._said = now
+            log.info("waiting for %d items held by other workers (their results, or the end "
+                     "of their lease in %.0f s)", n, first or 0)
         return [], min(self.poll_s, max(0.05, first or self.poll_s))
 
 

@@ -44,6 +44,7 @@ from arena.llm.runner import CallRunner, RunnerSettings, run_sync
 from arena.llm.types import ChatRequest, ChatResult, Provider
 from arena.store import Store
 from arena.claims import ClaimBook, ClaimedSource
+from arena.llm.shared_budget import make_budget
 from arena.llm.writer import ResultWriter
 from arena.store.ingest import AnswerRecord, ensure_models, existing_answer_keys
 from arena.store.schema import Answer, AnswerFailure, Document, Question, utcnow
@@ -328,7 +329,19 @@ def run_answers(store: Store, cfg: ArenaConfig, *, limit: Optional[int] = None,
     # Keys and packages are checked for every model before the first call is paid for.
     openai_providers = {s.name: make_provider(s) for s in specs if isinstance(s, OpenAIModel)}
     _check_transformers(specs)
-    budget = Budget(cfg.generation.max_calls, cfg.generation.max_cost)
+    budget = make_budget(store, f"{cfg.name}/answers", cfg.generation.max_calls,
+                         cfg.generation.max_cost, lease_s=cfg.generation.lease_s)
+    try:
+        _answer_models(store, cfg, specs, questions, openai_providers, budget, report, progress)
+    finally:
+        budget.close()
+    report.stopped = budget.stopped
+    return report
+
+
+def _answer_models(store: Store, cfg: ArenaConfig, specs: list[GenSpec],
+                   questions: list[QuestionRow], openai_providers: dict[str, Provider],
+                   budget: Budget, report: GenerationReport, progress: bool) -> None:
     for spec in specs:
         ph = answer_params_hash(spec)
         with store.begin() as conn:
@@ -355,8 +368,6 @@ def run_answers(store: Store, cfg: ArenaConfig, *, limit: Optional[int] = None,
             finally:
                 book.close()
         del provider  # a local model's memory is freed before the next one loads
-    report.stopped = budget.stopped
-    return report
 
 
 def _check_transformers(specs: Sequence[GenSpec]) -> None:

@@ -297,6 +297,15 @@ def run_reviews(store: Store, cfg: ArenaConfig, judge: Judge, *, limit: Optional
         return report
     paid = judge.kind == "llm"
     book = ClaimBook(store, lease_s=cfg.generation.lease_s) if paid else None
+    budget = getattr(judge, "budget", None)
+    if paid and budget is not None and (budget.max_calls is not None or
+                                        budget.max_cost is not None):
+        from arena.llm.shared_budget import make_budget
+
+        # the caps hold across every worker judging this config
+        judge.budget = make_budget(store, f"{cfg.name}/reviews/{judge.fingerprint}",  # type: ignore[attr-defined]
+                                   budget.max_calls, budget.max_cost,
+                                   lease_s=cfg.generation.lease_s)
     writer = ResultWriter(store, release=book.release if book else None)
     policy = cfg.judge.position_policy.value
     bar = _progress(len(todo), f"reviews ({judge.judge_id})", progress)
@@ -337,6 +346,9 @@ def run_reviews(store: Store, cfg: ArenaConfig, judge: Judge, *, limit: Optional
             bar.close()
             if book is not None:
                 book.close()
+            if budget is not None and getattr(judge, "budget", None) is not budget:
+                judge.budget.close()  # type: ignore[attr-defined]
+                judge.budget = budget  # type: ignore[attr-defined]
     if source is not None:
         report.skipped += source.done_elsewhere
     report.failed = len(failed)

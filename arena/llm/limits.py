@@ -120,6 +120,9 @@ class Budget:
             self.spent += cost
         return cost
 
+    def close(self) -> None:
+        """Nothing to give back: a process-local budget (``SharedBudget`` overrides this)."""
+
 
 @dataclass
 class Estimate:

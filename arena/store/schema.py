@@ -237,11 +237,13 @@ class BudgetRound(Base):
 
     __tablename__ = "budget_rounds"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    key: Mapped[str] = mapped_column(String(200), index=True)
+    key: Mapped[str] = mapped_column(String(200))
+    generation: Mapped[int] = mapped_column(Integer)
     calls: Mapped[int] = mapped_column(Integer, default=0)
     cost: Mapped[float] = mapped_column(Float, default=0.0)  # booked: spent + reserved
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    __table_args__ = (UniqueConstraint("key", "generation", name="uq_budget_round"),)
 
 
 SPINE_TABLES = [SchemaVersion, Document, Question, Reference, ModelRow, Answer, AnswerFailure,
