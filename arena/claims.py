@@ -194,6 +194,8 @@ class ClaimBook:
 
 class ClaimedSource(Generic[T]):
     """Hands out ``items`` one by one, each claimed first; for ``CallRunner.amap_source``.
+    ``stop()`` true (the budget is spent) ends the hand-out: claims not worked on are
+    released when the book closes.
 
     ``key(item)`` is its work key; ``done(conn, keys)`` the keys whose result is stored (or,
     for this round, tried). Claims run in a thread (never on the event loop), one chunk at a
@@ -203,12 +205,14 @@ class ClaimedSource(Generic[T]):
     """
 
     def __init__(self, book: ClaimBook, items: Sequence[T], key: Callable[[T], str],
-                 done: DoneCheck, *, chunk: int = 64, poll_s: float = 2.0) -> None:
+                 done: DoneCheck, *, chunk: int = 64, poll_s: float = 2.0,
+                 stop: Optional[Callable[[], bool]] = None) -> None:
         self.book = book
         self.key = key
         self.done = done
         self.chunk = max(1, chunk)
         self.poll_s = poll_s
+        self.stop = stop  # e.g. "the budget is spent": hand out nothing more
         by_key: dict[str, T] = {}
         for it in items:
             by_key.setdefault(key(it), it)
@@ -231,7 +235,7 @@ class ClaimedSource(Generic[T]):
             self._lock = asyncio.Lock()
         async with self._lock:
             while not self._buffer:
-                if not self._todo:
+                if not self._todo or (self.stop is not None and self.stop()):
                     return None
                 loop = asyncio.get_running_loop()
                 got, wait = await loop.run_in_executor(None, self._claim_some)

@@ -275,7 +275,8 @@ def _run_model(cfg: ArenaConfig, spec: GenSpec, provider: Provider, todo: list[Q
     source = ClaimedSource(book, todo, key=lambda q: key_of[q.id],
                            done=answers_done(spec.name, ph, {v: k for k, v in key_of.items()},
                                              book.started),
-                           chunk=max(64, settings.concurrency))
+                           chunk=max(64, settings.concurrency),
+                           stop=lambda: budget.stopped is not None)
 
     def on_done(q: QuestionRow, out: _Outcome) -> None:
         key = key_of[q.id]

@@ -58,6 +58,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--categories", help="comma-separated categories to keep")
     p.add_argument("--retry-failed", action="store_true",
                    help="judge again the items whose judgments all failed to parse")
+    p.add_argument("--worker", action="store_true",
+                   help="one of several processes on this config's store (this machine or "
+                   "others): claim and do answers and reviews, leave the leaderboard to a "
+                   "final plain run (see docs/scaling.md)")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -79,8 +83,11 @@ def parse_stages(text: str) -> list[str]:
 def run_from_args(args: argparse.Namespace) -> int:
     loaded = load_config(args.config)
     cats = [c for c in (args.categories or "").split(",") if c] or None
+    stages = parse_stages(args.stages)
+    if args.worker:
+        stages = [st for st in stages if st != "ratings"]
     result = run_pipeline(loaded, db=args.db, dry_run=args.dry_run,
-                          stages=parse_stages(args.stages), limit=args.limit,
+                          stages=stages, limit=args.limit,
                           categories=cats, retry_failed=args.retry_failed,
                           progress=not args.no_progress)
     # Stage messages went to the log as they happened (stderr); stdout gets the leaderboard.

@@ -335,7 +335,9 @@ def run_reviews(store: Store, cfg: ArenaConfig, judge: Judge, *, limit: Optional
                                    done=judgments_done(judge.fingerprint, retry_failed,
                                                        book.started),
                                    chunk=max(64, getattr(getattr(judge, "runner_settings",
-                                                                 None), "concurrency", 64)))
+                                                                 None), "concurrency", 64)),
+                                   stop=lambda: getattr(getattr(judge, "budget", None),
+                                                        "stopped", None) is not None)
             judge.judge(todo, emit, source)  # type: ignore[call-arg]
         else:
             judge.judge(todo, emit)

@@ -187,9 +187,18 @@ def add_questions(conn: Connection, records: Iterable[QuestionRecord], source: s
         insert_ignore(conn, Document.__table__,
                       [{"id": k, "source": source, "text": v, "meta": {}}
                        for k, v in docs.items() if k not in have], ["id"])
-    for start in range(0, len(new_rows), CHUNK):
-        conn.execute(Question.__table__.insert(), new_rows[start:start + CHUNK])
-    summary.inserted = len(new_rows)
+    # Insert-if-absent: another process may import the same file at this moment (several
+    # workers starting on one config). What it stored must then be the same text.
+    inserted = insert_ignore(conn, Question.__table__, new_rows, ["id"], count=True)
+    if inserted < len(new_rows):
+        raced = _existing_hashes(conn, source)
+        for row in new_rows:
+            if raced.get(row["id"]) != row["content_hash"]:
+                raise InputError(f"question id {row['local_id']!r} was stored with another "
+                                 f"text by a concurrent import (source {source!r})", file=file,
+                                 line=seen[row["id"]][1], field="id")
+    summary.inserted = inserted
+    summary.unchanged += len(new_rows) - inserted
     if refs:
         insert_ignore(conn, Reference.__table__, refs, ["question_id", "author"])
     return summary
