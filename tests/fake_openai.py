@@ -126,6 +126,8 @@ class FakeOpenAI:
         self.inflight = 0
         self.max_inflight = 0  # most chat requests being handled at once
         self._seen: dict[str, int] = {}
+        self._first: Optional[float] = None
+        self._last: Optional[float] = None
         self._lock = threading.Lock()
         self._port = port
         self._httpd: Optional[ThreadingHTTPServer] = None
@@ -181,7 +183,15 @@ class FakeOpenAI:
             self.faults_served.clear()
             self.arrivals.clear()
             self._seen.clear()
+            self._first = self._last = None
             self.max_inflight = 0
+
+    def stats(self) -> dict[str, Any]:
+        """Chat requests received, distinct request bodies, first and last arrival (seconds
+        on this process's monotonic clock)."""
+        with self._lock:
+            return {"requests": sum(self._seen.values()), "distinct": len(self._seen),
+                    "first": self._first, "last": self._last}
 
     # -- request handling (called from handler threads) ---------------------------------------
     def _note(self, raw: bytes, req: dict, headers: dict[str, str]) -> int:
@@ -194,6 +204,9 @@ class FakeOpenAI:
             self.inflight += 1
             self.max_inflight = max(self.max_inflight, self.inflight)
             self._seen[key] = self._seen.get(key, 0) + 1
+            now = time.monotonic()
+            self._first = now if self._first is None else self._first
+            self._last = now
             return self._seen[key]
 
     def _respond(self, req: dict, attempt: int) -> tuple[Optional[Fault], Optional[dict]]:
@@ -263,6 +276,8 @@ def _make_handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:  # noqa: N802 - stdlib name
             if self.path.rstrip("/").endswith("/models"):
                 self._send(200, json.dumps({"object": "list", "data": []}).encode())
+            elif self.path.rstrip("/").endswith("/stats"):  # for benchmarks in other processes
+                self._send(200, json.dumps(server.stats()).encode())
             else:
                 self._error(404, f"no route {self.path}")
 
