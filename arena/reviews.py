@@ -290,7 +290,7 @@ def run_reviews(store: Store, cfg: ArenaConfig, judge: Judge, *, limit: Optional
     prepare = getattr(judge, "prepare", None)
     if callable(prepare):
         prepare(items)  # bulk reads before cache keys are computed (one query per chunk)
-    todo, _ = pending_items(store, judge, items, retry_failed=retry_failed)
+    todo, keys = pending_items(store, judge, items, retry_failed=retry_failed)
     report = ReviewReport(judge_id=judge.judge_id, fingerprint=judge.fingerprint,
                           planned=len(items), skipped=len(items) - len(todo))
     if not todo:
@@ -331,7 +331,8 @@ def run_reviews(store: Store, cfg: ArenaConfig, judge: Judge, *, limit: Optional
     source = None
     try:
         if book is not None:
-            source = ClaimedSource(book, todo, key=lambda it: cache_key(judge, it),
+            key_of = {it: k for k, it in keys.items()}  # computed once, in pending_items
+            source = ClaimedSource(book, todo, key=key_of.__getitem__,
                                    done=judgments_done(judge.fingerprint, retry_failed,
                                                        book.started),
                                    chunk=max(64, getattr(getattr(judge, "runner_settings",

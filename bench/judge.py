@@ -110,7 +110,7 @@ def main() -> int:
         fill(store, args.battles)
         cfg = parse_config({
             "questions": [{"file": "q.jsonl", "source": "bench"}],
-            "models": [{"name": m, "backend": "file", "path": "x"} for m in ("model-a", "model-b")],
+            "models": [{"name": m, "backend": "store"} for m in ("model-a", "model-b")],
             "generation": {"max_retries": 2, "timeout_s": 30},
             "judge": {"mode": "pairwise-all", "position_policy": "tie_if_inconsistent",
                       "concurrency": args.inflight,
