@@ -4,7 +4,8 @@
 list of what cannot be honoured (ModelScope-only ids, swift ``template_type``, ``reviewer.ref``
 class paths, prompt / review / cache files replaced by the project's templates and the store,
 ...). ``arena config convert OLD.yaml`` writes the native equivalent; ``arena config check
-CONFIG`` validates any config and prints the notes.
+CONFIG`` validates any config and prints the notes. Typed key access and the path search live
+in ``arena.legacy_reader``.
 
 The original schema is checked as strictly as the native one: an unknown key or a wrongly
 typed value anywhere the original defines keys is a ``ConfigError`` naming the file and the key
@@ -36,13 +37,13 @@ Mapping of the original's switches:
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import yaml
 
 from arena.errors import ConfigError
+from arena.legacy_reader import LegacyReader
 
 LEGACY_KEYS = {"answers_gen", "reviews_gen", "rating_gen", "question_file"}
 MODES = {"pairwise": "pairwise-all", "pairwise_baseline": "pairwise-baseline", "single": "single"}
@@ -83,94 +84,8 @@ HF_GEN_KEYS = {
     "sequence_bias", "watermarking_config", "cache_implementation", "chat_format",
 }
 
-# This project's root: the folder holding registry/ (the original's package registry).
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
-    "bool": ("true or false", lambda v: isinstance(v, bool)),
-    "int": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
-    "number": ("a number", lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)),
-    "str": ("a string", lambda v: isinstance(v, str)),
-    "map": ("a mapping", lambda v: isinstance(v, dict)),
-    "list": ("a list of strings", lambda v: isinstance(v, list) and
-             all(isinstance(x, str) for x in v)),
-}
-
-
 def is_legacy(data: Any) -> bool:
     return isinstance(data, dict) and bool(LEGACY_KEYS & set(data))
-
-
-class _Reader:
-    """Reads one original config: collects key errors (all of them) and notes."""
-
-    def __init__(self, path: Path | str, strict_files: bool) -> None:
-        self.path = path
-        self.base = Path(str(path)).resolve().parent
-        self.strict_files = strict_files
-        self.errors: list[str] = []
-        self.notes: list[str] = []
-
-    def section(self, data: dict[str, Any], key: str, where: str,
-                known: Optional[set[str]]) -> dict[str, Any]:
-        """data[key] as a mapping whose keys are all in ``known`` (None: any key); {} when
-        absent or null."""
-        value = data.get(key)
-        if value is None:
-            return {}
-        if not isinstance(value, dict):
-            self.errors.append(f"key '{where}': expected a mapping")
-            return {}
-        if known is not None:
-            self.known(value, where, known)
-        return value
-
-    def known(self, value: dict[str, Any], where: str, known: set[str]) -> None:
-        for k in value:
-            if k not in known:
-                self.errors.append(f"unknown key '{where}.{k}'" if where else
-                                   f"unknown key '{k}'")
-
-    def get(self, data: dict[str, Any], key: str, where: str, kind: str,
-            default: Any = None) -> Any:
-        """data[key] when of ``kind`` (null / absent: ``default``); else record an error."""
-        value = data.get(key)
-        if value is None:
-            return default
-        what, ok = TYPES[kind]
-        if not ok(value):
-            self.errors.append(f"key '{where}': expected {what}, got {value!r}")
-            return default
-        return value
-
-    def candidates(self, raw: str) -> list[Path]:
-        p = Path(os.path.expanduser(raw))
-        if p.is_absolute():
-            return [p]
-        bases = [Path.cwd()]
-        if (PROJECT_ROOT / "registry").is_dir():
-            bases.append(PROJECT_ROOT)
-        bases.append(self.base)
-        return list(dict.fromkeys((b / p).resolve() for b in bases))
-
-    def find(self, raw: str) -> tuple[Optional[Path], list[Path]]:
-        """(the first existing candidate of ``raw`` or None, every candidate tried)."""
-        tried = self.candidates(raw)
-        return next((c for c in tried if c.exists()), None), tried
-
-    def input_file(self, raw: str, where: str) -> str:
-        """An input the run reads: its absolute path; none existing is an error naming every
-        path tried (``convert`` without strict files: a note, written under the cwd)."""
-        found, tried = self.find(raw)
-        if found is not None:
-            return str(found)
-        listed = ", ".join(str(t) for t in tried)
-        if self.strict_files:
-            self.errors.append(f"key '{where}': file '{raw}' not found; tried {listed}")
-        else:
-            self.notes.append(f"{where}: file '{raw}' not found (tried {listed}); written as "
-                              f"{tried[0]}")
-        return str(tried[0])
 
 
 def convert(data: dict[str, Any], path: Path | str = "<config>", *,
@@ -180,7 +95,7 @@ def convert(data: dict[str, Any], path: Path | str = "<config>", *,
     Raises one ConfigError naming ``path`` and every bad key (unknown, wrongly typed, a needed
     file found nowhere). ``strict_files=False`` (``arena config convert``) turns missing input
     files into notes."""
-    r = _Reader(path, strict_files)
+    r = LegacyReader(path, strict_files)
     r.known(data, "", TOP_KEYS)
     out: dict[str, Any] = {"name": Path(str(path)).stem}
     qfile = r.get(data, "question_file", "question_file", "str")
@@ -190,7 +105,7 @@ def convert(data: dict[str, Any], path: Path | str = "<config>", *,
     elif data.get("question_file") is None:
         r.errors.append("missing key 'question_file' (the question set)")
     answers_gen = r.section(data, "answers_gen", "answers_gen", None)  # model names
-    models, outputs, proc = _models(r, data, answers_gen)
+    models, outputs, proc = _models(r, answers_gen)
     if proc:
         out["generation"] = {"concurrency": proc}
     rev = r.section(data, "reviews_gen", "reviews_gen", REVIEW_KEYS)
@@ -199,7 +114,8 @@ def convert(data: dict[str, Any], path: Path | str = "<config>", *,
     ids = {str(m["model_id_or_path"]): str(n) for n, m in answers_gen.items()
            if isinstance(m, dict) and isinstance(m.get("model_id_or_path"), str)}
     judge, extra_models, refs, baseline = _reviews(r, rev, rating, models, outputs, ids)
-    out["models"] = models + [m for m in extra_models if m["name"] not in {x["name"] for x in models}]
+    names = {m["name"] for m in models}
+    out["models"] = models + [m for m in extra_models if m["name"] not in names]
     out["judge"] = judge
     out["ratings"], report = _ratings(r, rating, baseline)
     if report:
@@ -211,7 +127,7 @@ def convert(data: dict[str, Any], path: Path | str = "<config>", *,
     return out, r.notes
 
 
-def _models(r: _Reader, data: dict[str, Any], section: dict[str, Any]
+def _models(r: LegacyReader, section: dict[str, Any]
             ) -> tuple[list[dict[str, Any]], dict[str, str], Optional[int]]:
     """(native model entries, {model: its output file found}, proc_num)."""
     models: list[dict[str, Any]] = []
@@ -281,7 +197,7 @@ def _models(r: _Reader, data: dict[str, Any], section: dict[str, Any]
     return models, outputs, proc
 
 
-def _model_path(r: _Reader, model_id: str) -> str:
+def _model_path(r: LegacyReader, model_id: str) -> str:
     """A local model folder as an absolute path (same search as files); a hub id unchanged."""
     found, tried = r.find(model_id)
     if found is not None and found.is_dir():
@@ -291,7 +207,7 @@ def _model_path(r: _Reader, model_id: str) -> str:
     return model_id
 
 
-def _generation(r: _Reader, m: dict[str, Any], w: str) -> dict[str, Any]:
+def _generation(r: LegacyReader, m: dict[str, Any], w: str) -> dict[str, Any]:
     gen = m.get("generation_config")
     if gen is None:
         return {}
@@ -312,7 +228,7 @@ def _generation(r: _Reader, m: dict[str, Any], w: str) -> dict[str, Any]:
     return params
 
 
-def _reviews(r: _Reader, rev: dict[str, Any], rating: dict[str, Any],
+def _reviews(r: LegacyReader, rev: dict[str, Any], rating: dict[str, Any],
              models: list[dict[str, Any]], outputs: dict[str, str], ids: dict[str, str]
              ) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]], Optional[str]]:
     """(native judge section, extra models (the baseline), reference sources, baseline)."""
@@ -323,7 +239,7 @@ def _reviews(r: _Reader, rev: dict[str, Any], rating: dict[str, Any],
     if ref:
         r.notes.append(f"reviews_gen.reviewer.ref '{ref}' (a class path) cannot be honoured; "
                        "the built-in LLM judge is used")
-    elif enabled and "reviewer" in rev and "ref" not in reviewer:
+    elif enabled:
         # The original skipped the reviews when no reviewer class was named.
         judge["enabled"] = enabled = False
         r.notes.append("reviews_gen.reviewer.ref is not set: the original skipped the reviews, "
@@ -408,7 +324,7 @@ def _reviews(r: _Reader, rev: dict[str, Any], rating: dict[str, Any],
     return judge, extra, refs, baseline
 
 
-def _targets(r: _Reader, rev: dict[str, Any], models: list[dict[str, Any]],
+def _targets(r: LegacyReader, rev: dict[str, Any], models: list[dict[str, Any]],
              outputs: dict[str, str]) -> None:
     """``target_answers`` is not honoured (every enabled model is reviewed): say what differs."""
     targets = r.get(rev, "target_answers", "reviews_gen.target_answers", "list")
@@ -432,7 +348,7 @@ def _targets(r: _Reader, rev: dict[str, Any], models: list[dict[str, Any]],
                        f"reviewed, also {', '.join(extra)} (disable a model to leave it out)")
 
 
-def _ratings(r: _Reader, rating: dict[str, Any], baseline: Optional[str]
+def _ratings(r: LegacyReader, rating: dict[str, Any], baseline: Optional[str]
              ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(native ratings section, native report section)."""
     if r.get(rating, "enable", "rating_gen.enable", "bool", True) is False:

@@ -199,7 +199,11 @@ def test_project_registry_is_searched_before_the_config_folder(
     cfg = tmp_path / "cfg.yaml"
     cfg.write_text(f"question_file: {rel}\nanswers_gen: {{}}\n")
     monkeypatch.chdir(tmp_path / "registry")  # the cwd does not hold it
-    assert load_config(cfg).config.questions[0].file == shipped
+    loaded = load_config(cfg)
+    assert loaded.config.questions[0].file == shipped
+    # No reviewer class named: the original skipped the reviews, and so does the mapping.
+    assert loaded.config.judge.enabled is False
+    assert any("reviewer.ref is not set" in n for n in loaded.legacy_notes)
 
 
 def test_missing_input_names_key_and_every_path_tried(tmp_path: Path,
