@@ -73,6 +73,11 @@ def test_shipped_configs_load(name: str) -> None:
 
 @pytest.mark.skipif(not SAMPLES.exists(), reason="shared samples not beside the checkout")
 def test_original_configs_map_with_notes(tmp_path: Path) -> None:
+    # The files the samples read must exist (here: beside the config, the last place searched).
+    for rel in ("registry/data/question.jsonl",
+                "registry/data/arena/answers/answer_text_davinci_003.jsonl"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("")
     for name in ("arena", "single", "pairwise_baseline"):
         src = SAMPLES / f"evalscope_cfg_{name}.yaml"
         dst = tmp_path / src.name
