@@ -7,7 +7,7 @@ the lock, re-read the revision and find nothing to do.
 
 - PostgreSQL: a session advisory lock on a fixed key, taken on a connection of its own in
   autocommit (so it spans the migration's transaction on another connection and no snapshot
-  predates it), released explicitly before that connection goes back to the pool. Advisory
+  predates it), released explicitly, then that connection is closed. Advisory
   locks are per database, so stores in other databases never wait on each other; stores in
   other schemas of the same database do (briefly: only while one of them migrates).
 - SQLite file: ``fcntl.flock`` on ``<database file>.lock`` beside it. The lock file is left in
@@ -63,6 +63,9 @@ def sqlite_lock_path(database: Optional[str]) -> Optional[str]:
 @contextmanager
 def _pg_lock(engine: Engine) -> Iterator[None]:
     conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    # Out of the pool: closed for good afterwards (which also ends any lock still held), so
+    # migrating leaves the pool as it found it, not one connection larger.
+    conn.detach()
     try:
         got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": PG_LOCK_KEY}).scalar()
         if not got:
@@ -74,9 +77,7 @@ def _pg_lock(engine: Engine) -> Iterator[None]:
             try:
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": PG_LOCK_KEY})
             except Exception:
-                # The session may be gone; never hand a connection that might still hold the
-                # lock back to the pool: closing it for good releases the lock server-side.
-                conn.invalidate()
+                conn.invalidate()  # the session may be gone; closing it releases the lock
                 raise
     finally:
         conn.close()
