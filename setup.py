@@ -24,6 +24,7 @@ setup(
     },
     install_requires=[
         "sqlalchemy>=2.0",
+        "alembic>=1.13",
         "psycopg[binary]>=3.1",
         "pydantic>=2.5",
         "pyyaml>=6",

@@ -34,7 +34,8 @@ def setup_logging(verbose: int = 0) -> None:
     """Configure logging once, in entry points only."""
     level = logging.WARNING if verbose < 0 else logging.INFO if verbose == 0 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    for noisy in ("httpx", "httpcore", "httpx2", "httpcore2", "openai", "urllib3", "filelock"):
+    for noisy in ("httpx", "httpcore", "httpx2", "httpcore2", "openai", "urllib3", "filelock",
+                  "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -15,8 +15,9 @@ pytestmark = pytest.mark.db
 
 
 def test_empty_store_is_migrated_to_head(store: Store) -> None:
-    assert migrations.current_version(store.engine) == migrations.head()
-    assert migrations.upgrade(store.engine) == []  # idempotent
+    st = migrations.status(store.engine)
+    assert st.current == migrations.head() and st.up_to_date
+    assert not migrations.upgrade(store.engine)  # idempotent: nothing stamped or applied
 
 
 def test_resolver_precedence() -> None:

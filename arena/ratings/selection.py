@@ -180,7 +180,7 @@ def load_verdicts(source: Union[Connection, Any], selection: Selection = Selecti
     with no_gc():
         if isinstance(source, Connection):
             return _load(source, selection)
-        with source.begin() as conn:
+        with source.read() as conn:
             return _load(conn, selection)
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from arena.store import migrations
-from arena.store.db import describe, make_engine, resolve_db_url
+from arena.store.db import describe, make_engine, read_transaction, resolve_db_url
 
 log = logging.getLogger(__name__)
 
@@ -18,8 +18,15 @@ log = logging.getLogger(__name__)
 class Store:
     """An open store: an engine plus helpers for transactions and sessions.
 
-    ``Store.open(url)`` migrates an empty store automatically; a store behind the code's schema
-    is upgraded too (migrations are additive), and one ahead of it is refused.
+    ``Store.open(url)`` brings the store to the code's schema (``arena.store.migrations``: an
+    empty store gets every revision, an older one the pending ones, a pre-Alembic one is
+    stamped first), under a lock so concurrent first starts do not collide; a store ahead of
+    the code is refused with MigrationError. ``upgrade=False`` opens it as it is.
+
+    Transactions: ``begin()`` writes (on SQLite ``BEGIN IMMEDIATE``: one writer at a time,
+    queued), ``read()`` only reads, from one snapshot (on SQLite a deferred ``BEGIN`` that never
+    blocks a writer; REPEATABLE READ, READ ONLY on PostgreSQL). Use ``read()`` wherever
+    nothing is written.
     """
 
     def __init__(self, engine: Engine, url: str) -> None:
@@ -30,7 +37,16 @@ class Store:
     def open(cls, url: str, *, upgrade: bool = True, readonly: bool = False) -> "Store":
         engine = make_engine(url, readonly=readonly)
         if upgrade:
-            migrations.upgrade(engine)
+            # A read-only engine cannot migrate: a writable one does it, then goes.
+            migrator = make_engine(url) if readonly else engine
+            try:
+                migrations.upgrade(migrator)
+            except BaseException:
+                engine.dispose()
+                raise
+            finally:
+                if migrator is not engine:
+                    migrator.dispose()
         return cls(engine, url)
 
     @property
@@ -39,8 +55,14 @@ class Store:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """A connection in one transaction: committed on success, rolled back on error."""
+        """A connection in one write transaction: committed on success, rolled back on error."""
         with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection in one read-only transaction (one snapshot); a write in it fails."""
+        with read_transaction(self.engine) as conn:
             yield conn
 
     @contextmanager

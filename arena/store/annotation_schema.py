@@ -1,8 +1,9 @@
 """Tables of the human-annotation app: accounts, tasks, items and leases.
 
-They live in the same metadata and migration history as the pipeline's tables (migration 2),
-so one ``arena db upgrade`` serves every entry point. Verdicts themselves are ``Judgment``
-rows (judge_kind='human'); a skip is an ``Assignment`` row with a reason, never a verdict.
+They live in the same metadata and migration history as the pipeline's tables (revision 0001
+of ``arena.store.migrations`` creates them), so one ``arena db upgrade`` serves every entry
+point. Verdicts themselves are ``Judgment`` rows (judge_kind='human'); a skip is an
+``Assignment`` row with a reason, never a verdict.
 
 Counting rule (``annotate.assign``): ``TaskItem.held_count`` is the number of round-1
 assignments of the item that are live (``leased``) or ``done``; a claim increments it only
@@ -19,7 +20,6 @@ from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integ
                         UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column
 
-from arena.store import migrations
 from arena.store.schema import Base, utcnow
 
 
@@ -128,10 +128,3 @@ class Assignment(Base):
 
 
 ANNOTATION_TABLES = [User, Task, TaskItem, Assignment]
-
-
-def _v2_annotation(conn) -> None:  # type: ignore[no-untyped-def]
-    Base.metadata.create_all(conn, tables=[t.__table__ for t in ANNOTATION_TABLES])
-
-
-migrations.register(2, "annotation: users, tasks, task items, assignments", _v2_annotation)

@@ -4,17 +4,22 @@ Resolution order (DESIGN.md section 1): ``--db URL`` > environment ``ARENA_DB`` 
 ``store.url`` > ``sqlite:///outputs/arena.db`` in the working directory.
 
 SQLite is set up for several writers at once (the pipeline and the annotation app on one
-file): WAL journal, a busy timeout, and ``BEGIN IMMEDIATE`` for every transaction so two
+file): WAL journal, a busy timeout, and ``BEGIN IMMEDIATE`` for every write transaction so two
 writers never deadlock upgrading a read lock; a writer waits its turn instead of failing.
+Read transactions (``read_transaction``, ``Store.read()``) start with a plain deferred
+``BEGIN`` instead: in WAL mode they take no lock that a writer waits on, and they read one
+snapshot (fixed at their first SELECT) for as long as they stay open.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from arena.errors import ConfigError
@@ -23,6 +28,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_URL = "sqlite:///outputs/arena.db"
 ENV_VAR = "ARENA_DB"
+
+# The execution option that marks a connection's transactions as read-only (see
+# ``read_transaction``); the SQLite engine's "begin" handler reads it.
+READ_ONLY_OPTION = "arena_read_only"
 
 
 def resolve_db_url(cli_url: str | None = None, config_url: str | None = None,
@@ -91,9 +100,42 @@ def _sqlite_engine(url: str, database: str | None, *, readonly: bool) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):  # type: ignore[no-untyped-def]
-        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        read = bool(readonly or conn.get_execution_options().get(READ_ONLY_OPTION, False))
+        # query_only makes a write inside a read transaction fail ("attempt to write a
+        # readonly database") as PostgreSQL's READ ONLY does, instead of taking the write lock
+        # unannounced. A pragma outside any transaction, set only when the pooled connection
+        # switches between reading and writing.
+        info = conn.connection.info
+        if info.get("query_only", False) != read:
+            conn.exec_driver_sql(f"PRAGMA query_only={int(read)}")
+            info["query_only"] = read
+        conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
 
     return engine
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection in one read-only transaction, rolled back at the end.
+
+    Every statement in it sees one snapshot of the store, and a write in it fails (so a
+    mistake shows on both databases, not only on one):
+    SQLite: a deferred ``BEGIN`` with ``PRAGMA query_only`` (no write lock: in WAL mode it
+    never blocks a writer nor waits for one; the snapshot is fixed at its first SELECT).
+    PostgreSQL: ``BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY`` (psycopg writes both into
+    its BEGIN: no extra round trip). A read-only transaction never fails serialization checks.
+
+    Why a per-connection flag and not a second engine: one pool serves both kinds (a second
+    engine would double the connections held), and an in-memory SQLite database is private
+    to its pool, so a second engine would see a different, empty database.
+    """
+    with engine.connect() as conn:
+        conn.execution_options(**{READ_ONLY_OPTION: True})
+        if engine.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        with conn.begin() as tx:
+            yield conn
+            tx.rollback()  # nothing to keep; a rollback ends a read-only transaction cheapest
 
 
 def describe(url: str) -> str:

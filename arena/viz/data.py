@@ -29,6 +29,7 @@ from sqlalchemy.exc import DBAPIError
 
 from arena.errors import ArenaError
 from arena.store import Store
+from arena.store.db import read_transaction
 from arena.store.annotation_schema import User
 from arena.store.schema import Answer, Battle, Judgment, Question, Reference
 
@@ -73,7 +74,7 @@ def change_marker(engine: Engine) -> tuple[int, ...]:
     """(judgment count, max judgment id, answer count, max answer id, annotators, excluded
     annotators): changes on any append, and when an admin excludes or re-admits an annotator
     (which changes what the leaderboard counts)."""
-    with engine.connect() as conn:
+    with read_transaction(engine) as conn:
         jc, jm = conn.execute(select(func.count(Judgment.id), func.max(Judgment.id))).one()
         ac, am = conn.execute(select(func.count(Answer.id), func.max(Answer.id))).one()
         uc = ux = 0
@@ -91,7 +92,7 @@ def store_summary(engine: Engine) -> dict[str, Any]:
     """
     J = Judgment
     single = J.model_b.is_(None)
-    with engine.connect() as conn:
+    with read_transaction(engine) as conn:
         cats = sorted({c or "" for c in conn.execute(select(Question.category).distinct())
                        .scalars()})
         # one pass over the judgments for every count the sidebar shows
@@ -121,7 +122,7 @@ def load_verdicts(engine: Engine) -> pd.DataFrame:
     cols = ", ".join(f"j.{c}" for c in VERDICT_COLUMNS)
     sql = (f"SELECT {cols}, q.category FROM judgments j "
            f"JOIN questions q ON q.id = j.question_id ORDER BY j.id")
-    with engine.connect() as conn:
+    with read_transaction(engine) as conn:
         rows = _fetch(conn, sql)
         lengths = _answer_lengths(conn)
         users = _annotators(conn)
@@ -200,7 +201,7 @@ def load_battle(engine: Engine, battle_id: int) -> Optional[BattleDetail]:
 
     Returns None when no such battle is stored.
     """
-    with engine.connect() as conn:
+    with read_transaction(engine) as conn:
         b = conn.execute(select(Battle.__table__).where(Battle.id == battle_id)).mappings().first()
         if b is None:
             return None
