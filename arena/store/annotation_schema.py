@@ -64,7 +64,8 @@ class Task(Base):
 class TaskItem(Base):
     """One thing to annotate: a pair of answers (pairwise) or one answer (single).
 
-    ``answer_a_id`` belongs to the battle's ``model_a``; display order is per assignment.
+    ``answer_a_id`` belongs to the item's ``model_a`` (battles are unordered pairs); display
+    order is per assignment.
     """
 
     __tablename__ = "task_items"
