@@ -100,8 +100,9 @@ def test_concurrent_workers_split_the_work(tmp_path: Path, store_url: str,
                                            n_workers: int) -> None:
     n_q = 40
     distinct = n_q * 3 * 2  # questions x pairs x orders
-    with FakeOpenAI(judge, latency=0.02) as srv:
-        cfg = setup(tmp_path, store_url, srv.base_url, n_q=n_q)
+    # ~6 s of calls for one worker: long enough that every worker starts while work is left
+    with FakeOpenAI(judge, latency=0.1) as srv:
+        cfg = setup(tmp_path, store_url, srv.base_url, n_q=n_q, concurrency=4)
         procs = [worker(cfg, tmp_path) for _ in range(n_workers)]  # inputs imported at once
         outs = [p.communicate(timeout=300) for p in procs]
         for p, (_, err) in zip(procs, outs):

@@ -256,7 +256,9 @@ def test_sigkill_mid_run_then_rerun_requests_only_the_missing(store: Store, stor
         asked = {"qs/" + user_of(r).split()[-1] for r in srv.requests}
         assert asked == {f"qs/{i}" for i in range(30)} - stored
         assert srv.count() == 30 - len(stored) and rep.generated == 30 - len(stored)
-        assert first - len(stored) <= 2  # at most the calls in flight were lost
+        # at most the calls in flight were lost: sent (2 at a time), or answered while the
+        # writer's last commit ran (it commits off the event loop; PostgreSQL's fsync takes ms)
+        assert first - len(stored) <= 2 * 2
         assert len(answers(store, "gpt")) == 30
 
 
