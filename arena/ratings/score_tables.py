@@ -5,11 +5,11 @@ Input: single-mode verdicts of metric judges (``judge_kind='metric'``, judge id
 category (L-Eval imports name it after the task, LongBench after the dataset).
 
 - ``leval-exam`` (exact match), ``leval-f1`` (token F1), ``leval-rouge`` (ROUGE-L): L-Eval's
-  leaderboard CSVs - ``Model``, one column per task (L-Eval's tasks for that table in its order,
-  then tasks L-Eval does not list, by name), then the mean of the task columns (``Avg``,
-  ``F1 avg``, ``ROUGE-L avg``). L-Eval's ROUGE cells are R-1/R-2/R-L; the project computes
-  ROUGE-L only, so the cells hold R-L and the average says so. Tasks that belong to another
-  L-Eval table are left out (noted).
+  leaderboard CSVs - ``Model``, one column per task of that table that has verdicts (L-Eval's
+  tasks in its order), then the mean of the task columns (``Avg``, ``F1 avg``, ``ROUGE-L
+  avg``). L-Eval's ROUGE cells are R-1/R-2/R-L; the project computes ROUGE-L only, so the cells
+  hold R-L and the average says so. Verdicts of the table's metric on other tasks (another
+  L-Eval table's, or not L-Eval's) are left out and noted.
 - ``longbench``: LongBench's per-category table - ``Model, Avg`` and the six categories
   (single-doc QA, multi-doc QA, summarisation, few-shot learning, synthetic, code); a category
   is the mean of its datasets' scores, ``Avg`` the mean of the categories (LongBench's
@@ -111,13 +111,16 @@ def leval_table(frame: Any, layout: str) -> ScoreTable:
                for t, v in _metric_scores(frame).get(metric, {}).items()}
     own = LEVAL_TASKS[layout]
     others = {t for k, ts in LEVAL_TASKS.items() if k != layout for t in ts}
-    cols = [t for t in own if t in by_task] + sorted(t for t in by_task
-                                                     if t not in own and t not in others)
+    cols = [t for t in own if t in by_task]
     table = ScoreTable(layout, cols + [LEVAL_AVG[layout]])
     skipped = sorted(t for t in by_task if t in others)
     if skipped:
         table.notes.append(f"{metric} verdicts on {', '.join(skipped)} belong to another "
                            f"L-Eval table and are left out")
+    foreign = sorted(t for t in by_task if t not in own and t not in others)
+    if foreign:
+        table.notes.append(f"{metric} verdicts on tasks L-Eval does not have are left out: "
+                           f"{', '.join(t or '(no category)' for t in foreign)}")
     if not cols:
         table.notes.append(f"no {metric} verdicts from the metric judge on any task")
         return table
