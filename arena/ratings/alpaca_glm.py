@@ -137,6 +137,14 @@ def _logloss_continuous(y_true: np.ndarray, y_pred: np.ndarray, true_prob: np.nd
                     true_sample_weight)
 
 
+def _l1_kwargs(version: str) -> dict[str, Any]:
+    """The pure-L1 penalty in the spelling of the installed scikit-learn (1.8 renamed it)."""
+    major, minor = (int(x) for x in version.split(".")[:2])
+    if (major, minor) >= (1, 8):
+        return {"l1_ratios": (1.0,), "use_legacy_attributes": False}
+    return {"penalty": "l1"}
+
+
 def fit_soft_glm(X: np.ndarray, y: np.ndarray, n_splits: int = 5) -> Any:
     """AlpacaEval's ``fit_LogisticRegressionCV`` with probabilistic labels: returns the fitted
     sklearn model (``coef_``, ``predict_proba``)."""
@@ -156,9 +164,8 @@ def fit_soft_glm(X: np.ndarray, y: np.ndarray, n_splits: int = 5) -> Any:
                              greater_is_better=False).set_score_request(
             true_sample_weight=True, true_prob=True)
         model = LogisticRegressionCV(cv=GroupKFold(n_splits=n_splits), scoring=scorer,
-                                     random_state=123, dual=False, l1_ratios=(1.0,),
-                                     solver="liblinear", fit_intercept=False,
-                                     use_legacy_attributes=False)
+                                     random_state=123, dual=False, solver="liblinear",
+                                     fit_intercept=False, **_l1_kwargs(sklearn.__version__))
         model.set_fit_request(sample_weight=True)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # log(0) in folds with y in {0,1}

@@ -35,6 +35,7 @@ from typing import Literal, Optional
 
 import numpy as np
 from scipy import sparse
+from threadpoolctl import threadpool_limits
 
 from arena.ratings.pairs import PairData, aggregate, dense_codes
 
@@ -257,7 +258,11 @@ def fit_bt(model_a: np.ndarray, model_b: np.ndarray, score: np.ndarray, models: 
         log.warning(msg)
         res.warnings.append(msg)
         res.regularized = True
-    theta = fit_thetas(pd, pd.s[None, :], pd.n[None, :], np.array([prior_all]), prior_sd)[0]
+    # one (M x M) solve per Newton step: BLAS threads gain little there and, on a busy
+    # machine, spin (3x slower measured on two shared cores)
+    with threadpool_limits(1, user_api="blas"):
+        theta = fit_thetas(pd, pd.s[None, :], pd.n[None, :], np.array([prior_all]),
+                           prior_sd)[0]
     res.rating = to_elo(theta, res.models, anchor, anchor_value)
     if rounds > 0:
         from arena.ratings.bootstrap import bootstrap_thetas  # it builds on this module

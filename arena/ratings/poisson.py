@@ -83,9 +83,9 @@ def poisson_rows(rng: np.random.Generator, means: np.ndarray, rounds: int) -> np
     if means.size and (not np.isfinite(means).all() or (means < 0).any()):
         raise ValueError("Poisson means must be finite and non-negative")
     T = len(means)
-    out = np.zeros((T, rounds), dtype=np.float32)
+    out = np.empty((T, rounds), dtype=np.float32)  # every entry is drawn below
     if T == 0 or rounds == 0:
-        return out
+        return np.zeros((T, rounds), dtype=np.float32)
     small = (means >= 1.0) & (means < TABLE_MAX) & (means == np.rint(means))
     key = np.where(small, means, -1.0)
     flat = out.reshape(-1)
