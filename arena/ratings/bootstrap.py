@@ -20,6 +20,7 @@ from typing import Iterator, Optional
 
 import numpy as np
 
+from scipy import sparse
 from threadpoolctl import threadpool_limits
 
 from arena.ratings.bt import DEFAULT_PRIOR_SD, SCALE, PairData, fit_thetas
@@ -48,16 +49,17 @@ def round_sums(pd: PairData, rounds: int, seed: int, chunk: Optional[int] = None
     # weights into the small (P x r) result. float32 halves the memory traffic and is exact
     # while sums are multiples of 0.5 below 2**24; fractional scores keep float64.
     dt = np.float32 if pd.half_scores else np.float64
-    ts_T = pd.type_s.T.tocsc().astype(dt)
-    ts_T.eliminate_zeros()  # losses of the lower index add nothing to its score: skip them
-    tn_T = pd.type_n.T.tocsc().astype(dt)
+    P = len(pd.pair_i)
+    # s and n stacked: one pass over the draws gives both
+    both = sparse.vstack([pd.type_s.T, pd.type_n.T]).tocsc().astype(dt)
+    both.eliminate_zeros()  # losses of the lower index add nothing to its score: skip them
     for start in range(0, rounds, chunk):
         r = min(chunk, rounds - start)
         mt = poisson_rows(rng, pd.type_count, r)
         if dt is np.float64:
             mt = mt.astype(np.float64)
-        yield start, np.asarray(ts_T @ mt, dtype=np.float64), np.asarray(tn_T @ mt,
-                                                                          dtype=np.float64)
+        sn = np.asarray(both @ mt, dtype=np.float64)
+        yield start, sn[:P], sn[P:]
 
 
 def bootstrap_thetas(pd: PairData, theta: np.ndarray, rounds: int, seed: int,

@@ -134,6 +134,8 @@ def aggregate(model_a: np.ndarray, model_b: np.ndarray, score: np.ndarray,
 def _by_count(type_s: sparse.csr_matrix, type_n: sparse.csr_matrix, count: np.ndarray
               ) -> tuple[sparse.csr_matrix, sparse.csr_matrix, np.ndarray, np.ndarray]:
     """Types reordered by ascending count (stable); also returns the new position of each."""
+    if len(count) < 2 or bool((count[1:] >= count[:-1]).all()):
+        return type_s, type_n, count, np.arange(len(count))
     order = np.argsort(count, kind="stable")
     pos = np.empty_like(order)
     pos[order] = np.arange(len(order))
@@ -168,19 +170,28 @@ def _cells(pid: np.ndarray, P: int, frac: np.ndarray, w: np.ndarray,
 
 def _merge_identical_rows(us: sparse.csr_matrix, un: sparse.csr_matrix
                           ) -> tuple[sparse.csr_matrix, sparse.csr_matrix, np.ndarray, np.ndarray]:
-    """Group units whose rows are identical (random projections, then verified exactly)."""
+    """Group units whose rows are identical (random projections, then verified exactly).
+    Units that are all distinct (the usual case for questions) stay as they are, in order."""
     rng = np.random.default_rng(12345)
-    P = us.shape[1]
+    P, n = us.shape[1], us.shape[0]
     proj = rng.standard_normal((P, 2))
     h = np.hstack([us @ proj, un @ proj])
-    _, first, inv, cnt = np.unique(h, axis=0, return_index=True, return_inverse=True,
-                                   return_counts=True)
-    inv = inv.ravel()
+    order = np.lexsort(h.T[::-1])
+    hs = h[order]
+    new = np.ones(n, dtype=bool)
+    new[1:] = (hs[1:] != hs[:-1]).any(axis=1)
+    if new.all():
+        return us, un, np.ones(n), np.arange(n, dtype=np.int64)
+    group = np.cumsum(new) - 1
+    first = order[new]  # one representative per group
+    inv = np.empty(n, dtype=np.int64)
+    inv[order] = group
+    cnt = np.bincount(group).astype(np.float64)
     rep = first[inv]
     if (us - us[rep]).count_nonzero() or (un - un[rep]).count_nonzero():
         # a projection collision (practically impossible): keep units separate, still exact
-        return us, un, np.ones(us.shape[0]), np.arange(us.shape[0])
-    ts, tn, c, pos = _by_count(us[first].tocsr(), un[first].tocsr(), cnt.astype(np.float64))
+        return us, un, np.ones(n), np.arange(n, dtype=np.int64)
+    ts, tn, c, pos = _by_count(us[first].tocsr(), un[first].tocsr(), cnt)
     return ts, tn, c, pos[inv].astype(np.int64)
 
 
