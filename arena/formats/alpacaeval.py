@@ -28,12 +28,11 @@ from typing import Any, Optional
 
 from sqlalchemy import Connection
 
-from arena import ids
 from arena.formats import query
 from arena.formats.query import ExportFilter
 from arena.formats.records import write_json
 from arena.formats.registry import Ctx, Reader, Writer, register_reader, register_writer
-from arena.formats.resolve import check_single_model, resolve_texts, store_answers
+from arena.formats.resolve import check_single_model, store_answers
 from arena.formats.verdicts import CarriedQuestion, carried_answers, drop_stored, \
     ensure_questions, store_verdicts, verdict_key
 from arena.rules.preference import LEGACY_DRAW, nearest_outcome, normalise

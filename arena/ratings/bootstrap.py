@@ -29,6 +29,7 @@ from arena.ratings.poisson import poisson_rows
 
 CHUNK_BYTES = 8 * 2**20  # one (P x chunk) float64 array: small enough to stay in cache
 DRAW_BYTES = 32 * 2**20  # the (types x chunk) float32 draws
+OUT_BYTES = 2 * 2**20  # a row block of the per-pair sums, while it is being summed
 
 
 def chunk_size(pd: PairData, rounds: int) -> int:
@@ -53,12 +54,20 @@ def round_sums(pd: PairData, rounds: int, seed: int, chunk: Optional[int] = None
     # s and n stacked: one pass over the draws gives both
     both = sparse.vstack([pd.type_s.T, pd.type_n.T]).tocsc().astype(dt)
     both.eliminate_zeros()  # losses of the lower index add nothing to its score: skip them
+    # each type adds its row of draws into the rows of the pairs it touches, scattered over
+    # the result: in row blocks whose part of the result stays in cache (~2 MiB), the same
+    # product runs 2-3x faster at 200+ models (measured), the draws streamed once per block
+    rows = max(1024, OUT_BYTES // (np.dtype(dt).itemsize * chunk))
+    blocks = [(lo, both[lo:lo + rows].tocsc()) for lo in range(0, 2 * P, rows)] \
+        if 2 * P > rows else [(0, both)]
     for start in range(0, rounds, chunk):
         r = min(chunk, rounds - start)
         mt = poisson_rows(rng, pd.type_count, r)
         if dt is np.float64:
             mt = mt.astype(np.float64)
-        sn = np.asarray(both @ mt, dtype=np.float64)
+        sn = np.empty((2 * P, r))
+        for lo, block in blocks:
+            sn[lo:lo + block.shape[0]] = block @ mt
         yield start, sn[:P], sn[P:]
 
 
