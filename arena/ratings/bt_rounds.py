@@ -32,8 +32,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg, sparse
 
-MAX_STEPS = 30
-RATE_LIMIT = 0.5  # a step no smaller than half the previous one: hand the round to Newton
+MAX_STEPS = 60
+RATE_LIMIT = 0.8  # a step not below 0.8 x the previous one: hand the round to Newton
 F32_STEPS = 8  # at most; they stop once a step is below F32_UNTIL
 F32_UNTIL = 3e-5
 STATS = {"rounds": 0, "steps": 0, "handed_back": 0}  # round-steps taken (diagnostics)
