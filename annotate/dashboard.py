@@ -29,7 +29,7 @@ import numpy as np
 from sqlalchemy import Connection, case, func, select
 
 from arena.leaderboard import Leaderboard, LeaderboardSettings, compute_leaderboard
-from arena.ratings.agreement import Stat, agreement
+from arena.ratings.agreement import Stat, agreement, confusion, vote_pairs
 from arena.ratings.judge_stats import rater_stats, votes
 from arena.ratings.selection import Selection, VerdictFrame, load_verdicts
 from arena.store.annotation_schema import Assignment, Task, TaskItem, User
@@ -182,16 +182,15 @@ def agreement_report(conn: Connection, task_id: int, *, rounds: int = 500, seed:
                                   group_b=rep.llm_judges, rounds=rounds, seed=seed)
     hum, llm = _latest(hi, hr, hv), _latest(li, lr, lv)
     rep.shared_items = sum(1 for it in hum if it in llm)
-    for it, by in hum.items():
-        vals = list(by.values())
-        for a in range(len(vals)):
-            for b in range(a + 1, len(vals)):
-                x, y = _cat(it, vals[a]), _cat(it, vals[b])
-                rep.confusion_hh[x][y] += 1  # each pair of annotators counted both ways
-                rep.confusion_hh[y][x] += 1
-        for lv_ in llm.get(it, {}).values():
-            for hv_ in vals:
-                rep.confusion_hl[_cat(it, hv_)][_cat(it, lv_)] += 1
+    # the confusion matrices count the agreement figures' own vote pairs
+    label = lambda it, v: CATEGORIES[_cat(it, v)]  # noqa: E731
+    rep.confusion_hh = confusion(vote_pairs(hi, hr, hv), CATEGORIES, label,
+                                 symmetric=True).tolist()  # each pair of annotators both ways
+    if li:
+        rep.confusion_hl = confusion(vote_pairs(hi + li, hr + lr, hv + lv,
+                                                group_a=sorted(set(hr)),
+                                                group_b=rep.llm_judges),
+                                     CATEGORIES, label).tolist()  # rows: human
     return rep
 
 

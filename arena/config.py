@@ -198,7 +198,8 @@ class RatingsConfig(Strict):
         Field(default_factory=lambda: ["bt", "elo", "winrate"])
     bootstrap_rounds: int = 1000
     ci_level: float = 0.95
-    resample_unit: Literal["questions", "battles"] = "questions"
+    # rows: a battle of weight w is w rows, each resampled (arena-hard-auto)
+    resample_unit: Literal["questions", "battles", "rows"] = "questions"
     anchor: Optional[Anchor] = None  # None: ratings centred at mean 1000
     elo_k: float = 4.0
     both_bad: Literal["tie", "drop"] = "tie"
@@ -212,6 +213,9 @@ class RatingsConfig(Strict):
     position_policy: Optional[PositionPolicy] = None
     per_category: bool = True  # a leaderboard per question category besides "all"
     prior_sd: float = Field(400.0, gt=0)  # Elo points; used only when the BT MLE does not exist
+    min_battles: int = Field(0, ge=0)  # models with fewer battles are left out of the boards
+    # AlpacaEval's instruction_difficulty.csv: its GLM for the length-controlled win rate
+    instruction_difficulty: Optional[Path] = None
 
     @field_validator("ci_level")
     @classmethod
@@ -294,6 +298,7 @@ def _resolve_paths(cfg: ArenaConfig, base: Path) -> None:
             m.model = str(fix(Path(m.model)))
     cfg.judge.templates_dir = fix(cfg.judge.templates_dir)
     cfg.report.dir = fix(cfg.report.dir)  # type: ignore[assignment]
+    cfg.ratings.instruction_difficulty = fix(cfg.ratings.instruction_difficulty)
     if cfg.store.url and cfg.store.url.startswith("sqlite:///") and \
             not cfg.store.url.startswith("sqlite:////"):
         rel = cfg.store.url[len("sqlite:///"):]

@@ -21,7 +21,9 @@ verdicts". Every board records what it used (``board.describe()``), and each wri
 gets a manifest beside it (config hash, project version, judges, templates, seeds, counts).
 
 CLI: ``arena leaderboard [-c CONFIG] [--db URL] [--format table|csv|json|md] [--dry-run]
-[--no-files]``.
+[--no-files] [--min-battles N]``; ``--format arena-hard|leval-exam|leval-f1|leval-rouge|
+longbench`` and ``--by-category`` print the seeds' layouts and the rank table
+(``arena.ratings.views``).
 """
 
 from __future__ import annotations
@@ -74,6 +76,23 @@ class LeaderboardSettings:
     prior_sd: float = bt_mod.DEFAULT_PRIOR_SD
     per_category: bool = True
     dry_run: bool = False
+    min_battles: int = 0  # models with fewer battles are left out (with their battles)
+    instruction_difficulty: Optional[str] = None  # AlpacaEval's instruction_difficulty.csv
+    # question id -> difficulty, resolved against the store by ``with_difficulty``
+    question_difficulty: Optional[dict[str, float]] = field(default=None, repr=False)
+
+    def with_difficulty(self, store: Any, question_ids: list[str]) -> "LeaderboardSettings":
+        """These settings with ``question_difficulty`` read from ``instruction_difficulty``
+        for the given questions (a no-op without the file). Raises InputError for a bad
+        file."""
+        if not self.instruction_difficulty:
+            return self
+        from dataclasses import replace
+
+        from arena.ratings.alpaca_glm import difficulty_by_question
+
+        return replace(self, question_difficulty=difficulty_by_question(
+            store, self.instruction_difficulty, question_ids))
 
     @classmethod
     def from_config(cls, cfg: Any, *, dry_run: bool = False) -> "LeaderboardSettings":
@@ -87,7 +106,10 @@ class LeaderboardSettings:
                    anchor=r.anchor.model if r.anchor else None,
                    anchor_value=r.anchor.value if r.anchor else 1000.0, elo_k=r.elo_k,
                    baseline=r.baseline or cfg.judge.baseline, prior_sd=r.prior_sd,
-                   per_category=r.per_category, dry_run=dry_run)
+                   per_category=r.per_category, dry_run=dry_run,
+                   min_battles=r.min_battles,
+                   instruction_difficulty=str(r.instruction_difficulty)
+                   if r.instruction_difficulty else None)
 
 
 @dataclass
@@ -110,6 +132,9 @@ class ModelStanding:
     style_bt: Optional[float] = None
     style_ci_low: Optional[float] = None
     style_ci_high: Optional[float] = None
+    style_rank: Optional[int] = None  # rank (UB) under style control
+    discrete_win_rate: Optional[float] = None  # vs the baseline: (wins + draws / 2) / n x 100
+    avg_length: Optional[int] = None  # vs the baseline: int(mean characters of its answers)
     score: Optional[float] = None  # single mode
     score_ci_low: Optional[float] = None
     score_ci_high: Optional[float] = None
@@ -136,6 +161,10 @@ class Leaderboard:
     empty_reason: Optional[str] = None
     style_length_coef: Optional[float] = None
     scope: str = ""  # what the board counts: a config's run scope, or one judge without one
+    lc_method: Optional[str] = None  # which length-controlled win rate the board shows
+    question_ids: list[str] = field(default_factory=list, repr=False)  # frame.questions
+    left_out_models: dict[str, int] = field(default_factory=dict)  # below min_battles: battles
+    samples: Optional[np.ndarray] = field(default=None, repr=False)  # bootstrap ratings
 
     @property
     def label(self) -> str:
@@ -162,6 +191,12 @@ class Leaderboard:
             "battle_notes": {k: v for k, v in self.battle_notes.items() if v},
             "judges": self.judges, "template_versions": self.templates,
             "warnings": self.warnings, "scope": self.scope,
+            "rank": bt_mod.RANK_UB if s.mode == "pairwise" else
+            "rank = 1 + the number of models whose lower CI bound is above this model's upper "
+            "CI bound",
+            "length_controlled": self.lc_method,
+            "min_battles": s.min_battles,
+            "left_out_models": dict(self.left_out_models),
         }
 
 
@@ -176,7 +211,8 @@ def compute_leaderboard(frame: VerdictFrame, settings: LeaderboardSettings,
     board = Leaderboard(category=category or "all", settings=settings, selection=frame.selection,
                         counts=frame.counts_for(category), n_verdicts=len(sub),
                         judges=sub.used_judges() if len(sub) else [],
-                        templates=sub.used_templates() if len(sub) else [])
+                        templates=sub.used_templates() if len(sub) else [],
+                        question_ids=list(frame.questions))
     if len(sub) == 0:
         board.empty_reason = "no verdicts yet" if frame.counts.get("rows", 0) == 0 else \
             "no verdicts pass the selection"
@@ -186,12 +222,28 @@ def compute_leaderboard(frame: VerdictFrame, settings: LeaderboardSettings,
     battles = build_battles(sub, settings.policy, both_bad=settings.both_bad,  # type: ignore
                             strong_weight=settings.strong_weight)
     board.battle_notes = battles.notes
+    if settings.min_battles > 0:
+        battles = _min_battles(board, battles, settings.min_battles)
     battles = battles.compact()
     board.n_battles = len(battles)
     if len(battles) == 0 or bool((battles.model_a == battles.model_b).all()):
         board.empty_reason = "no battles between two different models"
         return board
     return _pairwise(board, battles, settings)
+
+
+def _min_battles(board: Leaderboard, battles: Battles, k: int) -> Battles:
+    """Leave out the models with fewer than ``k`` battles (counted before leaving any out),
+    with all their battles; the board lists them."""
+    M = len(battles.models)
+    n = np.bincount(battles.model_a, minlength=M) + np.bincount(battles.model_b, minlength=M)
+    low = (n < k) & (n > 0)
+    if not low.any():
+        return battles
+    board.left_out_models = {battles.models[m]: int(n[m]) for m in np.flatnonzero(low)}
+    board.warnings.append(f"left out (fewer than {k} battles): " + ", ".join(
+        f"{m} ({c})" for m, c in board.left_out_models.items()))
+    return battles.subset(~(low[battles.model_a] | low[battles.model_b]))
 
 
 def _pairwise(board: Leaderboard, battles: Battles, s: LeaderboardSettings) -> Leaderboard:
@@ -207,6 +259,7 @@ def _pairwise(board: Leaderboard, battles: Battles, s: LeaderboardSettings) -> L
                         resample=s.resample_unit, seed=s.seed,  # type: ignore[arg-type]
                         anchor=anchor, anchor_value=s.anchor_value, prior_sd=s.prior_sd)
     board.warnings.extend(res.warnings)
+    board.samples = res.samples
     elo = online_elo(battles.model_a, battles.model_b, battles.score, len(models), k=s.elo_k,
                      weight=battles.weight) if "elo" in s.methods else None
     share, n = overall_win_rate(battles)
@@ -228,12 +281,9 @@ def _pairwise(board: Leaderboard, battles: Battles, s: LeaderboardSettings) -> L
                 st = rows[r.model]
                 st.n_wins, st.n_draws, st.n_losses = r.n_wins, r.n_draws, r.n_losses
                 st.baseline_win_rate, st.baseline_se = _opt(r.win_rate), _opt(r.standard_error)
+                st.discrete_win_rate, st.avg_length = _opt(r.discrete_win_rate), r.avg_length
             if "length_controlled" in s.methods:
-                lc = length_controlled(battles, s.baseline)
-                if not lc:
-                    board.warnings.append("length-controlled win rate: no answer lengths")
-                for r in lc:
-                    rows[r.model].lc_win_rate = _opt(r.lc_win_rate)
+                _length_controlled(board, battles, s, rows)
     elif "length_controlled" in s.methods:
         board.warnings.append("length-controlled win rate needs a baseline (ratings.baseline)")
     if "style_bt" in s.methods:
@@ -249,8 +299,44 @@ def _pairwise(board: Leaderboard, battles: Battles, s: LeaderboardSettings) -> L
                 rows[m].style_bt = _opt(sty.rating[i])
                 rows[m].style_ci_low, rows[m].style_ci_high = _opt(sty.ci_low[i]), \
                     _opt(sty.ci_high[i])
+                rows[m].style_rank = int(sty.rank[i])
     board.rows = sorted(rows.values(), key=lambda r: (r.rank, -(r.bt or -math.inf), r.model))
     return board
+
+
+def _length_controlled(board: Leaderboard, battles: Battles, s: LeaderboardSettings,
+                       rows: dict[str, ModelStanding]) -> None:
+    """AlpacaEval's GLM when the instruction difficulties are known, else the LC win rate
+    with difficulty estimated from the other models; the board names which."""
+    from arena.ratings.alpaca_glm import LC_ALPACA, LC_OTHERS, alpaca_length_controlled
+
+    assert s.baseline is not None
+    if s.instruction_difficulty and s.question_difficulty is None:
+        board.warnings.append("ratings.instruction_difficulty is set but was not read against "
+                              "the store (LeaderboardSettings.with_difficulty); using the "
+                              "difficulty estimated from the other models")
+    if s.question_difficulty is not None:
+        qids = board.question_ids
+        diff = np.array([s.question_difficulty.get(qids[q], np.nan) if 0 <= q < len(qids)
+                         else np.nan for q in battles.question.tolist()])
+        glm = alpaca_length_controlled(battles, s.baseline, diff)
+        board.lc_method = LC_ALPACA
+        if not glm:
+            board.warnings.append("length-controlled win rate: no battle has both answer "
+                                  "lengths and an instruction difficulty")
+        left = sum(r.left_out for r in glm)
+        if left:
+            board.warnings.append(f"length-controlled win rate: {left} battles without both "
+                                  f"lengths or an instruction difficulty left out")
+        for g in glm:
+            rows[g.model].lc_win_rate = _opt(g.lc_win_rate)
+        return
+    board.lc_method = LC_OTHERS
+    lc = length_controlled(battles, s.baseline)
+    if not lc:
+        board.warnings.append("length-controlled win rate: no answer lengths")
+    for r in lc:
+        rows[r.model].lc_win_rate = _opt(r.lc_win_rate)
 
 
 def _single(board: Leaderboard, sub: VerdictFrame, s: LeaderboardSettings) -> Leaderboard:
@@ -312,7 +398,8 @@ def _manifest(cfg: Any, boards: dict[str, Leaderboard], frame: VerdictFrame,
                                         "excluded": {k: v for k, v in b.counts.items()
                                                      if k not in ("rows", "included") and v}}
                                     for c, b in boards.items() if c != "all"}},
-        "settings": to_jsonable(top.settings.__dict__),
+        "settings": to_jsonable({k: v for k, v in top.settings.__dict__.items()
+                                 if k != "question_difficulty"}),  # the file is named instead
         "categories": list(boards), "files": files,
     }
 
@@ -362,6 +449,7 @@ def build_boards(store: Any, cfg: Any, *, dry_run: bool = False, scope: Any = No
                                               mode=settings.mode),  # type: ignore[arg-type]
                         scope=scope)
     frame = load_verdicts(store, selection)
+    settings = settings.with_difficulty(store, frame.questions)  # AlpacaEval's LC, if given
     boards = compute_leaderboards(frame, settings)
     note = scope_note(cfg, scope)
     for b in boards.values():
@@ -415,6 +503,7 @@ def build_unscoped_boards(store: Any, cfg: Any, *, dry_run: bool = False
     settings = LeaderboardSettings.from_config(cfg, dry_run=dry_run)
     frame = load_verdicts(store, Selection.from_config(
         cfg.ratings, dry_run=dry_run, mode=settings.mode))  # type: ignore[arg-type]
+    settings = settings.with_difficulty(store, frame.questions)  # AlpacaEval's LC, if given
     groups = judge_groups(frame)
     if len(groups) <= 1:
         boards = compute_leaderboards(frame, settings)
@@ -449,17 +538,23 @@ def judge_groups(frame: VerdictFrame) -> dict[str, np.ndarray]:
     return out
 
 
+def board_set(store: Any, cfg: Any, *, dry_run: bool = False, scope: Any = None,
+              judge: Optional[str] = None) -> tuple[dict[str, Leaderboard], VerdictFrame, Any]:
+    """The boards a config asks for: its run scope's (``build_boards``), or, for a config
+    that names no models, the unscoped boards (``build_unscoped_boards``; scope None)."""
+    if scope is None and not cfg.models:
+        boards, frame = build_unscoped_boards(store, cfg, dry_run=dry_run)
+        return boards, frame, None
+    return build_boards(store, cfg, dry_run=dry_run, scope=scope, judge=judge)
+
+
 def run_ratings_stage(store: Any, cfg: Any, *, dry_run: bool = False,
                       fmt: str = "table", write_files: bool = True, scope: Any = None,
                       judge: Optional[str] = None) -> str:
     """Build the config's leaderboards, write the report files (unless there is nothing to
     rate) and return the printed text. Never raises for "no verdicts yet": the text says so.
     A config that names no models has no run scope (``build_unscoped_boards``)."""
-    if scope is None and not cfg.models:
-        boards, frame = build_unscoped_boards(store, cfg, dry_run=dry_run)
-    else:
-        boards, frame, scope = build_boards(store, cfg, dry_run=dry_run, scope=scope,
-                                            judge=judge)
+    boards, frame, scope = board_set(store, cfg, dry_run=dry_run, scope=scope, judge=judge)
     text = format_board(list(boards.values()), fmt)
     if all(b.empty_reason for b in boards.values()):
         return text
@@ -478,7 +573,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-c", "--config", help="config file: the board counts exactly its run scope "
                    "(without one: a board per judge fingerprint over every stored verdict)")
     p.add_argument("--db", help="store URL (overrides ARENA_DB and store.url)")
-    p.add_argument("--format", choices=["table", "csv", "json", "md"], default="table")
+    p.add_argument("--format", choices=["table", "csv", "json", "md", "arena-hard", "leval-exam",
+                                        "leval-f1", "leval-rouge", "longbench"],
+                   default="table",
+                   help="table, csv, json, md; or a seed's layout: arena-hard (score (-low, "
+                        "+high) vs the baseline), leval-exam / leval-f1 / leval-rouge / "
+                        "longbench (per-task tables from the metric judges); these print "
+                        "only and write no report files")
+    p.add_argument("--by-category", action="store_true",
+                   help="print the rank (UB) of every model in every category (--format "
+                        "table, csv, md or json)")
+    p.add_argument("--min-battles", type=int, default=None, metavar="N",
+                   help="leave out models with fewer than N battles (ratings.min_battles)")
     p.add_argument("--dry-run", action="store_true",
                    help="rate only the dry-run (random) verdicts, labelled as such")
     p.add_argument("--no-files", action="store_true", help="print only; write no report files")
@@ -492,6 +598,8 @@ def _cli(args: argparse.Namespace) -> int:
     from arena.store import open_store
 
     cfg = load_config(args.config).config if args.config else ArenaConfig()
+    if getattr(args, "min_battles", None) is not None:
+        cfg.ratings.min_battles = args.min_battles
     store = open_store(args.db, cfg.store.url)
     try:
         if args.judge and not cfg.models:
@@ -499,10 +607,33 @@ def _cli(args: argparse.Namespace) -> int:
 
             raise ConfigError("--judge needs -c CONFIG naming models (without a run scope "
                               "every judge fingerprint gets its own board)")
+        if getattr(args, "by_category", False) or args.format in _VIEW_FORMATS:
+            return _cli_view(args, store, cfg)
         print(run_ratings_stage(store, cfg, dry_run=args.dry_run, fmt=args.format,
                                 write_files=not args.no_files, judge=args.judge), end="")
     finally:
         store.close()
+    return 0
+
+
+_VIEW_FORMATS = ("arena-hard", "leval-exam", "leval-f1", "leval-rouge", "longbench")
+
+
+def _cli_view(args: argparse.Namespace, store: Any, cfg: Any) -> int:
+    """The seeds' layouts and the rank table (``arena.ratings.views``): print only."""
+    import sys
+
+    from arena.ratings.views import render
+
+    try:
+        text, notes = render(store, cfg, args.format, by_category=args.by_category,
+                             dry_run=args.dry_run)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(text, end="")
     return 0
 
 

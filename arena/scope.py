@@ -29,6 +29,7 @@ from sqlalchemy import Connection, select
 from arena.config import ArenaConfig, FileModel, StoredModel
 from arena.errors import ConfigError
 from arena.identity import answer_params_hash, judge_label
+from arena.rules.verdict_kinds import MACHINE_KINDS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -36,7 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Versions = dict[str, dict[str, str]]  # model -> question id -> answer version
-MACHINE_KINDS = ("llm", "metric", "dry-run")  # judged under a judgment key
 
 
 def single_source(cfg: ArenaConfig) -> Optional[str]:

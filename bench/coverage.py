@@ -13,7 +13,14 @@ second order repeats the first one's outcome with probability R, else it is draw
 marginal distribution, hence the truth, is unchanged). That is why the default resampling unit
 is the question: the battle bootstrap under-covers when battles of a question are correlated.
 
+``--strong S`` makes each verdict weigh 3 with probability S (as arena-hard weighs a strong
+verdict, but independently of the outcome so that the weighted fit stays unbiased); ``--units`` then may include ``rows`` (arena-hard-auto's
+bootstrap: a strong verdict's three rows resampled one by one). The three rows of a verdict
+are one observation, so the rows bootstrap under-covers as S grows - the figure to quote
+beside arena-hard's intervals.
+
 Usage: python bench/coverage.py [--tournaments 200] [--rounds 1000] [--level 0.95]
+       [--strong 0.0] [--units questions,battles]
 """
 
 from __future__ import annotations
@@ -31,8 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from arena.ratings.bt import SCALE, fit_bt  # noqa: E402
 
 
-def tournament(rng: np.random.Generator, M: int, Q: int, order_copy: float
-               ) -> tuple[np.ndarray, ...]:
+def tournament(rng: np.random.Generator, M: int, Q: int, order_copy: float,
+               strong: float = 0.0) -> tuple[np.ndarray, ...]:
     strength = rng.normal(0.0, 1.0, M)
     i, j = np.triu_indices(M, 1)
     a1 = np.tile(i, Q)
@@ -54,7 +61,10 @@ def tournament(rng: np.random.Generator, M: int, Q: int, order_copy: float
     q = np.concatenate([q1, q1])
     # the truth: BT strengths, centred like the fit (mean 1000 on the Elo scale)
     truth = SCALE * (strength - strength.mean()) + 1000.0
-    return a, b, score, q, truth
+    # independent of the outcome (ties too): the weighted fit stays unbiased, only the
+    # resampling differs (arena-hard's own weights, strong wins only, also bias the fit)
+    weight = np.where(rng.random(len(a)) < strong, 3.0, 1.0)
+    return a, b, score, q, truth, weight
 
 
 def main() -> int:
@@ -66,24 +76,28 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=1000)
     ap.add_argument("--level", type=float, default=0.95)
     ap.add_argument("--seed", type=int, default=2024)
+    ap.add_argument("--strong", type=float, default=0.0)
+    ap.add_argument("--units", default="questions,battles")
     args = ap.parse_args()
     rng = np.random.default_rng(args.seed)
     names = [f"m{k}" for k in range(args.models)]
-    hits = {"questions": 0, "battles": 0}
-    width = {"questions": 0.0, "battles": 0.0}
+    hits = {u: 0 for u in args.units.split(",")}
+    width = {u: 0.0 for u in hits}
     total = 0
     t0 = time.perf_counter()
     for t in range(args.tournaments):
-        a, b, s, q, truth = tournament(rng, args.models, args.questions, args.order_copy)
+        a, b, s, q, truth, w = tournament(rng, args.models, args.questions, args.order_copy,
+                                          args.strong)
         for unit in hits:
-            res = fit_bt(a, b, s, names, unit=q, rounds=args.rounds, ci_level=args.level,
-                         resample=unit, seed=t)  # type: ignore[arg-type]
+            res = fit_bt(a, b, s, names, weight=w, unit=q, rounds=args.rounds,
+                         ci_level=args.level, resample=unit, seed=t)  # type: ignore[arg-type]
             hits[unit] += int(((res.ci_low <= truth) & (truth <= res.ci_high)).sum())
             width[unit] += float((res.ci_high - res.ci_low).sum())
         total += args.models
     dt = time.perf_counter() - t0
     print(f"{args.tournaments} tournaments x {args.models} models, {args.questions} questions, "
-          f"both orders, order copy {args.order_copy:g}, {args.rounds} bootstrap rounds, "
+          f"both orders, order copy {args.order_copy:g}, strong share {args.strong:g}, "
+          f"{args.rounds} bootstrap rounds, "
           f"level {args.level:.0%} ({dt:.1f} s)")
     for unit in hits:
         cov = hits[unit] / total

@@ -1,120 +1,216 @@
-"""Ratings speed and memory: BT fit + bootstrap, online Elo, style-controlled BT.
+"""Ratings speed and memory: BT + 1,000 bootstrap rounds on 1 M battles, beside a plain
+per-round scipy L-BFGS fit of the same rounds.
 
-Prints, for 100 k, 1 M and 10 M battles among 50 models (simulated with known strengths):
+For 50, 200 and 500 models (strengths ~ N(0, 1), random pairs, 10 % ties) and two resampling
+units - ``battles`` (every battle its own unit) and ``questions`` (10 battles per question,
+~100 k questions) - each configuration runs in its own process and prints:
 
-- BT fit + 1,000 bootstrap rounds, for three shapes of data:
-  ``arena-log``  every battle its own prompt (Chatbot Arena vote logs): unit = question = battle;
-  ``offline``    every pair judged on each question in both orders (MT-bench / arena-hard shape):
-                 ~N / 2,450 questions, resampled as questions;
-  ``clustered``  10 battles per question, resampled as questions (the hardest case: ~N / 10
-                 distinct question patterns);
-- online Elo over the same battles;
-- the style-controlled BT fit (length covariate, cluster-robust CIs) once per size.
+- ``ours``: wall and CPU seconds of ``arena.ratings.bt.fit_bt(..., rounds=1000)`` (aggregation,
+  the full fit, the draws and the batched fit of every round), and the process's peak
+  resident memory (``ru_maxrss``, input arrays and the interpreter included) measured right
+  after it;
+- ``reference``: the same rounds (``arena.ratings.bootstrap.round_sums`` from the same seed),
+  each fitted on its own by ``scipy.optimize.minimize(method="L-BFGS-B")`` from zero on the
+  per-pair likelihood with its analytic gradient, at scipy's default tolerances - what a
+  plain implementation does - timed over the fits only; for 500 models only ``--ref-rounds-500`` rounds are fitted and the time
+  is extrapolated to 1,000 (said in the output);
+- ``max |d| Elo``: the largest difference between our bootstrap ratings and the reference's on
+  the rounds both fitted (L-BFGS stops at its own tolerance, so this bounds both errors).
 
-Time is wall clock of the call; memory is the peak of numpy/Python allocations during a second,
-traced run of the call (tracemalloc; numpy reports its buffers to it) - the input arrays are
-not counted. Elo's memory is not traced (tracing slows its Python loop; it holds three lists).
+Goals (issue 14): 50 models <= 1 s, 200 <= 3 s, 500 <= 15 s, peak <= 1.5 GB on this 2-core
+machine. A second, short table keeps the other figures of this benchmark: online Elo and the
+style-controlled BT on 1 M battles (50 models).
 
-Usage: python bench/ratings.py [--sizes 100000,1000000,10000000] [--rounds 1000]
+Usage: python bench/ratings.py [--models 50,200,500] [--units battles,questions]
+       [--rounds 1000] [--repeat 3] [--ref-rounds-500 20] [--no-reference] [--no-extras]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import resource
+import subprocess
 import sys
 import time
-import tracemalloc
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-from arena.ratings.battles import Battles  # noqa: E402
-from arena.ratings.bt import fit_bt  # noqa: E402
-from arena.ratings.elo import online_elo  # noqa: E402
-from arena.ratings.length import style_bt  # noqa: E402
-
-M = 50
+N_BATTLES = 1_000_000
+GOALS = {50: 1.0, 200: 3.0, 500: 15.0}
+PEAK_GOAL_MIB = 1536
 
 
-def simulate(n: int, shape: str, seed: int = 0) -> dict[str, np.ndarray]:
+def simulate(M: int, n: int = N_BATTLES, seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     strength = rng.normal(0, 1, M)
-    if shape == "offline":
-        i, j = np.triu_indices(M, 1)
-        per_q = 2 * len(i)
-        n_q = max(1, n // per_q)
-        a = np.tile(np.concatenate([i, j]), n_q)[:n]
-        b = np.tile(np.concatenate([j, i]), n_q)[:n]
-        q = np.repeat(np.arange(n_q), per_q)[:n]
-        if len(a) < n:  # pad the last partial question
-            extra = n - len(a)
-            a = np.concatenate([a, np.resize(np.concatenate([i, j]), extra)])
-            b = np.concatenate([b, np.resize(np.concatenate([j, i]), extra)])
-            q = np.concatenate([q, np.full(extra, n_q)])
-    else:
-        a = rng.integers(0, M, n)
-        b = (a + rng.integers(1, M, n)) % M
-        q = np.arange(n) if shape == "arena-log" else np.arange(n) // 10
+    a = rng.integers(0, M, n)
+    b = (a + rng.integers(1, M, n)) % M
     p = 1.0 / (1.0 + np.exp(-(strength[a] - strength[b])))
     u = rng.random(n)
     score = np.where(u < 0.9 * p, 1.0, np.where(u < 0.9 * p + 0.1, 0.5, 0.0))
-    la = rng.uniform(100, 2000, n)
-    lb = rng.uniform(100, 2000, n)
-    return {"a": a, "b": b, "q": q, "score": score, "la": la, "lb": lb}
+    return {"a": a, "b": b, "score": score, "q": np.arange(n) // 10,
+            "la": rng.uniform(100, 2000, n), "lb": rng.uniform(100, 2000, n)}
 
 
-def measure(fn: Callable[[], Any], memory: bool = True) -> tuple[float, float, float, Any]:
-    """(wall seconds and CPU seconds of an untraced run, peak MiB of a second, traced run,
-    result). Tracing slows Python loops a lot, so the times never come from the traced run.
-    CPU time is printed too because on a shared machine wall time includes waiting for a core."""
-    t0, c0 = time.perf_counter(), time.process_time()
-    out = fn()
-    dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-    if not memory:
-        return dt, cpu, float("nan"), out
-    tracemalloc.start()
-    fn()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return dt, cpu, peak / 2**20, out
+def _peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def lbfgs_round(pair_i: np.ndarray, pair_j: np.ndarray, M: int, s: np.ndarray, n: np.ndarray,
+                lam: float) -> np.ndarray:
+    """A plain fit of one round: L-BFGS on the per-pair negative log likelihood (+ the same
+    normal prior when the round needs it), from zero; returns mean-zero natural ratings."""
+    from scipy.optimize import minimize
+
+    def f(x: np.ndarray) -> tuple[float, np.ndarray]:
+        d = x[pair_i] - x[pair_j]
+        lp, lq = -np.logaddexp(0.0, -d), -np.logaddexp(0.0, d)
+        r = s - n * np.exp(lp)
+        g = -(np.bincount(pair_i, weights=r, minlength=M) -
+              np.bincount(pair_j, weights=r, minlength=M)) + lam * x
+        return float(-(s * lp + (n - s) * lq).sum() + 0.5 * lam * (x @ x)), g - g.mean()
+
+    # scipy's default tolerances: a plain fit (ours is exact to 1e-9 natural units)
+    opt = minimize(f, np.zeros(M), jac=True, method="L-BFGS-B",
+                   options={"maxiter": 15000, "maxfun": 15000})
+    return opt.x - opt.x.mean()
+
+
+def child(M: int, unit: str, rounds: int, ref_rounds: int, repeat: int = 3) -> dict[str, Any]:
+    from arena.ratings.bootstrap import round_sums
+    from arena.ratings.bt import DEFAULT_PRIOR_SD, SCALE, aggregate, fit_bt
+
+    names = [f"m{k}" for k in range(M)]
+    warm = simulate(M, 20_000, seed=1)  # imports and first-call costs stay out
+    fit_bt(warm["a"], warm["b"], warm["score"], names, unit=warm["q"], rounds=4,
+           resample=unit)  # type: ignore[arg-type]
+    d = simulate(M)
+    rss_before = _peak_mib()
+    walls, cpus = [], []
+    for _ in range(repeat):
+        t0, c0 = time.perf_counter(), time.process_time()
+        res = fit_bt(d["a"], d["b"], d["score"], names, unit=d["q"], rounds=rounds,
+                     resample=unit, seed=0)  # type: ignore[arg-type]
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    wall, cpu = float(np.median(walls)), float(np.median(cpus))
+    out: dict[str, Any] = {"models": M, "unit": unit, "rounds": rounds, "wall": wall,
+                           "cpu": cpu, "walls": walls, "peak_mib": _peak_mib(),
+                           "rss_before_mib": rss_before,
+                           "finite": bool(np.isfinite(res.ci_low).all()),
+                           "regularized": res.regularized}
+    if ref_rounds <= 0:
+        return out
+    # the same rounds: aggregation and draws as fit_bt made them (seed 0)
+    pd = aggregate(d["a"], d["b"], d["score"], np.ones(len(d["a"])), M,
+                   d["q"] if unit == "questions" else None, rows=unit == "rows")
+    lam_prior = (SCALE / DEFAULT_PRIOR_SD) ** 2
+    ref, fit_s, done = [], 0.0, 0
+    from arena.ratings.bt import needs_prior
+
+    for _start, s, n in round_sums(pd, rounds, 0):
+        prior = needs_prior(pd, s.T, n.T) | res.regularized
+        for k in range(s.shape[1]):
+            if done >= ref_rounds:
+                break
+            t = time.perf_counter()
+            th = lbfgs_round(pd.pair_i, pd.pair_j, M, s[:, k], n[:, k],
+                             lam_prior if prior[k] else 0.0)
+            fit_s += time.perf_counter() - t
+            ref.append(SCALE * th + 1000.0)
+            done += 1
+        if done >= ref_rounds:
+            break
+    ours = res.samples[:done]
+    out.update(ref_rounds=done, ref_fit_s=fit_s, ref_1000_s=fit_s / done * rounds,
+               max_diff_elo=float(np.abs(ours - np.vstack(ref)).max()))
+    return out
+
+
+def extras(rounds: int) -> list[str]:
+    from arena.ratings.battles import Battles
+    from arena.ratings.elo import online_elo
+    from arena.ratings.length import style_bt
+
+    d = simulate(50)
+    names = [f"m{k}" for k in range(50)]
+    lines = []
+    t = time.perf_counter()
+    online_elo(d["a"], d["b"], d["score"], 50)
+    lines.append(f"  online Elo, 1 M battles, 50 models: {time.perf_counter() - t:.2f} s")
+    b = Battles.from_arrays(names, d["a"], d["b"], d["score"], question=d["q"], len_a=d["la"],
+                            len_b=d["lb"])
+    style_bt(b)  # imports scipy.stats
+    t = time.perf_counter()
+    style_bt(b)
+    lines.append(f"  style-controlled BT + cluster-robust CIs, 1 M battles, 50 models: "
+                 f"{time.perf_counter() - t:.2f} s")
+    return lines
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="100000,1000000,10000000")
+    ap.add_argument("--models", default="50,200,500")
+    ap.add_argument("--units", default="battles,questions")
     ap.add_argument("--rounds", type=int, default=1000)
-    ap.add_argument("--shapes", default="arena-log,offline,clustered")
+    ap.add_argument("--ref-rounds-500", type=int, default=20)
+    ap.add_argument("--no-reference", action="store_true")
+    ap.add_argument("--no-extras", action="store_true")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of ours per configuration "
+                    "(the median is printed)")
+    ap.add_argument("--child", nargs=5, metavar=("M", "UNIT", "ROUNDS", "REF", "REPEAT"),
+                    help=argparse.SUPPRESS)
     args = ap.parse_args()
-    names = [f"m{k}" for k in range(M)]
-    warm = simulate(5000, "clustered")  # imports and first-call costs stay out of the figures
-    fit_bt(warm["a"], warm["b"], warm["score"], names, unit=warm["q"], rounds=10)
-    style_bt(Battles.from_arrays(names, warm["a"], warm["b"], warm["score"], question=warm["q"],
-                                 len_a=warm["la"], len_b=warm["lb"]))  # imports scipy.stats
-    print(f"{'battles':>10}  {'shape':<10}  {'what':<26}  {'wall s':>7}  {'CPU s':>7}  "
-          f"{'peak MiB':>8}")
-    for n in [int(x) for x in args.sizes.split(",")]:
-        for shape in args.shapes.split(","):
-            d = simulate(n, shape)
-            dt, cpu, mem, res = measure(lambda: fit_bt(d["a"], d["b"], d["score"], names,
-                                                  unit=d["q"], rounds=args.rounds,
-                                                  resample="questions", seed=0))
-            assert np.isfinite(res.ci_low).all()
-            print(f"{n:>10}  {shape:<10}  {'BT + ' + str(args.rounds) + ' bootstrap':<26}  "
-                  f"{dt:>7.2f}  {cpu:>7.2f}  {mem:>8.0f}", flush=True)
-            if shape == "arena-log":
-                dt, cpu, mem, _ = measure(lambda: online_elo(d["a"], d["b"], d["score"], M),
-                                          memory=False)
-                print(f"{n:>10}  {shape:<10}  {'online Elo':<26}  {dt:>7.2f}  {cpu:>7.2f}  "
-                      f"{'-':>8}", flush=True)
-                battles = Battles.from_arrays(names, d["a"], d["b"], d["score"],
-                                              question=d["q"], len_a=d["la"], len_b=d["lb"])
-                dt, cpu, mem, _ = measure(lambda: style_bt(battles))
-                print(f"{n:>10}  {shape:<10}  {'style-controlled BT + CIs':<26}  {dt:>7.2f}  "
-                      f"{cpu:>7.2f}  {mem:>8.0f}", flush=True)
-            del d
+    if args.child:
+        M, unit, rounds, ref, repeat = args.child
+        print(json.dumps(child(int(M), unit, int(rounds), int(ref), int(repeat))))
+        return 0
+    print(f"BT + {args.rounds} bootstrap rounds on {N_BATTLES:,} battles: each configuration "
+          f"in a fresh process, ours the median of {args.repeat} runs (wall and CPU), the "
+          f"reference one run, in the same process")
+    head = (f"{'models':>6}  {'unit':<9}  {'ours s':>7}  {'CPU s':>6}  {'peak MiB':>8}  "
+            f"{'goal':>5}  {'reference s':>12}  {'ref rounds':>10}  {'speed-up':>8}  "
+            f"{'max |d| Elo':>11}")
+    print(head)
+    print("-" * len(head))
+    failed = []
+    for M in [int(x) for x in args.models.split(",")]:
+        for unit in args.units.split(","):
+            ref = 0 if args.no_reference else (args.ref_rounds_500 if M >= 500 else args.rounds)
+            got = subprocess.run([sys.executable, __file__, "--child", str(M), unit,
+                                  str(args.rounds), str(ref), str(args.repeat)],
+                                 capture_output=True, text=True, check=True)
+            r = json.loads(got.stdout.strip().splitlines()[-1])
+            goal = GOALS.get(M)
+            ok = (goal is None or r["wall"] <= goal) and r["peak_mib"] <= PEAK_GOAL_MIB
+            if not ok:
+                failed.append(f"{M}/{unit}")
+            refs = refr = sp = diff = "-"
+            if ref:
+                extrap = r["ref_rounds"] < args.rounds
+                refs = f"{r['ref_1000_s']:.1f}" + ("*" if extrap else "")
+                refr = str(r["ref_rounds"])
+                sp = f"{r['ref_1000_s'] / r['wall']:.0f}x"
+                diff = f"{r['max_diff_elo']:.1e}"
+            print(f"{M:>6}  {unit:<9}  {r['wall']:>7.2f}  {r['cpu']:>6.2f}  "
+                  f"{r['peak_mib']:>8.0f}  {('<=' + format(goal, 'g')) if goal else '':>5}  "
+                  f"{refs:>12}  {refr:>10}  {sp:>8}  {diff:>11}", flush=True)
+    if not args.no_reference and any(int(x) >= 500 for x in args.models.split(",")):
+        print(f"* reference fitted on {args.ref_rounds_500} of the {args.rounds} rounds and "
+              f"extrapolated linearly to {args.rounds}")
+    print(f"peak MiB: the process's maximum resident memory after our fit (input arrays and "
+          f"the interpreter included); goal <= {PEAK_GOAL_MIB} MiB")
+    print("goals " + ("met" if not failed else "missed: " + ", ".join(failed)))
+    if not args.no_extras:
+        print("other figures:")
+        for line in extras(args.rounds):
+            print(line)
     return 0
 
 

@@ -2,14 +2,19 @@
 
 Shapes (JSON arrays; JSON Lines are read too):
 - questions ``{instruction, dataset}``: no id, so the id is derived from the text;
-- answers ``[{instruction, output, generator, dataset}]`` matched to stored questions by text;
-  a file with several generators selects one with ``--model``;
+- answers ``[{instruction, output, generator, dataset}]`` matched to stored questions by text
+  (in any source); the questions a file carries that are not stored yet are created, in
+  ``--source`` or ``alpaca_eval``. A file with several generators selects one with ``--model``;
 - verdicts ``[{instruction, output_1, generator_1, output_2, generator_2, annotator,
   preference, raw_completion}]``: preference in [1, 2], 1 = output_1 preferred, 2 = output_2,
-  1.5 a draw (values in between are kept in ``scores.preference``, the outcome is the nearer
-  side). A missing preference is a failed verdict (never a tie); a value outside [1, 2] is
-  bad input. The question and both outputs are stored from the record; a self-battle
-  (generator_1 == generator_2) is kept and flagged ``meta.self_battle``.
+  1.5 a draw, fractions in between (AlpacaEval 2's weighted annotator). It is stored as is in
+  ``Judgment.preference`` (model_a = generator_1: the same convention, ``arena.rules.
+  preference``) with ``outcome`` the nearest discrete outcome; ratings use the fraction.
+  AlpacaEval 1's legacy ``preference: 0`` is a draw (1.5); the summary says how many. A missing
+  preference is a failed verdict (never a tie); a value outside {0} U [1, 2] is bad input. The
+  question (created in ``--source`` or ``alpaca_eval`` when absent) and both outputs are stored
+  from the record; a self-battle (generator_1 == generator_2) is kept and flagged
+  ``meta.self_battle``.
 The file does not record which output the annotator saw first, so ``first`` is left empty.
 """
 
@@ -17,22 +22,43 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Optional
 
 from sqlalchemy import Connection
 
-from arena import ids
 from arena.formats import query
 from arena.formats.query import ExportFilter
 from arena.formats.records import write_json
 from arena.formats.registry import Ctx, Reader, Writer, register_reader, register_writer
-from arena.formats.resolve import check_single_model, resolve_texts, store_answers
+from arena.formats.resolve import check_single_model, store_answers
 from arena.formats.verdicts import CarriedQuestion, carried_answers, drop_stored, \
     ensure_questions, store_verdicts, verdict_key
+from arena.rules.preference import LEGACY_DRAW, nearest_outcome, normalise
 from arena.store.ingest import AnswerRecord, ImportSummary, QuestionRecord, add_questions
 
 FMT = "alpaca-eval"
+SOURCE = "alpaca_eval"  # where questions carried by outputs and annotations are created
+
+
+@dataclass
+class _Ctx(Ctx):
+    """The reader's context with AlpacaEval's default source for the questions it creates."""
+
+    def default_source(self) -> str:
+        return self.source or SOURCE
+
+
+def _own(ctx: Ctx) -> _Ctx:
+    # the same transaction, file, options and summary object: only the default source differs
+    return _Ctx(**{f.name: getattr(ctx, f.name) for f in fields(ctx)})
+
+
+def _carried(rec: Any, instr: str) -> CarriedQuestion:
+    ds = rec.data.get("dataset")
+    return CarriedQuestion(rec, None, [instr], category=ds if isinstance(ds, str) else "",
+                           meta={"dataset": ds} if ds else {})
 
 
 def _is_question(d: dict[str, Any]) -> bool:
@@ -60,6 +86,7 @@ def load_questions(ctx: Ctx) -> ImportSummary:
 
 def load_outputs(ctx: Ctx) -> ImportSummary:
     f = ctx.file
+    ae = _own(ctx)
     names = []
     for rec in f:
         g = rec.data.get("generator")
@@ -68,32 +95,38 @@ def load_outputs(ctx: Ctx) -> ImportSummary:
         names.append((rec, str(g) if g is not None else ctx.model))
     pick = check_single_model(ctx, names, "generator", multi=True)
     chosen = [(rec, n) for rec, n in names if pick is None or n == pick]
-    wanted = [(rec, [f.req(rec, "instruction")]) for rec, _ in chosen]
-    found = resolve_texts(ctx, wanted, field="instruction")
+    first_of: dict[str, int] = {}
+    items: list[CarriedQuestion] = []
+    for rec, _ in chosen:
+        instr = f.req(rec, "instruction")
+        if instr not in first_of:
+            first_of[instr] = len(items)
+            items.append(_carried(rec, instr))
+    qids = ensure_questions(ae, items, field_name="instruction")
     out = []
-    for (rec, name), (_, turns) in zip(chosen, wanted):
-        qid = found.get(ids.question_content_hash(turns, None))
+    for rec, name in chosen:
+        qid = qids.get(first_of[rec.data["instruction"]])
         if qid is None:
             continue
         output = f.req(rec, "output")
         out.append(AnswerRecord(question_id=qid, model=ctx.model or name, turns=[output]))
-    store_answers(ctx, out)
+    store_answers(ae, out)
     return ctx.summary
 
 
-def _preference(ctx: Ctx, rec: Any) -> tuple[Optional[float], Optional[str]]:
+def _preference(ctx: Ctx, rec: Any) -> tuple[Optional[float], Optional[str], bool]:
+    """(preference in [1, 2] or None, error text for a missing one, was the legacy draw 0)."""
     p = rec.data.get("preference")
     if p is None or (isinstance(p, float) and math.isnan(p)) or p == "":
-        return None, "no preference in the annotation"
+        return None, "no preference in the annotation", False
     if isinstance(p, bool) or not isinstance(p, (int, float)):
         raise ctx.file.error(f"expected a number in [1, 2], got {p!r}", rec, "preference")
-    if not 1.0 <= float(p) <= 2.0:
-        raise ctx.file.error(f"preference {p!r} is outside [1, 2]", rec, "preference")
-    return float(p), None
-
-
-def _outcome(p: float) -> str:
-    return "TIE" if p == 1.5 else "A" if p < 1.5 else "B"
+    try:
+        value = normalise(p)
+    except ValueError:
+        raise ctx.file.error(f"preference {p!r} is outside [1, 2] (0 = AlpacaEval 1's draw)",
+                             rec, "preference") from None
+    return value, None, float(p) == LEGACY_DRAW
 
 
 def load_annotations(ctx: Ctx) -> ImportSummary:
@@ -105,11 +138,11 @@ def load_annotations(ctx: Ctx) -> ImportSummary:
         instr = req(rec, "instruction")
         if instr not in first_of:
             first_of[instr] = len(items)
-            ds = rec.data.get("dataset")
-            items.append(CarriedQuestion(rec, None, [instr], category=ds or "",
-                                         meta={"dataset": ds} if ds else {}))
-    qids = ensure_questions(ctx, items, field_name="instruction")
+            items.append(_carried(rec, instr))
+    ae = _own(ctx)
+    qids = ensure_questions(ae, items, field_name="instruction")
     answers: dict[tuple[str, str], AnswerRecord] = {}
+    legacy = 0
     rows: list[dict[str, Any]] = []
     default_judge = ctx.judge
     for rec in f:
@@ -124,7 +157,8 @@ def load_annotations(ctx: Ctx) -> ImportSummary:
                 raise f.error("expected the output text", rec, key)
             if (qid, g) not in answers:
                 answers[(qid, g)] = AnswerRecord(question_id=qid, model=g, turns=[out])
-        p, err = _preference(ctx, rec)
+        p, err, was_legacy = _preference(ctx, rec)
+        legacy += was_legacy
         judge = default_judge or str(d.get("annotator") or "alpaca-eval")
         raw = d.get("raw_completion")
         if raw is not None and not isinstance(raw, str):
@@ -132,15 +166,18 @@ def load_annotations(ctx: Ctx) -> ImportSummary:
         meta: dict[str, Any] = {"self_battle": True} if g1 == g2 else {}
         rows.append({"question_id": qid, "judge_id": judge, "mode": "pairwise-baseline",
                      "model_a": g1, "model_b": g2, "first": None, "policy": "random_order",
-                     "outcome": _outcome(p) if p is not None else None,
-                     "scores": {"preference": p} if p is not None else None,
+                     "outcome": nearest_outcome(p) if p is not None else None,
+                     "preference": p,
                      "raw_output": raw, "parse_status": "ok" if p is not None else "failed",
                      "error": err, "meta": meta,
                      "cache_key": verdict_key(ctx, judge, qid, g1, g2, p, raw)})
-    rows = drop_stored(ctx, rows)  # a re-import stops here
+    rows = drop_stored(ae, rows)  # a re-import stops here
     needed = {(r["question_id"], m) for r in rows for m in (r["model_a"], r["model_b"])}
-    carried_answers(ctx, [a for k, a in answers.items() if k in needed])
-    store_verdicts(ctx, rows, checked=True)
+    carried_answers(ae, [a for k, a in answers.items() if k in needed])
+    store_verdicts(ae, rows, checked=True)
+    if legacy:
+        ctx.summary.notes.append(f"{legacy} preference(s) 0 (AlpacaEval 1's code for a draw) "
+                                 f"imported as draws (1.5)")
     selfb = sum(1 for r in rows if r["meta"])
     if selfb:
         ctx.summary.notes.append(f"{selfb} self-battle(s) kept and flagged meta.self_battle")
@@ -172,7 +209,7 @@ PREF = {"A": 1.0, "B": 2.0, "TIE": 1.5, "BOTH_BAD": 1.5}
 def annotation_rows(conn: Connection, flt: ExportFilter) -> list[dict[str, Any]]:
     rows = []
     for v in query.verdicts(conn, flt, mode="pair"):
-        pref = (v["scores"] or {}).get("preference")
+        pref = v["preference"]  # the fractional verdict, at full precision
         if pref is None and v["outcome"] is not None:
             pref = PREF[v["outcome"]]
         rows.append({"instruction": v["question_turns"][0],

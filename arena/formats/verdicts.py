@@ -5,7 +5,8 @@ annotations, evalscope battle.jsonl); those rows are created here (questions in 
 default source, answers with params_hash 'imported'). Every judgment is stored with
 ``judge_kind='imported'`` and a content-derived ``cache_key``, so importing the same file
 twice stores each verdict once. A verdict whose preference is missing or unreadable is stored
-with ``parse_status='failed'`` and its raw text: never as a tie or a win.
+with ``parse_status='failed'`` and its raw text: never as a tie or a win. A fractional verdict
+is stored in ``Judgment.preference`` only (``arena.rules.preference``), never in ``scores``.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ IMPORTED = "imported"
 # Every stored row carries the same keys: a Core executemany takes its columns from row one.
 COLUMNS = ("mode", "battle_id", "answer_id", "question_id", "model_a", "model_b", "answer_a_id",
            "answer_b_id", "turn", "first", "judge_kind", "judge_id", "template_version",
-           "policy", "outcome", "strength", "score_a", "score_b", "scores", "rationale",
+           "policy", "outcome", "strength", "preference", "score_a", "score_b", "scores",
+           "rationale",
            "raw_output", "parse_status", "error", "cache_key", "meta", "created_at")
 
 

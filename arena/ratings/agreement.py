@@ -17,6 +17,10 @@ for every rater of an item, or a score).
 CIs: percentile bootstrap over items (seeded). A statistic that is undefined on the data (too
 few items or raters, no variation) is NaN with ``n`` saying how much data there was - never 0
 or 1 by default.
+
+The vote pairs behind the agreement rates are ``vote_pairs``: per item, each rater's latest
+vote, paired across the two groups (or between every two raters); ``confusion`` counts those
+same pairs, so a confusion matrix shown beside an agreement figure adds up to its ``n``.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import math
 import warnings
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Callable, Literal, Optional, Sequence
+from typing import Any, Callable, Literal, Optional, Sequence
 
 import numpy as np
 
@@ -62,6 +66,13 @@ def _matrix(item: Sequence, rater: Sequence, value: Sequence, numeric: bool
     return X, items, raters, cats
 
 
+def _column_pairs(cols_a: list[int], cols_b: Optional[list[int]]) -> list[tuple[int, int]]:
+    """The rater pairs whose votes are compared: every two raters, or (a, b) across groups."""
+    if cols_b is None:
+        return list(combinations(cols_a, 2))
+    return [(p, q) for p in cols_a for q in cols_b if p != q]
+
+
 def _pair_agreement(X: np.ndarray, cols_a: list[int], cols_b: Optional[list[int]],
                     tie_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per item: (#agreeing pairs, #pairs, #agreeing non-tie pairs, #non-tie pairs)."""
@@ -70,11 +81,7 @@ def _pair_agreement(X: np.ndarray, cols_a: list[int], cols_b: Optional[list[int]
     total = np.zeros(n_items)
     agree_nt = np.zeros(n_items)
     total_nt = np.zeros(n_items)
-    if cols_b is None:
-        pairs = list(combinations(cols_a, 2))
-    else:
-        pairs = [(p, q) for p in cols_a for q in cols_b if p != q]
-    for p, q in pairs:
+    for p, q in _column_pairs(cols_a, cols_b):
         x, y = X[:, p], X[:, q]
         both = ~np.isnan(x) & ~np.isnan(y)
         same = both & (x == y)
@@ -224,4 +231,48 @@ def agreement_rate(x: Sequence, y: Sequence, *, ties: bool = True,
     return sum(a == b for a, b in pairs) / len(pairs), len(pairs)
 
 
-__all__ = ["Stat", "agreement", "agreement_rate"]
+def vote_pairs(item: Sequence, rater: Sequence, value: Sequence, *,
+               group_a: Optional[Sequence] = None, group_b: Optional[Sequence] = None
+               ) -> list[tuple[Any, Any, Any, Any, Any]]:
+    """The vote pairs the agreement rates count: (item, rater x, vote x, rater y, vote y), with
+    each rater's latest vote per item; across ``group_a`` x ``group_b`` when given (x from
+    group a), else between every two raters (in order of first appearance)."""
+    if not (len(item) == len(rater) == len(value)):
+        raise ValueError("item, rater and value must have the same length")
+    items = list(dict.fromkeys(item))
+    raters = list(dict.fromkeys(rater))
+    ii = {x: k for k, x in enumerate(items)}
+    rr = {x: k for k, x in enumerate(raters)}
+    latest: dict[tuple[int, int], Any] = {}
+    for it, ra, va in zip(item, rater, value):
+        latest[(ii[it], rr[ra])] = va
+    if group_a is not None and group_b is not None:
+        cols = _column_pairs([rr[r] for r in group_a if r in rr],
+                             [rr[r] for r in group_b if r in rr])
+    else:
+        cols = _column_pairs(list(range(len(raters))), None)
+    out = []
+    for k, it in enumerate(items):
+        for p, q in cols:
+            if (k, p) in latest and (k, q) in latest:
+                out.append((it, raters[p], latest[(k, p)], raters[q], latest[(k, q)]))
+    return out
+
+
+def confusion(pairs: Sequence[tuple[Any, Any, Any, Any, Any]], labels: Sequence[Any],
+              label: Callable[[Any, Any], Any] = lambda item, v: v,
+              symmetric: bool = False) -> np.ndarray:
+    """(len(labels) x len(labels)) counts of (label of vote x, label of vote y) over ``pairs``
+    (from ``vote_pairs``); ``label(item, vote)`` maps a vote to one of ``labels`` (e.g. a
+    winner's name to "first model"). ``symmetric`` counts each pair both ways."""
+    index = {lab: k for k, lab in enumerate(labels)}
+    m = np.zeros((len(labels), len(labels)), dtype=int)
+    for it, _rx, vx, _ry, vy in pairs:
+        a, b = index[label(it, vx)], index[label(it, vy)]
+        m[a, b] += 1
+        if symmetric:
+            m[b, a] += 1
+    return m
+
+
+__all__ = ["Stat", "agreement", "agreement_rate", "vote_pairs", "confusion"]

@@ -1,9 +1,8 @@
-"""Characters per turn of the answers that verdicts judged (length control, style BT).
-
-The length of a turn is Python's ``len`` of its text (code points); a missing turn (JSON
-null) counts 0. A verdict on one turn reads that turn's length; a verdict on the whole
-dialogue (or on a turn the answer does not have) reads the sum; an answer that is unknown or
-has no turns gives NaN.
+"""Characters per turn of the answers that verdicts judged (length control, style BT, the
+viewer), measured by the rule in ``arena.rules.answer_length``: Python's ``len`` of each turn's
+text, 0 for a turn that is not text; a verdict on turn t (1-based) reads turn t, a verdict on
+the whole dialogue (or on a turn the answer does not have) the sum; an answer that is unknown
+or has no turns gives NaN.
 
 Speed: most answers are measured in the database, turn by turn, so no answer text is
 transferred or decoded in Python. That is exact only where the database decodes the JSON
@@ -21,6 +20,7 @@ import numpy as np
 from sqlalchemy import Connection, func, select
 
 from arena.ratings.columns import fetch_tuples
+from arena.rules.answer_length import turn_lengths
 from arena.store.schema import Answer
 
 # One row per turn of every answer: (answer id, turn, characters, measurable). "Measurable"
@@ -48,12 +48,13 @@ def _id_list(ids: np.ndarray) -> str:
 
 
 def _python_lengths(rows: list[tuple]) -> list[tuple[int, int, int]]:
-    """(answer id, turn, characters) of answers fetched whole: the reference definition."""
+    """(answer id, turn index, characters) of answers fetched whole: the rule itself."""
     out = []
     for aid, turns in rows:
         if isinstance(turns, (str, bytes)):
             turns = json.loads(turns)
-        out.extend((int(aid), t, len(x or "")) for t, x in enumerate(turns or []))
+        per = turn_lengths(turns)
+        out.extend((int(aid), t, x) for t, x in enumerate(per or []))
     return out
 
 
@@ -104,14 +105,15 @@ class AnswerLengths:
         return cls(ids, start, turns, total, x)
 
     def lengths(self, answer: np.ndarray, turn: np.ndarray) -> np.ndarray:
-        """Characters judged per verdict: ``answer`` ids (-1 = none), ``turn`` (-1 = all)."""
+        """Characters judged per verdict: ``answer`` ids (-1 = none), ``turn`` (1-based as
+        judgments store it; -1 = the whole dialogue), by ``arena.rules.answer_length``."""
         out = np.full(len(answer), np.nan)
         if len(self.ids) == 0 or len(answer) == 0:
             return out
         pos = np.minimum(np.searchsorted(self.ids, answer), len(self.ids) - 1)
         found = (self.ids[pos] == answer) & (answer >= 0)
         pos = pos[found]
-        t = turn[found].astype(np.int64)
+        t = turn[found].astype(np.int64) - 1  # 1-based turn -> index
         nt = self.turns[pos]
         one = (t >= 0) & (t < nt)
         val = self.total[pos].astype(np.float64)

@@ -1,19 +1,20 @@
 """Verdicts -> battles under a position policy (DESIGN.md section 5).
 
-A battle here is one game for rating: two model indices, the score of ``model_a`` (1 win,
-0.5 tie, 0 loss) and a weight. Policies:
+A battle here is one game for rating: two model indices, the score of ``model_a`` and a weight.
+The score is ``arena.rules.outcomes.verdict_score``: 1 win, 0.5 tie (both-bad is a tie unless
+``both_bad="drop"``), 0 loss, and ``2 - preference`` for a fractional verdict - the fraction,
+not its rounded outcome, under every policy. Policies:
 
 - ``none`` / ``random_order``: every verdict is one battle (one judgment per battle was made).
 - ``both_games`` (arena-hard): every verdict is its own game; both orders of a battle count.
-- ``tie_if_inconsistent`` (MT-bench): the two orders of one battle, judged by the same judge
-  (same annotator, turn and template), make one game: the shared outcome when they agree, a tie
-  when they disagree. A verdict whose other order is missing counts alone and is reported as
-  ``unpaired``.
+- ``tie_if_inconsistent`` (MT-bench): the two orders of one battle (``arena.rules.orders``)
+  make one game (``arena.rules.merge``: the mean of the two scores when they name the same
+  winner or none, a tie when they disagree). A verdict whose other order is missing or whose
+  order is unknown counts alone and is reported as ``unpaired``.
 
-Ties count 0.5. ``both_bad="tie"`` (default) makes both-bad a tie; ``"drop"`` leaves it out
-(counted). A strong verdict (``strength`` 2, "A>>B") weighs ``strong_weight`` (1 or 3, as
-arena-hard); under ``tie_if_inconsistent`` a game is strong only when both orders are.
-Battles keep the verdict order (verdict time, then id), which online Elo uses.
+A strong verdict (``strength`` 2, "A>>B") weighs ``strong_weight`` (1 or 3, as arena-hard);
+under ``tie_if_inconsistent`` a game is strong only when both orders are. Battles keep the
+verdict order (verdict time, then id), which online Elo uses.
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ from typing import Literal
 import numpy as np
 
 from arena.ratings.selection import VerdictFrame
+from arena.rules.merge import merge_pair_scores
+from arena.rules.orders import consistent, pair_orders, score_of_lower
+from arena.rules.outcomes import BOTH_BAD, TIE, check_both_bad, verdict_score
 from arena.types import PositionPolicy
 
-TIE_CODE, BOTH_BAD_CODE = 2, 3
+TIE_CODE, BOTH_BAD_CODE = TIE, BOTH_BAD
 
 
 @dataclass
@@ -86,27 +90,20 @@ class Battles:
                        self.len_a[mask], self.len_b[mask], self.policy, dict(self.notes))
 
 
-def _score_of(outcome: np.ndarray, both_bad: str) -> np.ndarray:
-    score = np.select([outcome == 0, outcome == 1], [1.0, 0.0], default=0.5)
-    if both_bad == "drop":
-        score[outcome == BOTH_BAD_CODE] = np.nan
-    return score
-
-
 def build_battles(frame: VerdictFrame, policy: PositionPolicy | str = PositionPolicy.NONE, *,
                   both_bad: Literal["tie", "drop"] = "tie", strong_weight: int = 1) -> Battles:
     """Turn pairwise verdicts into battles. Raises ValueError for an unknown policy/setting."""
     policy = PositionPolicy(policy)
-    if both_bad not in ("tie", "drop"):
-        raise ValueError(f"both_bad must be 'tie' or 'drop', not {both_bad!r}")
+    check_both_bad(both_bad)
     if strong_weight not in (1, 3):
         raise ValueError(f"strong_weight must be 1 or 3, not {strong_weight!r}")
     notes = {"verdicts": len(frame), "both_bad_dropped": 0, "pairs_consistent": 0,
-             "pairs_inconsistent": 0, "unpaired": 0}
+             "pairs_inconsistent": 0, "unpaired": 0, "fractional": 0}
+    notes["fractional"] = int((~np.isnan(frame.preference)).sum())
     if policy == PositionPolicy.TIE_IF_INCONSISTENT:
-        idx_a, _partner, score, strong = _merge_orders(frame, both_bad, notes)
+        idx_a, score, strong = _merge_orders(frame, both_bad, notes)
     else:
-        score = _score_of(frame.outcome, both_bad)
+        score = verdict_score(frame.outcome, frame.preference, both_bad)
         keep = ~np.isnan(score)
         notes["both_bad_dropped"] = int((~keep).sum())
         idx_a = np.flatnonzero(keep)
@@ -121,73 +118,40 @@ def build_battles(frame: VerdictFrame, policy: PositionPolicy | str = PositionPo
                    policy=policy.value, notes=notes)
 
 
+def frame_order_pairs(frame: VerdictFrame):  # type: ignore[no-untyped-def]
+    """``arena.rules.orders.pair_orders`` over a frame's verdicts (ranked by judgment id)."""
+    return pair_orders(frame.question, frame.model_a, frame.model_b, frame.first, frame.turn,
+                       frame.judge, frame.annotator, frame.template, frame.id)
+
+
 def _merge_orders(frame: VerdictFrame, both_bad: str, notes: dict[str, int]
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """MT-bench pairing: returns (row index giving the game's identity/time, the paired row,
-    score for that row's model_a, strong flag), ordered by that row.
-
-    Verdicts are grouped by (question, unordered pair, turn, judge, annotator, template) and
-    split by which model was shown first (a verdict whose order is unknown sides with the
-    higher-index model shown first). Within a group the k-th verdict (in verdict order) of
-    one side pairs with the k-th of the other; the rest count alone as ``unpaired``. All of
-    it is sorting and neighbour arithmetic over whole arrays - no loop over verdicts."""
-    n = len(frame)
-    a = frame.model_a.astype(np.int64)
-    b = frame.model_b.astype(np.int64)
-    lo, hi = np.minimum(a, b), np.maximum(a, b)
-    first = frame.first.astype(np.int64)
-    shown = np.where(first < 0, -1, np.where(first == 0, a, b))
-    side = (shown != lo).astype(np.int64)
-    keys = [frame.question, lo, hi, frame.turn, frame.judge, frame.annotator, frame.template]
-    rows = np.arange(n, dtype=np.int64)
-    order = np.lexsort([rows, side] + keys[::-1])  # by group, then side, then verdict order
-    new_group = np.zeros(n, dtype=bool)
-    if n:
-        new_group[0] = True
-        for key in keys:
-            ks = np.asarray(key)[order]
-            new_group[1:] |= ks[1:] != ks[:-1]
-    group = np.cumsum(new_group) - 1
-    s_sorted = side[order]
-    G = int(group[-1]) + 1 if n else 0
-    cnt0 = np.bincount(group, weights=s_sorted == 0, minlength=G).astype(np.int64)
-    cnt1 = np.bincount(group, minlength=G) - cnt0
-    start0 = np.flatnonzero(new_group)  # side 0 comes first within a group
-    start1 = start0 + cnt0
-    pos = np.arange(n, dtype=np.int64)
-    rank = pos - np.where(s_sorted == 0, start0[group], start1[group])
-    m = np.minimum(cnt0, cnt1)
-    paired = rank < m[group]
-    lead = paired & (s_sorted == 0)
-    x = order[lead]  # side-0 verdict of each pair, and its side-1 partner of the same rank
-    y = order[start1[group[lead]] + rank[lead]]
-    z = order[~paired]
-
-    o = frame.outcome.astype(np.int64)
-    # winner as a model index, or -2 (tie) / -3 (both bad)
-    winner = np.where(o == 0, a, np.where(o == 1, b, np.where(o == TIE_CODE, -2, -3)))
-    wx, wy = winner[x], winner[y]
-    same = wx == wy
-    notes["pairs_consistent"] += int(same.sum())
-    notes["pairs_inconsistent"] += int((~same).sum())
-    w_pair = np.where(same, wx, -2)
-    strong_pair = (w_pair >= 0) & (frame.strength[x] == 2) & (frame.strength[y] == 2)
-    last, other = np.maximum(x, y), np.minimum(x, y)  # a game happens at its second order
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """MT-bench pairing: (row giving each game's identity and time, score for that row's
+    model_a, strong flag), ordered by that row. A game happens at its later order."""
+    pairs = frame_order_pairs(frame)
+    x, y, z = pairs.x, pairs.y, pairs.alone
+    s_all = verdict_score(frame.outcome, frame.preference, "tie")
+    lo = pairs.lo
+    sx = score_of_lower(s_all[x], frame.model_a[x], lo[x])
+    sy = score_of_lower(s_all[y], frame.model_a[y], lo[y])
+    agree = consistent(sx, sy)
+    notes["pairs_consistent"] += int(agree.sum())
+    notes["pairs_inconsistent"] += int((~agree).sum())
+    bb = frame.outcome == BOTH_BAD
+    strong_v = frame.strength == 2
+    s_pair, strong_pair, keep_pair = merge_pair_scores(sx, sy, bb[x], bb[y], strong_v[x],
+                                                       strong_v[y], both_bad)
+    last = np.maximum(x, y)
+    s_last = np.where(frame.model_a[last] == lo[last], s_pair, 1.0 - s_pair)
+    s_alone = verdict_score(frame.outcome[z], frame.preference[z], both_bad)  # type: ignore
+    keep_alone = ~np.isnan(s_alone)
     notes["unpaired"] += int(z.size)
-    w_one = winner[z]
-    rows_all = np.concatenate([last, z])
-    partner = np.concatenate([other, z])
-    w_all = np.concatenate([w_pair, w_one])
-    strong = np.concatenate([strong_pair, frame.strength[z] == 2])
-    if both_bad == "drop":
-        keep = w_all != -3
-        notes["both_bad_dropped"] += int((~keep).sum())
-        rows_all, partner, w_all, strong = rows_all[keep], partner[keep], w_all[keep], \
-            strong[keep]
-    score = np.where(w_all >= 0, (w_all == a[rows_all]).astype(np.float64), 0.5)
-    ordr = np.argsort(rows_all, kind="stable")
-    return (rows_all[ordr], partner[ordr], score[ordr].astype(np.float64),
-            strong[ordr].astype(bool))
+    notes["both_bad_dropped"] += int((~keep_pair).sum() + (~keep_alone).sum())
+    rows = np.concatenate([last[keep_pair], z[keep_alone]])
+    score = np.concatenate([s_last[keep_pair], s_alone[keep_alone]])
+    strong = np.concatenate([strong_pair[keep_pair], strong_v[z][keep_alone]])
+    order = np.argsort(rows, kind="stable")
+    return rows[order], score[order].astype(np.float64), strong[order].astype(bool)
 
 
-__all__ = ["Battles", "build_battles"]
+__all__ = ["Battles", "build_battles", "frame_order_pairs"]

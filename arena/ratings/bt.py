@@ -2,25 +2,28 @@
 
 Model: P(i beats j) = 1 / (1 + 10 ** ((R_j - R_i) / 400)); ratings are ``SCALE * theta`` with
 ``SCALE = 400 / ln 10``, centred at mean 1000 or shifted so an anchor model sits at a value.
-A tie counts as half a win for each side (Chatbot Arena's convention); a battle's weight
-multiplies its counts (strong verdicts, arena-hard's weight 3).
+A battle's score for model_a is in [0, 1] (1 win, 0.5 tie, a fraction for a weighted judge's
+preference) and counts as that share of a win for model_a and the rest for model_b (Chatbot
+Arena's convention for ties); a battle's weight multiplies its counts (strong verdicts,
+arena-hard's weight 3).
 
-Speed: battles are aggregated into per-pair sums (50 models -> 1,225 pairs) before fitting, so
-a fit costs the same at 1 k or 10 M battles. The fit is Newton's method on the concave log
-likelihood, batched over bootstrap rounds (one (M x M) solve per round per iteration).
+Speed: battles are aggregated into per-pair sums (``arena.ratings.pairs``) before fitting, so
+a fit costs the same at 1 k or 10 M battles. The full-data fit is Newton's method on the concave
+log likelihood; the bootstrap rounds are fitted together by ``arena.ratings.bt_rounds`` (a
+chord iteration whose step costs O(observed pairs) per round), and any round it does not
+finish is refitted here by batched Newton - every round ends at its maximiser.
 
-Bootstrap (``arena.ratings.bootstrap``): the resampling unit is a battle or a question
-(default: the two orders of one battle and the turns of one question are not independent).
-Units with identical contributions are merged into "types" here, so a bootstrap round costs
-O(types), not O(battles).
+Bootstrap (``arena.ratings.bootstrap``): the resampling unit is a question (default: the two
+orders of one battle and the turns of one question are not independent), a battle, or a row
+(arena-hard-auto: a battle of weight w is w rows, each resampled).
 
 Never-win / never-lose models: the MLE does not exist when the "beats" graph is not strongly
 connected (Ford, 1957): a model with no wins drifts to minus infinity. Then, and only then, the
 fit is the MAP estimate under an independent normal prior on every rating with standard
 deviation ``prior_sd`` Elo points (default 400), i.e. a ridge penalty; a warning names the
-models and the result records ``regularized=True``. Bootstrap rounds whose resample has such a
-model get the same prior. This keeps ratings finite and ordered (a never-winner sits below
-everyone it lost to) instead of diverging.
+models that never won and those that never lost (or, when every model has both, the models cut
+off from the rest), and the result records ``regularized=True``. Bootstrap rounds whose
+resample has such a model get the same prior.
 """
 
 from __future__ import annotations
@@ -32,146 +35,20 @@ from typing import Literal, Optional
 
 import numpy as np
 from scipy import sparse
+from threadpoolctl import threadpool_limits
+
+from arena.ratings.pairs import PairData, aggregate, dense_codes
 
 log = logging.getLogger(__name__)
 
 SCALE = 400.0 / math.log(10.0)
 DEFAULT_PRIOR_SD = 400.0
-
-
-@dataclass
-class PairData:
-    """Battles aggregated per unordered pair (i < j) and per resampling type.
-
-    ``type_s`` / ``type_n`` (T x P, sparse): the score sum of model ``i`` and the weight sum
-    that one unit of each type contributes to each pair; ``type_count``: units of each type.
-    """
-
-    n_models: int
-    pair_i: np.ndarray
-    pair_j: np.ndarray
-    s: np.ndarray  # weighted score of pair_i against pair_j
-    n: np.ndarray  # weighted number of games
-    type_s: sparse.csr_matrix
-    type_n: sparse.csr_matrix
-    type_count: np.ndarray
-    n_units: int
-    unit_type: Optional[np.ndarray] = None  # type of each unit (question resampling)
-
-
-def aggregate(model_a: np.ndarray, model_b: np.ndarray, score: np.ndarray,
-              weight: np.ndarray, n_models: int, unit: Optional[np.ndarray] = None) -> PairData:
-    """Aggregate battles per pair, and per type of resampling unit (``unit`` ids; None = each
-    battle is its own unit). Self-battles (a == b) are ignored."""
-    a = np.asarray(model_a)
-    b = np.asarray(model_b)
-    sc = np.asarray(score, dtype=np.float64)
-    w = np.asarray(weight, dtype=np.float64)
-    u = None if unit is None else np.asarray(unit)
-    keep = a != b
-    if not keep.all():  # the common case skips four copies
-        a, b, sc, w = a[keep], b[keep], sc[keep], w[keep]
-        u = None if u is None else u[keep]
-    swap = a > b
-    # integer keys + bincount instead of sorting: aggregation stays O(n)
-    lo = np.where(swap, b, a).astype(np.int64)
-    pid_full = lo * n_models + np.where(swap, a, b)
-    frac = np.where(swap, 1.0 - sc, sc)  # score of the lower index, unweighted
-    unit_w = bool(w.size == 0 or (w == 1.0).all())
-    s_lo = frac if unit_w else frac * w
-    counts = np.bincount(pid_full, minlength=n_models * n_models)
-    pairs = np.flatnonzero(counts)
-    lookup = np.full(n_models * n_models, -1, dtype=np.int64)
-    lookup[pairs] = np.arange(len(pairs))
-    pid = lookup[pid_full]
-    P = len(pairs)
-    s = np.bincount(pid, weights=s_lo, minlength=P)
-    n = counts[pairs].astype(np.float64) if unit_w else np.bincount(pid, weights=w, minlength=P)
-    pair_i, pair_j = (pairs // n_models).astype(np.int64), (pairs % n_models).astype(np.int64)
-
-    if u is None or (len(u) > 1 and bool((u[1:] > u[:-1]).all())):
-        uid, n_units = None, len(pid)  # no units given, or all distinct (increasing ids)
-    else:
-        uid, n_units = dense_codes(u)
-    if uid is None or n_units == len(pid):
-        # every unit is one battle: types are distinct (pair, score, weight) cells
-        type_s, type_n, type_count = _cells(pid, P, frac, w)
-    else:
-        us = sparse.csr_matrix((s_lo, (uid, pid)), shape=(n_units, P))
-        un = sparse.csr_matrix((w, (uid, pid)), shape=(n_units, P))
-        us.sum_duplicates()
-        un.sum_duplicates()
-        type_s, type_n, type_count, unit_type = _merge_identical_rows(us, un)
-        return PairData(n_models, pair_i, pair_j, s, n, type_s, type_n, type_count, n_units,
-                        unit_type)
-    return PairData(n_models, pair_i, pair_j, s, n, type_s, type_n, type_count, n_units)
-
-
-def dense_codes(u: np.ndarray) -> tuple[np.ndarray, int]:
-    """Codes 0..K-1 for the distinct values of ``u``; O(n) for small non-negative integers."""
-    if len(u) == 0:
-        return np.zeros(0, dtype=np.int64), 0
-    if u.dtype.kind in "iu" and u.min() >= 0 and u.max() < 4 * len(u) + 1024:
-        present = np.bincount(u) > 0
-        codes = np.cumsum(present) - 1
-        return codes[u].astype(np.int64), int(present.sum())
-    _, inv = np.unique(u, return_inverse=True)
-    inv = inv.ravel().astype(np.int64)
-    return inv, int(inv.max()) + 1
-
-
-def _codes(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(distinct values, code per element); fast when all values are equal."""
-    if len(x) == 0 or (x == x[0]).all():
-        return x[:1].copy(), np.zeros(len(x), dtype=np.int64)
-    vals, code = np.unique(x, return_inverse=True)
-    return vals, code.ravel().astype(np.int64)
-
-
-def _cells(pid: np.ndarray, P: int, frac: np.ndarray, w: np.ndarray
-           ) -> tuple[sparse.csr_matrix, sparse.csr_matrix, np.ndarray]:
-    """Types for battle resampling: one per distinct (pair, score, weight)."""
-    halves = frac * 2.0
-    if np.array_equal(halves, np.rint(halves)):  # scores in {0, 0.5, 1}: no sort needed
-        fvals, fcode = np.array([0.0, 0.5, 1.0]), np.rint(halves).astype(np.int64)
-    else:
-        fvals, fcode = _codes(frac)
-    wvals, wcode = _codes(w)
-    nf, nw = len(fvals), len(wvals)
-    key = (pid * nf + fcode) * nw + wcode
-    cnt = np.bincount(key, minlength=P * nf * nw)
-    cells = np.flatnonzero(cnt)
-    cp = cells // (nf * nw)
-    cf = fvals[(cells // nw) % nf]
-    cw = wvals[cells % nw]
-    T = len(cells)
-    rows = np.arange(T)
-    type_s = sparse.csr_matrix((cf * cw, (rows, cp)), shape=(T, P))
-    type_n = sparse.csr_matrix((cw, (rows, cp)), shape=(T, P))
-    return type_s, type_n, cnt[cells].astype(np.float64)
-
-
-def _merge_identical_rows(us: sparse.csr_matrix, un: sparse.csr_matrix
-                          ) -> tuple[sparse.csr_matrix, sparse.csr_matrix, np.ndarray, np.ndarray]:
-    """Group units whose rows are identical (random projections, then verified exactly)."""
-    rng = np.random.default_rng(12345)
-    P = us.shape[1]
-    proj = rng.standard_normal((P, 2))
-    h = np.hstack([us @ proj, un @ proj])
-    _, first, inv, cnt = np.unique(h, axis=0, return_index=True, return_inverse=True,
-                                   return_counts=True)
-    inv = inv.ravel()
-    rep = first[inv]
-    if (us - us[rep]).count_nonzero() or (un - un[rep]).count_nonzero():
-        # a projection collision (practically impossible): keep units separate, still exact
-        return us, un, np.ones(us.shape[0]), np.arange(us.shape[0])
-    return us[first].tocsr(), un[first].tocsr(), cnt.astype(np.float64), inv.astype(np.int64)
+RESAMPLE_UNITS = ("questions", "battles", "rows")
 
 
 def _per_model(pd: PairData, ci: float, cj: float) -> sparse.csr_matrix:
     """Sparse M x P matrix with ``ci`` at (pair_i, pair) and ``cj`` at (pair_j, pair): sums
-    per model of a per-pair quantity are ``(this @ X.T).T`` for X (R x P). Two entries per
-    pair make this ~50x cheaper than a dense (R x P) @ (P x M) product."""
+    per model of a per-pair quantity are ``(this @ X.T).T`` for X (R x P)."""
     P = len(pd.pair_i)
     cols = np.arange(P)
     return sparse.csr_matrix((np.concatenate([np.full(P, ci), np.full(P, cj)]),
@@ -184,12 +61,18 @@ def _sum_per_model(mat: sparse.csr_matrix, x: np.ndarray) -> np.ndarray:
     return np.asarray(mat @ x.T).T
 
 
-def needs_prior(pd: PairData, s: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """Per row of ``s``/``n`` (R x P): True where some model has no wins or no losses."""
-    # i gets s and j gets n - s wins; losses are the games left
+def wins_losses(pd: PairData, s: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``s``/``n`` (R x P): (R x M) points won and points lost by each model."""
+    # i gets s and j gets n - s; losses are the games left
     wins = _sum_per_model(_per_model(pd, 1.0, -1.0), s) + \
         _sum_per_model(_per_model(pd, 0.0, 1.0), n)
     losses = _sum_per_model(_per_model(pd, 1.0, 1.0), n) - wins
+    return wins, losses
+
+
+def needs_prior(pd: PairData, s: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Per row of ``s``/``n`` (R x P): True where some model has no wins or no losses."""
+    wins, losses = wins_losses(pd, s, n)
     return ((wins <= 0) | (losses <= 0)).any(axis=1)
 
 
@@ -228,11 +111,33 @@ def mle_exists(pd: PairData) -> tuple[bool, list[int]]:
     return False, [int(m) for m in np.flatnonzero(labels != big)]
 
 
+def no_mle_message(pd: PairData, models: list[str], outside: list[int],
+                   prior_sd: float) -> str:
+    """The warning for a fit without an MLE: which models never won, which never lost, and
+    (when every model has both) which are cut off from the rest."""
+    wins, losses = wins_losses(pd, pd.s[None, :], pd.n[None, :])
+    never_won = [models[m] for m in np.flatnonzero(wins[0] <= 0)]
+    never_lost = [models[m] for m in np.flatnonzero(losses[0] <= 0)]
+    parts = []
+    if never_won:
+        parts.append("never won: " + ", ".join(never_won))
+    if never_lost:
+        parts.append("never lost: " + ", ".join(never_lost))
+    if not parts:
+        parts.append("not connected to the rest by wins and losses in both directions: " +
+                     ", ".join(models[m] for m in outside))
+    return (f"the maximum-likelihood ratings do not exist (a model never won or never lost "
+            f"against the rest; {'; '.join(parts)}); using a normal prior with sd "
+            f"{prior_sd:g} Elo points (MAP estimate)")
+
+
 def fit_thetas(pd: PairData, s: np.ndarray, n: np.ndarray, prior: np.ndarray,
                prior_sd: float = DEFAULT_PRIOR_SD, theta0: Optional[np.ndarray] = None,
                max_iter: int = 100, tol: float = 1e-11) -> np.ndarray:
-    """Batched Newton fit. ``s``, ``n``: (R x P); ``prior``: (R,) bool. Returns (R x M)
-    natural-scale coefficients with mean zero per row."""
+    """Batched exact Newton fit (one dense (M x M) solve per row per iteration: used for the
+    full-data fit and for the rare bootstrap rounds the chord iteration hands back).
+    ``s``, ``n``: (R x P); ``prior``: (R,) bool. Returns (R x M) natural-scale coefficients
+    with mean zero per row."""
     R, M = s.shape[0], pd.n_models
     A, absA = _per_model(pd, 1.0, -1.0), _per_model(pd, 1.0, 1.0)
     lam = np.where(prior, (SCALE / prior_sd) ** 2, 0.0)  # 1 / sd^2 on the natural scale
@@ -285,6 +190,8 @@ class BTResult:
     anchor: Optional[str] = None
     anchor_value: float = 1000.0
     samples: Optional[np.ndarray] = None  # (rounds x M) bootstrap ratings
+    never_won: list[str] = field(default_factory=list)
+    never_lost: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, float]:
         return {m: float(r) for m, r in zip(self.models, self.rating)}
@@ -302,9 +209,14 @@ def to_elo(theta: np.ndarray, models: list[str], anchor: Optional[str],
     return r - r[..., k:k + 1] + anchor_value
 
 
+RANK_UB = ("rank (UB) = 1 + the number of models whose lower CI bound is above this model's "
+           "upper CI bound (Chatbot Arena); without CIs, 1 + the number of higher ratings")
+
+
 def rank_by_ci(rating: np.ndarray, ci_low: np.ndarray, ci_high: np.ndarray) -> np.ndarray:
-    """Rank = 1 + the number of models whose lower bound is above this model's upper bound
-    (Chatbot Arena). Without CIs (NaN) it is the plain rank by rating (ties share a rank)."""
+    """Rank (UB) = 1 + the number of models whose lower bound is above this model's upper
+    bound (Chatbot Arena). Without CIs (NaN) it is the plain rank by rating (ties share a
+    rank)."""
     if np.isnan(ci_low).any() or np.isnan(ci_high).any():
         return 1 + (rating[None, :] > rating[:, None]).sum(axis=1)
     return 1 + (ci_low[None, :] > ci_high[:, None]).sum(axis=1)
@@ -313,16 +225,20 @@ def rank_by_ci(rating: np.ndarray, ci_low: np.ndarray, ci_high: np.ndarray) -> n
 def fit_bt(model_a: np.ndarray, model_b: np.ndarray, score: np.ndarray, models: list[str], *,
            weight: Optional[np.ndarray] = None, unit: Optional[np.ndarray] = None,
            rounds: int = 1000, ci_level: float = 0.95,
-           resample: Literal["questions", "battles"] = "questions", seed: int = 0,
+           resample: Literal["questions", "battles", "rows"] = "questions", seed: int = 0,
            anchor: Optional[str] = None, anchor_value: float = 1000.0,
            prior_sd: float = DEFAULT_PRIOR_SD) -> BTResult:
     """Fit BT and bootstrap it. ``unit`` gives each battle's question (used when
-    ``resample == "questions"``). Raises ValueError for an anchor without battles."""
+    ``resample == "questions"``; without it every battle is its own question). Raises
+    ValueError for an anchor without battles, an unknown resampling unit, or ``rows`` with
+    weights that are not whole numbers."""
     M = len(models)
     w = np.ones(len(model_a)) if weight is None else np.asarray(weight, dtype=np.float64)
-    if resample not in ("questions", "battles"):
-        raise ValueError(f"resample must be 'questions' or 'battles', not {resample!r}")
-    pd = aggregate(model_a, model_b, score, w, M, unit if resample == "questions" else None)
+    if resample not in RESAMPLE_UNITS:
+        raise ValueError(f"resample must be one of {', '.join(RESAMPLE_UNITS)}, not "
+                         f"{resample!r}")
+    pd = aggregate(model_a, model_b, score, w, M, unit if resample == "questions" else None,
+                   rows=resample == "rows")
     n_battles = np.bincount(np.asarray(model_a, dtype=np.int64), minlength=M) + \
         np.bincount(np.asarray(model_b, dtype=np.int64), minlength=M)
     res = BTResult(models=list(models), rating=np.full(M, np.nan), ci_low=np.full(M, np.nan),
@@ -335,14 +251,18 @@ def fit_bt(model_a: np.ndarray, model_b: np.ndarray, score: np.ndarray, models: 
     exists, outside = mle_exists(pd)
     prior_all = not exists
     if prior_all:
-        names = ", ".join(models[m] for m in outside)
-        msg = (f"the maximum-likelihood ratings do not exist (a model never won or never lost "
-               f"against the rest: {names}); using a normal prior with sd {prior_sd:g} Elo "
-               f"points (MAP estimate)")
+        wins, losses = wins_losses(pd, pd.s[None, :], pd.n[None, :])
+        res.never_won = [models[m] for m in np.flatnonzero(wins[0] <= 0)]
+        res.never_lost = [models[m] for m in np.flatnonzero(losses[0] <= 0)]
+        msg = no_mle_message(pd, res.models, outside, prior_sd)
         log.warning(msg)
         res.warnings.append(msg)
         res.regularized = True
-    theta = fit_thetas(pd, pd.s[None, :], pd.n[None, :], np.array([prior_all]), prior_sd)[0]
+    # one (M x M) solve per Newton step: BLAS threads gain little there and, on a busy
+    # machine, spin (3x slower measured on two shared cores)
+    with threadpool_limits(1, user_api="blas"):
+        theta = fit_thetas(pd, pd.s[None, :], pd.n[None, :], np.array([prior_all]),
+                           prior_sd)[0]
     res.rating = to_elo(theta, res.models, anchor, anchor_value)
     if rounds > 0:
         from arena.ratings.bootstrap import bootstrap_thetas  # it builds on this module
@@ -364,4 +284,5 @@ def predicted_win_rates(rating: np.ndarray) -> np.ndarray:
 
 __all__ = ["SCALE", "PairData", "BTResult", "aggregate", "fit_bt", "fit_thetas",
            "needs_prior", "dense_codes", "rank_by_ci", "predicted_win_rates", "to_elo",
-           "mle_exists"]
+           "mle_exists", "wins_losses", "no_mle_message", "RANK_UB", "RESAMPLE_UNITS",
+           "DEFAULT_PRIOR_SD"]

@@ -4,12 +4,13 @@
 For each rater (``by="judge"``: the judge label "kind:id"; ``by="annotator"``: human annotator
 ids, as "annotator:<id>"):
 
-- ``tie_rate``: share of verdicts that are TIE or BOTH_BAD (``both_bad_rate`` separately).
+- ``tie_rate``: share of verdicts that name no winner (TIE or BOTH_BAD; ``both_bad_rate``
+  separately).
 - ``first_win_rate``: among decisive verdicts whose display order is known, the share where
   the answer shown first won (0.5 = no position bias).
-- ``position_consistency``: among pairs of verdicts by the same rater on the same battle
-  (question, models, turn, template) shown in opposite orders, the share whose outcomes agree
-  (same winner, or both ties). NaN when there are no such pairs (``n_pairs`` = 0).
+- ``position_consistency``: among the two-order pairs of ``arena.rules.orders`` (same rater,
+  battle, turn and template, shown in opposite orders), the share that agree by that module's
+  rule (same winner, or both without one). NaN when there are no pairs (``n_pairs`` = 0).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from typing import Literal, Sequence
 import numpy as np
 
 from arena.ratings.selection import OUTCOME_NAMES, VerdictFrame
+from arena.rules.orders import consistent, pair_orders, score_of_lower
+from arena.rules.outcomes import NO_WINNER, verdict_score
 
 
 @dataclass
@@ -92,7 +95,8 @@ def rater_stats(frame: VerdictFrame, by: Literal["judge", "annotator"] = "judge"
         cons, n_pairs = _consistency(frame, idx)
         out.append(RaterStats(
             rater=str(lab), n=len(idx),
-            tie_rate=float(np.isin(o, (2, 3)).mean()) if len(idx) else math.nan,
+            tie_rate=float(np.isin(o, [OUTCOME_NAMES.index(x) for x in NO_WINNER]).mean())
+            if len(idx) else math.nan,
             both_bad_rate=float((o == 3).mean()) if len(idx) else math.nan,
             first_win_rate=float(first_won.sum() / n_dec) if n_dec else math.nan,
             n_decisive_ordered=n_dec, position_consistency=cons, n_pairs=n_pairs))
@@ -100,24 +104,19 @@ def rater_stats(frame: VerdictFrame, by: Literal["judge", "annotator"] = "judge"
 
 
 def _consistency(frame: VerdictFrame, idx: Sequence[int]) -> tuple[float, int]:
-    groups: dict[tuple, tuple[list[str], list[str]]] = {}
-    for k in idx:
-        if frame.first[k] < 0:
-            continue
-        a, b = int(frame.model_a[k]), int(frame.model_b[k])
-        shown = a if frame.first[k] == 0 else b
-        lo = min(a, b)
-        key = (int(frame.question[k]), lo, max(a, b), int(frame.turn[k]), int(frame.template[k]),
-               int(frame.annotator[k]), int(frame.judge[k]))
-        side = groups.setdefault(key, ([], []))
-        side[0 if shown == lo else 1].append(_winner_label(frame, k))
-    agree = pairs = 0
-    for x, y in groups.values():
-        for u, v in zip(x, y):
-            pairs += 1
-            tie_u, tie_v = u in ("TIE", "BOTH_BAD"), v in ("TIE", "BOTH_BAD")
-            agree += (u == v) or (tie_u and tie_v)
-    return (agree / pairs if pairs else math.nan), pairs
+    """(share of consistent two-order pairs, pairs) among the verdicts ``idx``."""
+    idx = np.asarray(idx, dtype=np.int64)
+    pairs = pair_orders(frame.question[idx], frame.model_a[idx], frame.model_b[idx],
+                        frame.first[idx], frame.turn[idx], frame.judge[idx],
+                        frame.annotator[idx], frame.template[idx], frame.id[idx])
+    if len(pairs.x) == 0:
+        return math.nan, 0
+    s = verdict_score(frame.outcome[idx], frame.preference[idx])
+    ma = frame.model_a[idx]
+    sx = score_of_lower(s[pairs.x], ma[pairs.x], pairs.lo[pairs.x])
+    sy = score_of_lower(s[pairs.y], ma[pairs.y], pairs.lo[pairs.y])
+    agree = consistent(sx, sy)
+    return float(agree.mean()), int(len(agree))
 
 
 __all__ = ["RaterStats", "rater_stats", "rater_labels", "votes"]

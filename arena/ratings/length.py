@@ -1,18 +1,21 @@
-"""Length bias: AlpacaEval's length-controlled win rate and Chatbot Arena's style-controlled BT.
+"""Length bias: a length-controlled win rate and Chatbot Arena's style-controlled BT.
 
-**Length-controlled win rate** (AlpacaEval 2, ``length_controlled_v1`` without the "gamed"
-regularisation data, which only AlpacaEval's hosted set has). For one model against the
-baseline, with soft labels y = preference - 1 in [0, 1] (1 = the model won), fit
+**Length-controlled win rate, difficulty estimated from the other models** (the default; with
+AlpacaEval's own ``instruction_difficulty.csv`` the leaderboard uses AlpacaEval's GLM instead,
+``arena.ratings.alpaca_glm``). It follows the shape of AlpacaEval 2's ``length_controlled_v1``
+but estimates each instruction's difficulty from the data at hand, so it is *not* AlpacaEval's
+figure, and boards label it "difficulty estimated from the other models". For one model against
+the baseline, with soft labels y = preference - 1 in [0, 1] (1 = the model won),
+fit
 
     logit P(model wins) = b0 + b1 * tanh(delta_len / sd(delta_len)) + b2 * difficulty(q)
 
 where ``delta_len`` = baseline length - model length (characters, as AlpacaEval) and
-``difficulty(q)`` is the instruction's difficulty: minus the logit of the smoothed mean
-preference of the *other* models on that instruction, (sum y + 0.5) / (n + 1) (leaving the
-model out keeps its own label out of its features; with no other model the term is constant
-and dropped). AlpacaEval's own difficulties come from its hosted data. The fit is maximum
-likelihood with a ridge of 1 / (2C), C = 100 (AlpacaEval's non-CV default), by Newton's method.
-The LC win rate is the mean over the model's battles of the prediction at delta_len = 0, x 100.
+``difficulty(q)`` is minus the logit of the smoothed mean preference of the *other* models on
+that instruction, (sum y + 0.5) / (n + 1) (leaving the model out keeps its own label out of its
+features; with no other model the term is constant and dropped). The fit is maximum likelihood
+with a ridge of 1 / (2C), C = 100, by Newton's method. The LC win rate is the mean over the
+model's battles of the prediction at delta_len = 0, x 100.
 
 **Style-controlled BT** (Chatbot Arena's style control, length feature only): logistic
 regression of model_a's score on (+1 model_a, -1 model_b) model indicators plus the

@@ -1,8 +1,11 @@
 """Leaderboards as text: a terminal table, Markdown, CSV and JSON.
 
 Every format states what the numbers are: method, position policy, anchor, CI level and
-rounds, and what was counted and excluded; a dry-run board carries its label in every
-format. An empty board says why it is empty instead of printing an empty table.
+rounds, the rank's definition (rank (UB), Chatbot Arena's), which length-controlled win rate is
+shown, and what was counted and excluded; a dry-run board carries its label in every format.
+An empty board says why it is empty instead of printing an empty table. The terminal table and
+Markdown show CIs compactly as ``+x / -y`` around the rating (Chatbot Arena's layout); CSV and
+JSON keep the bounds.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ CSV_FIELDS = ["category", "rank", "model", "n", "bt", "ci_low", "ci_high", "elo"
               "bt_expected", "n_wins", "n_draws", "n_losses", "baseline_win_rate", "baseline_se",
               "lc_win_rate", "style_bt", "style_ci_low", "style_ci_high", "score",
               "score_ci_low", "score_ci_high", "criteria", "label", "method", "position_policy",
-              "anchor", "ci_level", "bootstrap_rounds", "resample_unit", "seed", "baseline"]
+              "anchor", "ci_level", "bootstrap_rounds", "resample_unit", "seed", "baseline",
+              "style_rank", "discrete_win_rate", "avg_length", "lc_method"]
 
 
 def to_jsonable(x: Any) -> Any:
@@ -45,6 +49,13 @@ def to_jsonable(x: Any) -> Any:
 
 def _f(x: Any, nd: int = 1) -> str:
     return "" if x is None else f"{x:.{nd}f}"
+
+
+def compact_ci(value: Any, low: Any, high: Any, nd: int = 1) -> str:
+    """``+x / -y``: how far the CI reaches above and below ``value`` (empty without a CI)."""
+    if value is None or low is None or high is None:
+        return ""
+    return f"+{high - value:.{nd}f} / -{value - low:.{nd}f}"
 
 
 def _header(board: Any) -> list[str]:
@@ -78,6 +89,10 @@ def _header(board: Any) -> list[str]:
     if d["judges"]:
         lines.append("judges: " + ", ".join(d["judges"]) + "; template versions: " +
                      ", ".join(d["template_versions"]))
+    if d.get("rank"):
+        lines.append(d["rank"])
+    if d.get("length_controlled"):
+        lines.append(f"LC win %: {d['length_controlled']}")
     for w in d["warnings"]:
         lines.append(f"warning: {w}")
     return lines
@@ -97,10 +112,9 @@ def _columns(board: Any) -> list[tuple[str, Any]]:
         for c in crit:
             cols.append((c, lambda r, c=c: _f(r.criteria.get(c), 2)))
         return cols
-    cols = [("rank", lambda r: str(r.rank)), ("model", lambda r: r.model),
+    cols = [("rank (UB)", lambda r: str(r.rank)), ("model", lambda r: r.model),
             ("BT", lambda r: _f(r.bt)),
-            (f"{level} CI", lambda r: f"[{_f(r.ci_low)}, {_f(r.ci_high)}]"
-             if r.ci_low is not None else "")]
+            (f"{level} CI", lambda r: compact_ci(r.bt, r.ci_low, r.ci_high))]
     if has("elo"):
         cols.append(("Elo", lambda r: _f(r.elo)))
     cols += [("win %", lambda r: _f(r.win_rate)), ("n", lambda r: str(r.n))]
@@ -114,7 +128,9 @@ def _columns(board: Any) -> list[tuple[str, Any]]:
         cols.append(("LC win %", lambda r: _f(r.lc_win_rate)))
     if has("style_bt"):
         cols.append(("style BT", lambda r: "" if r.style_bt is None else
-                     f"{_f(r.style_bt)} [{_f(r.style_ci_low)}, {_f(r.style_ci_high)}]"))
+                     f"{_f(r.style_bt)} ({compact_ci(r.style_bt, r.style_ci_low, r.style_ci_high)})"))
+        cols.append(("rank (UB), style", lambda r: "" if r.style_rank is None
+                     else str(r.style_rank)))
     return cols
 
 
@@ -155,7 +171,8 @@ def _csv_rows(board: Any) -> list[dict[str, Any]]:
     s = board.settings
     meta = {"label": d["label"], "method": d["method"], "position_policy": s.policy,
             "anchor": d["anchor"], "ci_level": s.ci_level, "bootstrap_rounds": s.rounds,
-            "resample_unit": s.resample_unit, "seed": s.seed, "baseline": s.baseline or ""}
+            "resample_unit": s.resample_unit, "seed": s.seed, "baseline": s.baseline or "",
+            "lc_method": d.get("length_controlled") or ""}
     out = []
     for r in board.rows:
         row = {k: v for k, v in asdict(r).items()}

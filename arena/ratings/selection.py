@@ -36,17 +36,15 @@ import numpy as np
 from sqlalchemy import Connection, case, func, inspect, select
 
 from arena.identity import short
-from arena.scope import MACHINE_KINDS
 from arena.ratings.answer_lengths import answer_lengths
 from arena.ratings.columns import (codes, epochs, fetch_tuples, first_seen, merge_codes, no_gc,
                                    take)
+from arena.rules.outcomes import OUTCOME_CODES, OUTCOME_NAMES
+from arena.rules.verdict_kinds import MACHINE_KINDS, REAL_KINDS
 from arena.store.schema import Judgment, Question
 
 log = logging.getLogger(__name__)
 
-OUTCOME_CODES = {"A": 0, "B": 1, "TIE": 2, "BOTH_BAD": 3}
-OUTCOME_NAMES = ["A", "B", "TIE", "BOTH_BAD"]
-REAL_KINDS = ("llm", "human", "metric", "imported")
 COUNT_KEYS = ("rows", "out_of_scope", "superseded", "failed", "dry_run", "judge_kind",
               "judge_id", "template_version", "excluded_annotator", "category", "fingerprint",
               "duplicate", "included")
@@ -90,7 +88,9 @@ class VerdictFrame:
     ``first`` 0 = model_a shown first, 1 = model_b shown first, -1 unknown; ``strength`` 1 or 2
     (A>>B), 0 unknown; ``model_b`` -1 in single mode; ``annotator``/``battle`` -1 when absent;
     ``turn`` -1 = whole dialogue; ``len_a``/``len_b`` characters of the judged answer text
-    (NaN when unknown); ``created`` seconds since the epoch. Rows are sorted by (created, id).
+    (NaN when unknown); ``created`` seconds since the epoch; ``preference`` the fractional
+    verdict (``arena.rules.preference``; NaN when the verdict is discrete). Rows are sorted by
+    (created, id).
     """
 
     selection: Selection
@@ -118,6 +118,7 @@ class VerdictFrame:
     len_a: np.ndarray
     len_b: np.ndarray
     scores: list[Optional[dict[str, Any]]]
+    preference: np.ndarray = field(default_factory=lambda: np.zeros(0))
     counts: dict[str, int] = field(default_factory=dict)
     # counts per category name (the category's own exclusions); see counts_for
     category_counts: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -128,6 +129,10 @@ class VerdictFrame:
         if category is None:
             return dict(self.counts)
         return dict(self.category_counts.get(category, {k: 0 for k in COUNT_KEYS}))
+
+    def __post_init__(self) -> None:
+        if self.preference.shape[0] != self.id.shape[0]:  # frames built without the column
+            self.preference = np.full(self.id.shape[0], np.nan)
 
     def __len__(self) -> int:
         return int(self.id.shape[0])
@@ -159,7 +164,7 @@ class VerdictFrame:
 
 _ARRAY_FIELDS = ("id", "question", "category", "model_a", "model_b", "outcome", "strength",
                  "first", "judge", "template", "annotator", "battle", "turn", "created",
-                 "score_a", "score_b", "len_a", "len_b")
+                 "score_a", "score_b", "len_a", "len_b", "preference")
 
 
 def _excluded_annotators(conn: Connection) -> set[int]:
@@ -205,6 +210,7 @@ def _statement(conn: Connection, pairwise: bool, lengths: bool) -> tuple[str, li
             "annotator": func.coalesce(J.annotator_id, -1),
             "battle": func.coalesce(J.battle_id, -1), "turn": func.coalesce(J.turn, -1),
             "created_at": J.created_at, "score_a": J.score_a, "score_b": J.score_b,
+            "preference": J.preference,
             "scores": J.scores, "ok": case((J.parse_status == "ok", 1), else_=0),
             "cache_key": J.cache_key, "fingerprint": J.fingerprint}
     if pairwise:
@@ -332,7 +338,8 @@ def _load(conn: Connection, sel: Selection) -> VerdictFrame:
            "created": epochs(conn, k["created_at"], Judgment.__table__.c.created_at.type),
            "score_a": np.array(k["score_a"], dtype=np.float64).reshape(n),
            "score_b": np.array(k["score_b"], dtype=np.float64).reshape(n),
-           "len_a": lens[0], "len_b": lens[1]}
+           "len_a": lens[0], "len_b": lens[1],
+           "preference": np.array(k["preference"], dtype=np.float64).reshape(n)}
     scores: list[Optional[dict[str, Any]]] = list(take(scores_all, keep))
     frame = VerdictFrame(sel, models, questions, categories, judges, templates, scores=scores,
                          counts=counts, category_counts=category_counts,
@@ -402,7 +409,7 @@ def _per_category(reason: np.ndarray, cat_c: np.ndarray, cat_v: list[Any],
 def empty_frame(selection: Selection = Selection()) -> VerdictFrame:
     """A frame with no rows (for callers that build frames by hand or need a neutral value)."""
     z = {name: np.zeros(0, dtype=np.float64 if name in ("created", "score_a", "score_b", "len_a",
-                                                         "len_b") else np.int64)
+                                                         "len_b", "preference") else np.int64)
          for name in _ARRAY_FIELDS}
     return VerdictFrame(selection, [], [], [], [], [], scores=[],
                         counts={k: 0 for k in COUNT_KEYS}, **z)

@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 VERDICT_COLUMNS = [
     "id", "mode", "battle_id", "answer_id", "question_id", "model_a", "model_b",
     "answer_a_id", "answer_b_id", "turn", "first", "judge_kind", "judge_id",
-    "template_version", "policy", "outcome", "strength", "score_a", "score_b", "parse_status",
+    "template_version", "policy", "outcome", "strength", "preference", "score_a", "score_b",
+    "parse_status",
     "annotator_id", "round", "supersedes_id",
 ]
 
@@ -124,11 +125,10 @@ def load_verdicts(engine: Engine) -> pd.DataFrame:
            f"JOIN questions q ON q.id = j.question_id ORDER BY j.id")
     with read_transaction(engine) as conn:
         rows = _fetch(conn, sql)
-        lengths = _answer_lengths(conn)
         users = _annotators(conn)
-    df = pd.DataFrame.from_records(rows, columns=[*VERDICT_COLUMNS, "category"])
+        df = pd.DataFrame.from_records(rows, columns=[*VERDICT_COLUMNS, "category"])
+        df["len_a"], df["len_b"] = _judged_lengths(conn, df)
     df["category"] = df["category"].fillna("").astype(str)
-    df = _attach_lengths(df, lengths)
     df["annotator"] = df["annotator_id"].map(users) if users else None
     superseded = set(df["supersedes_id"].dropna().astype(int))
     df["superseded"] = df["id"].isin(superseded)
@@ -146,37 +146,23 @@ def _fetch(conn: Any, sql: str) -> list[tuple]:
         cur.close()
 
 
-def _answer_lengths(conn: Any) -> pd.DataFrame:
-    # Characters of all turns, counted in the database so no answer text is transferred.
-    # The JSON column may hold \\uXXXX escapes, so decode the array there instead of measuring
-    # the JSON text (which would count a CJK character as six).
-    if conn.dialect.name == "postgresql":
-        sql = ("SELECT a.id, a.question_id, a.model, (SELECT coalesce(sum(length(t)), 0) "
-               "FROM json_array_elements_text(a.turns::json) AS t) FROM answers a ORDER BY a.id")
-    else:
-        sql = ("SELECT a.id, a.question_id, a.model, (SELECT coalesce(sum(length(e.value)), 0) "
-               "FROM json_each(a.turns) AS e) FROM answers a ORDER BY a.id")
-    return pd.DataFrame.from_records(_fetch(conn, sql),
-                                     columns=["answer_id", "question_id", "model", "length"])
+def _judged_lengths(conn: Any, df: pd.DataFrame) -> list[Any]:
+    # The ratings' own measurement (arena.rules.answer_length): the answers each judgment
+    # names, the turn it judged; NaN where a judgment names no answer.
+    import numpy as np
+
+    from arena.ratings.answer_lengths import answer_lengths
+
+    ids = lambda col: df[col].fillna(-1).to_numpy(dtype=np.int64)  # noqa: E731
+    side_a = np.where(ids("answer_a_id") >= 0, ids("answer_a_id"), ids("answer_id"))
+    turn = df["turn"].fillna(-1).to_numpy(dtype=np.int64)
+    return answer_lengths(conn, [side_a, ids("answer_b_id")], turn)
 
 
 def _annotators(conn: Any) -> dict[int, str]:
     if not inspect(conn).has_table(User.__tablename__):
         return {}
     return dict(conn.execute(select(User.id, User.pseudonym)).all())
-
-
-def _attach_lengths(df: pd.DataFrame, lengths: pd.DataFrame) -> pd.DataFrame:
-    by_id = lengths.set_index("answer_id")["length"].astype("float64")
-    # Latest answer per (question, model) for judgments that do not name their answers.
-    latest = lengths.drop_duplicates(["question_id", "model"], keep="last").set_index(
-        ["question_id", "model"])["length"].astype("float64")
-    for side in ("a", "b"):
-        named = df[f"answer_{side}_id"].map(by_id)
-        key = pd.MultiIndex.from_arrays([df["question_id"], df[f"model_{side}"]])
-        fallback = pd.Series(latest.reindex(key).to_numpy(), index=df.index)
-        df[f"len_{side}"] = named.where(df[f"answer_{side}_id"].notna(), fallback)
-    return df
 
 
 @dataclass

@@ -6,8 +6,9 @@ superseded by a correction and has an outcome; failed verdicts are still listed 
 "failed") because a failure is a value to look at, not to hide.
 
 Disagreement flags, per battle, computed on usable verdicts:
-- ``orders``: one judge (same judge id, annotator and turn) judged both display orders and the
-  outcomes differ (position bias made visible);
+- ``orders``: a two-order pair of ``arena.rules.orders`` (one judge, annotator, turn and
+  template, both display orders) is inconsistent by that module's rule (position bias made
+  visible);
 - ``human_llm``: the battle has human and LLM verdicts and no human outcome equals any LLM
   outcome;
 - ``annotators``: two or more annotators gave verdicts and they are not all the same.
@@ -21,8 +22,11 @@ from typing import Iterable, Optional
 import numpy as np
 import pandas as pd
 
+from arena.rules.orders import codes_of, consistent, pair_orders, score_of_lower
+from arena.rules.outcomes import OUTCOME_CODES, verdict_score
+from arena.rules.verdict_kinds import REAL_KINDS, usable as _usable
+
 ALL = "(all)"
-REAL_KINDS = ("llm", "human", "metric", "imported")
 OUTCOME_LABELS = {"A": "model_a wins", "B": "model_b wins", "TIE": "tie",
                   "BOTH_BAD": "both bad", "failed": "failed to parse"}
 DISAGREEMENTS = {"orders": "two orders of one judge", "human_llm": "human vs LLM judge",
@@ -63,8 +67,32 @@ def judge_mask(df: pd.DataFrame, choice: str) -> pd.Series:
 
 
 def usable(df: pd.DataFrame) -> pd.Series:
-    return (df["battle_id"].notna() & (df["parse_status"] == "ok") & ~df["superseded"]
-            & df["outcome"].notna())
+    """Pairwise rows that count (``arena.rules.verdict_kinds.usable``)."""
+    return df["battle_id"].notna() & pd.Series(
+        _usable(df["parse_status"] == "ok", df["superseded"], df["outcome"].notna()),
+        index=df.index)
+
+
+def order_flips(ok: pd.DataFrame) -> set[int]:
+    """Battle ids of the verdicts in an inconsistent two-order pair (``arena.rules.orders``)."""
+    if ok.empty:
+        return set()
+    n = len(ok)
+    models = codes_of(list(ok["model_a"]) + list(ok["model_b"]))
+    a, b = models[:n], models[n:]
+    first = ok["first"].map({"A": 0, "B": 1}).fillna(-1).to_numpy(dtype=np.int64)
+    ann = ok["annotator_id"].fillna(-1).to_numpy(dtype=np.int64)
+    turn = ok["turn"].fillna(-1).to_numpy(dtype=np.int64)
+    judge = codes_of(list(zip(ok["judge_kind"], ok["judge_id"])))
+    pairs = pair_orders(codes_of(list(ok["question_id"])), a, b, first, turn, judge, ann,
+                        codes_of(list(ok["template_version"])), ok["id"].to_numpy())
+    pref = ok["preference"].to_numpy(dtype=np.float64) if "preference" in ok else None
+    score = verdict_score(ok["outcome"].map(OUTCOME_CODES).to_numpy(), pref)
+    sx = score_of_lower(score[pairs.x], a[pairs.x], pairs.lo[pairs.x])
+    sy = score_of_lower(score[pairs.y], a[pairs.y], pairs.lo[pairs.y])
+    bad = ~consistent(sx, sy)
+    bid = ok["battle_id"].astype(int).to_numpy()
+    return set(bid[pairs.x[bad]].tolist()) | set(bid[pairs.y[bad]].tolist())
 
 
 def disagreement_flags(df: pd.DataFrame) -> pd.DataFrame:
@@ -75,13 +103,8 @@ def disagreement_flags(df: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(False, index=battles, columns=list(DISAGREEMENTS))
     if ok.empty:
         return out
-    keyed = ok.assign(_ann=ok["annotator_id"].fillna(-1), _turn=ok["turn"].fillna(-1),
-                      battle_id=ok["battle_id"].astype(int))
-    two = keyed[keyed["first"].isin(["A", "B"])]
-    g = two.groupby(["battle_id", "judge_kind", "judge_id", "_ann", "_turn"])
-    stats = pd.DataFrame({"orders": g["first"].nunique(), "outcomes": g["outcome"].nunique()})
-    flip = stats[(stats["orders"] == 2) & (stats["outcomes"] > 1)]
-    out.loc[out.index.isin(flip.index.get_level_values("battle_id")), "orders"] = True
+    keyed = ok.assign(battle_id=ok["battle_id"].astype(int))
+    out.loc[out.index.isin(list(order_flips(ok))), "orders"] = True
 
     hum = keyed.loc[keyed["judge_kind"] == "human", ["battle_id", "outcome"]].drop_duplicates()
     llm = keyed.loc[keyed["judge_kind"] == "llm", ["battle_id", "outcome"]].drop_duplicates()

@@ -109,19 +109,20 @@ def test_alpacaeval_annotations(store, tmp_path: Path) -> None:
     with store.begin() as conn:
         rows = conn.execute(select(Judgment.model_a, Judgment.model_b, Judgment.outcome,
                                    Judgment.parse_status, Judgment.raw_output, Judgment.meta,
-                                   Judgment.scores, Judgment.battle_id)
+                                   Judgment.preference, Judgment.battle_id, Judgment.scores)
                             .order_by(Judgment.id)).all()
         n_answers = conn.execute(select(func.count()).select_from(Answer)).scalar_one()
-    got = [(a, b, o, st, raw, meta, sc) for a, b, o, st, raw, meta, sc, _ in rows]
+    got = [(a, b, o, st, raw, meta, p) for a, b, o, st, raw, meta, p, _, _ in rows]
     assert got == [
-        ("base", "alpha", "B", "ok", "m0", {}, {"preference": 2.0}),
-        ("base", "alpha", "TIE", "ok", "m1", {}, {"preference": 1.5}),
-        ("base", "beta", "A", "ok", "m0", {}, {"preference": 1.0}),
+        ("base", "alpha", "B", "ok", "m0", {}, 2.0),
+        ("base", "alpha", "TIE", "ok", "m1", {}, 1.5),
+        ("base", "beta", "A", "ok", "m0", {}, 1.0),
         ("base", "beta", None, "failed", "m1", {}, None),  # missing preference: not a tie
-        ("base", "base", "TIE", "ok", "m1", {"self_battle": True}, {"preference": 1.5}),
-        ("base", "gamma", "A", "ok", "m0", {}, {"preference": 1.3}),
+        ("base", "base", "TIE", "ok", "m1", {"self_battle": True}, 1.5),
+        ("base", "gamma", "A", "ok", "m0", {}, 1.3),
     ]
     assert all(r[7] is not None for r in rows)
+    assert all(r[8] is None for r in rows)  # the fraction lives in Judgment.preference only
     assert n_answers == 7  # base x2, alpha x2, beta x2, gamma x1 (one per question and model)
 
 

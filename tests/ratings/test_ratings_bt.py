@@ -181,13 +181,26 @@ def test_question_resampling_accounts_for_repeated_battles():
     assert (wb < 0.7 * wq).all()  # the battle bootstrap is fooled by the copies
 
 
-def test_poisson_weights_distribution():
-    from arena.ratings.bootstrap import _poisson_weights
+def test_poisson_draws_are_exact_in_distribution():
+    """Table draws (integer means below 64) and numpy's sampler (others) give Poisson(mean):
+    frequencies within 4 standard errors of the exact probabilities."""
+    from scipy.stats import poisson
+
+    from arena.ratings.poisson import poisson_rows
 
     rng = np.random.default_rng(0)
-    w = _poisson_weights(rng, np.array([1.0] * 500 + [4.0] * 20), 1000)
-    ones = w[:, :500].ravel()
-    freq = np.bincount(ones.astype(int), minlength=6)[:6] / ones.size
-    expect = [math.exp(-1) / math.factorial(k) for k in range(6)]
-    assert freq == pytest.approx(expect, abs=3e-3)
-    assert w[:, 500:].mean() == pytest.approx(4.0, abs=0.05)
+    means = np.array([1.0] * 300 + [4.0] * 200 + [2.5] * 50 + [100.0] * 10)
+    w = poisson_rows(rng, means, 2000)
+    assert w.shape == (560, 2000) and w.dtype == np.float32 and w.flags.c_contiguous
+    for lo, hi, mean in ((0, 300, 1.0), (300, 500, 4.0), (500, 550, 2.5)):
+        x = w[lo:hi].ravel().astype(int)
+        k = np.arange(12)
+        freq = np.bincount(x, minlength=12)[:12] / x.size
+        p = poisson.pmf(k, mean)
+        assert np.abs(freq - p).max() < 4 * np.sqrt(p * (1 - p) / x.size).max()
+    assert w[550:].mean() == pytest.approx(100.0, abs=0.5)
+    # seeded: the same draws again
+    again = poisson_rows(np.random.default_rng(0), means, 2000)
+    assert np.array_equal(w, again)
+    with pytest.raises(ValueError):
+        poisson_rows(rng, np.array([-1.0]), 3)

@@ -47,18 +47,18 @@ def test_answer_lengths_are_python_len_per_turn(store):
     expect = []
     for i, name in enumerate(names):
         turns = TRICKY[name]
-        for turn in (None, 0, 1, 7):
+        for turn in (None, 1, 2, 8):  # judgments number turns from 1
             v.pair(f"qs/{i}", "x", "y", "A", turn=turn)
-            per = [len(t or "") for t in turns]
-            expect.append(per[turn] if turn is not None and turn < len(per) else sum(per))
+            per = [len(t) if isinstance(t, str) else 0 for t in turns]
+            expect.append(per[turn - 1] if turn is not None and turn <= len(per) else sum(per))
     v.flush()
     frame = load_verdicts(store, Selection())
     assert frame.len_a.tolist() == expect
-    got_b = frame.len_b.reshape(len(names), 4)  # turn None, 0, 1, 7 per question
+    got_b = frame.len_b.reshape(len(names), 4)  # turn None, 1, 2, 8 per question
     raw = len("raw é 中文")
     assert got_b[0].tolist() == [raw + 3, raw, 3, raw + 3]
     assert np.isnan(got_b[1]).all()  # JSON null: no turns, unknown length
-    assert got_b[2].tolist() == [2, 2, 0, 2]  # len(0 or "") == 0, as the ORM read gave
+    assert got_b[2].tolist() == [2, 2, 0, 2]  # a turn that is not text counts 0
     assert got_b[3].tolist() == [len("y answer")] * 4
 
 
@@ -102,21 +102,21 @@ def _frame(model_a, model_b, first, outcome, strength=None):
                    score_b=np.zeros(n), len_a=np.arange(n, dtype=float), len_b=np.zeros(n))
 
 
-def test_orders_pair_kth_with_kth_and_unknown_order_sides_with_the_higher_model():
+def test_orders_pair_kth_with_kth_and_unknown_order_counts_alone():
     # one group (m0 vs m1): m0 first at rows 0, 2, 4; m1 first at rows 1, 5; row 3 unknown
-    # order (sides with "m1 first"); m0 vs m2 at row 6 alone
+    # order (alone: it cannot be one of the two orders); m0 vs m2 at row 6 alone
     frame = _frame(model_a=[0, 1, 0, 0, 0, 0, 2], model_b=[1, 0, 1, 1, 1, 1, 0],
                    first=[0, 0, 0, -1, 0, 1, 0], outcome=[0, 1, 1, 0, 2, 0, 1],
                    strength=[2, 2, 0, 0, 0, 0, 2])
     b = build_battles(frame, "tie_if_inconsistent", strong_weight=3)
-    # pairs: (0, 1) both say m0 -> consistent, game at row 1 (m1 is model_a: score 0),
-    # strong in both -> weight 3; (2, 3): m1 vs m0 -> tie at row 3; (4, 5): tie vs m0 ->
-    # tie at row 5; row 6 unpaired (m0 wins against model_a m2: score 0)
-    assert b.notes["pairs_consistent"] == 1 and b.notes["pairs_inconsistent"] == 2
-    assert b.notes["unpaired"] == 1
-    assert b.len_a.tolist() == [1.0, 3.0, 5.0, 6.0]  # rows of the games, in verdict order
-    assert b.score.tolist() == [0.0, 0.5, 0.5, 0.0]
-    assert b.weight.tolist() == [3.0, 1.0, 1.0, 3.0]
+    # pairs (k-th with k-th by id): (0, 1) both say m0 -> consistent, game at row 1 (m1 is
+    # model_a: score 0), strong in both -> weight 3; (2, 5): m1 vs m0 -> tie at row 5.
+    # Alone: row 3 (m0 wins: 1), row 4 (tie), row 6 (m0 wins against model_a m2: 0, strong)
+    assert b.notes["pairs_consistent"] == 1 and b.notes["pairs_inconsistent"] == 1
+    assert b.notes["unpaired"] == 3
+    assert b.len_a.tolist() == [1.0, 3.0, 4.0, 5.0, 6.0]  # rows of the games, in verdict order
+    assert b.score.tolist() == [0.0, 1.0, 0.5, 0.5, 0.0]
+    assert b.weight.tolist() == [3.0, 1.0, 1.0, 1.0, 3.0]
     dropped = build_battles(_frame([0, 1], [1, 0], [0, 0], [3, 3]), "tie_if_inconsistent",
                             both_bad="drop")
     assert len(dropped) == 0 and dropped.notes["both_bad_dropped"] == 1

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from arena.ratings.agreement import agreement
+from arena.ratings.agreement import agreement, vote_pairs
+from arena.ratings.agreement import confusion as agreement_confusion
 from arena.ratings.judge_stats import rater_stats, votes
 from arena.viz import ratings_view
 from arena.viz.context import Context
@@ -98,22 +98,16 @@ def _ci(lo: float, hi: float) -> str:
 
 def confusion(items: list, raters: list, values: list, judge: str,
               humans: list[str]) -> pd.DataFrame:
-    """Counts of (judge verdict, human verdict) over every pair of votes on the same item.
+    """Counts of (judge verdict, human verdict) over the vote pairs the agreement table counts
+    (``arena.ratings.agreement.vote_pairs``: each rater's latest vote per item, judge x human).
 
     Votes are winner names (or TIE / BOTH_BAD); they are shown as "A wins" / "B wins" where
     A and B are the item's two models in name order, so rows and columns line up.
     """
-    by_item: dict[tuple, tuple[list[str], list[str]]] = {}
-    for it, r, v in zip(items, raters, values):
+    pairs = vote_pairs(items, raters, values, group_a=[judge], group_b=humans)
+
+    def label(it: tuple, v: str) -> str:
         _q, lo, hi, _t = it
-        label = "A wins" if v == lo else "B wins" if v == hi else v
-        if r == judge:
-            by_item.setdefault(it, ([], []))[0].append(label)
-        elif r in humans:
-            by_item.setdefault(it, ([], []))[1].append(label)
-    m = pd.DataFrame(np.zeros((4, 4), dtype=int), index=LABELS, columns=LABELS)
-    for js, hs in by_item.values():
-        for x in js:
-            for y in hs:
-                m.loc[x, y] += 1
-    return m
+        return "A wins" if v == lo else "B wins" if v == hi else v
+
+    return pd.DataFrame(agreement_confusion(pairs, LABELS, label), index=LABELS, columns=LABELS)
