@@ -14,7 +14,7 @@ import pytest
 from arena import formats
 from arena.config import load_config
 from arena.errors import InputError
-from arena.leaderboard import build_boards, run_ratings_stage
+from arena.leaderboard import board_set, run_ratings_stage
 from arena.ratings.alpaca_glm import LC_ALPACA, LC_OTHERS, read_instruction_difficulty
 
 pytestmark = pytest.mark.db
@@ -100,7 +100,7 @@ def test_alpacaevals_glm_with_its_difficulties(store, tmp_path):
                         "".join(f"{i},{float(d)!r}\n" for i, d in enumerate(difficulty)))
     assert read_instruction_difficulty(csv_path)[3] == difficulty[3]
     cfg = _config(tmp_path, store, csv_path)
-    boards, _frame = build_boards(store, cfg)
+    boards, _frame, _scope = board_set(store, cfg)
     board = boards["all"]
     assert board.lc_method == LC_ALPACA
     by = {r.model: r for r in board.rows}

@@ -41,6 +41,11 @@ def test_0003_versions_battles_and_duplicate_keys(new_store_url: Callable[[], st
               "judge_kind, judge_id, outcome, parse_status, cache_key, meta, created_at) "
               f"VALUES ({jid}, 'pairwise-all', {bid}, 's/1', 'zeta', 'alpha', 'llm', 'j', "
               f"'A', 'ok', '{key}', '{{}}', '{NOW}')")
+        # an AlpacaEval 2 annotation imported before the preference column
+        x("INSERT INTO judgments (id, mode, battle_id, question_id, model_a, model_b, "
+          "judge_kind, judge_id, outcome, scores, parse_status, cache_key, meta, created_at) "
+          "VALUES (5, 'pairwise-baseline', 2, 's/1', 'alpha', 'zeta', 'imported', 'ae', 'B', "
+          f"'{{\"preference\": 1.6931}}', 'ok', 'imp-1', '{{}}', '{NOW}')")
     engine.dispose()
 
     store = Store.open(url)  # stamps 0001, applies 0002 and 0003
@@ -56,7 +61,9 @@ def test_0003_versions_battles_and_duplicate_keys(new_store_url: Callable[[], st
                      "ORDER BY id") == [(1, 2, "zeta", "alpha", "ok"),
                                         (2, 2, "zeta", "alpha", "duplicate"),
                                         (3, 2, "zeta", "alpha", "ok"),
-                                        (4, 3, "zeta", "alpha", "ok")]
+                                        (4, 3, "zeta", "alpha", "ok"),
+                                        (5, 2, "alpha", "zeta", "ok")]
+            assert q("SELECT preference FROM judgments WHERE id = 5") == [(1.6931,)]
         with pytest.raises(sa.exc.IntegrityError):  # usable keys are unique from now on
             with store.begin() as conn:
                 conn.exec_driver_sql(

@@ -12,6 +12,8 @@ Rows stored before, all kept:
 - battles become unordered pairs: a battle stored as (question, b, a) with a < b is renamed to
   (question, a, b), or, when that battle exists too, merged into it (its judgments and task
   items point at the survivor); judgments and task items keep their own model_a / model_b;
+- imported AlpacaEval verdicts that kept their fractional preference in ``scores`` get it in
+  the ``preference`` column, where the ratings read it (``scores`` is left as it was);
 - usable judgments with the same key (stored twice by concurrent runs before keys were
   unique) keep the first; the later copies become ``parse_status = 'duplicate'`` (kept for
   the record, never counted) so the unique index can be built.
@@ -42,7 +44,10 @@ _battles = sa.table("battles", sa.column("id", sa.Integer()),
 _judgments = sa.table("judgments", sa.column("id", sa.Integer()),
                       sa.column("battle_id", sa.Integer()),
                       sa.column("cache_key", sa.String(64)),
-                      sa.column("parse_status", sa.String(10)))
+                      sa.column("parse_status", sa.String(10)),
+                      sa.column("judge_kind", sa.String(20)), sa.column("scores", sa.JSON()),
+                      sa.column("model_b", sa.String(200)),
+                      sa.column("preference", sa.Float()))
 _items = sa.table("task_items", sa.column("id", sa.Integer()),
                   sa.column("battle_id", sa.Integer()))
 
@@ -120,6 +125,17 @@ def upgrade() -> None:
                 conn.execute(_items.update().where(_items.c.battle_id == bid).values(
                     battle_id=survivor))
             conn.execute(_battles.delete().where(_battles.c.id == bid))
+
+    # AlpacaEval fractions: from scores.preference into the column
+    for jid, scores in conn.execute(sa.select(_judgments.c.id, _judgments.c.scores).where(
+            _judgments.c.judge_kind == "imported", _judgments.c.model_b.is_not(None),
+            _judgments.c.scores.is_not(None), _judgments.c.preference.is_(None))).all():
+        if isinstance(scores, str):
+            scores = json.loads(scores)
+        p = scores.get("preference") if isinstance(scores, dict) else None
+        if isinstance(p, (int, float)) and not isinstance(p, bool) and 1.0 <= p <= 2.0:
+            conn.execute(_judgments.update().where(_judgments.c.id == jid).values(
+                preference=float(p)))
 
     # usable judgments: one per key
     dup = conn.execute(sa.select(_judgments.c.cache_key, sa.func.min(_judgments.c.id)).where(
