@@ -35,6 +35,7 @@ from arena.formats.registry import Ctx, Reader, Writer, register_reader, registe
 from arena.formats.resolve import check_single_model, store_answers
 from arena.formats.verdicts import CarriedQuestion, carried_answers, drop_stored, \
     ensure_questions, store_verdicts, verdict_key
+from arena.identity import answer_content_hash
 from arena.rules.preference import LEGACY_DRAW, nearest_outcome, normalise
 from arena.store.ingest import AnswerRecord, ImportSummary, QuestionRecord, add_questions
 
@@ -141,7 +142,9 @@ def load_annotations(ctx: Ctx) -> ImportSummary:
             items.append(_carried(rec, instr))
     ae = _own(ctx)
     qids = ensure_questions(ae, items, field_name="instruction")
-    answers: dict[tuple[str, str], AnswerRecord] = {}
+    # (question, model, version): the same generator may carry different texts for one
+    # instruction (two result files imported together); each text is its own answer version
+    answers: dict[tuple[str, str, str], AnswerRecord] = {}
     legacy = 0
     rows: list[dict[str, Any]] = []
     default_judge = ctx.judge
@@ -151,12 +154,14 @@ def load_annotations(ctx: Ctx) -> ImportSummary:
         if qid is None:
             continue
         g1, g2 = str(req(rec, "generator_1", (str, int))), str(req(rec, "generator_2", (str, int)))
+        versions = []
         for g, key in ((g1, "output_1"), (g2, "output_2")):
             out = d.get(key)
             if not isinstance(out, str):
                 raise f.error("expected the output text", rec, key)
-            if (qid, g) not in answers:
-                answers[(qid, g)] = AnswerRecord(question_id=qid, model=g, turns=[out])
+            v = answer_content_hash([out])
+            versions.append(v)
+            answers.setdefault((qid, g, v), AnswerRecord(question_id=qid, model=g, turns=[out]))
         p, err, was_legacy = _preference(ctx, rec)
         legacy += was_legacy
         judge = default_judge or str(d.get("annotator") or "alpaca-eval")
@@ -170,9 +175,11 @@ def load_annotations(ctx: Ctx) -> ImportSummary:
                      "preference": p,
                      "raw_output": raw, "parse_status": "ok" if p is not None else "failed",
                      "error": err, "meta": meta,
-                     "cache_key": verdict_key(ctx, judge, qid, g1, g2, p, raw)})
+                     "cache_key": verdict_key(ctx, judge, qid, g1, g2, p, raw),
+                     "_version_a": versions[0], "_version_b": versions[1]})
     rows = drop_stored(ae, rows)  # a re-import stops here
-    needed = {(r["question_id"], m) for r in rows for m in (r["model_a"], r["model_b"])}
+    needed = {(r["question_id"], r[f"model_{s}"], r[f"_version_{s}"]) for r in rows
+              for s in ("a", "b")}
     carried_answers(ae, [a for k, a in answers.items() if k in needed])
     store_verdicts(ae, rows, checked=True)
     if legacy:

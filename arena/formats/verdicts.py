@@ -243,18 +243,27 @@ def store_verdicts(ctx: Ctx, rows: list[dict[str, Any]], *, checked: bool = Fals
                 battle_ids[(q, a, b)] = bid
         for r in pair_rows:
             r["battle_id"] = battle_ids[(r["question_id"], r["model_a"], r["model_b"])]
+    # A row whose file carried the judged texts names their versions (``_version_a`` /
+    # ``_version_b``): the verdict then points at exactly the answer it judged.
+    def want(r: dict[str, Any], side: str) -> tuple[str, ...]:
+        v = r.get(f"_version_{side}")
+        base = (r["question_id"], r[f"model_{side}"])
+        return (*base, v) if v else base
+
     wanted = set()
     for r in rows:
-        wanted.add((r["question_id"], r["model_a"]))
+        wanted.add(want(r, "a"))
         if r.get("model_b"):
-            wanted.add((r["question_id"], r["model_b"]))
+            wanted.add(want(r, "b"))
     aids = answer_ids(ctx, wanted)
     for r in rows:
-        r["answer_a_id"] = aids.get((r["question_id"], r["model_a"]))
+        r["answer_a_id"] = aids.get(want(r, "a"))
         if r.get("model_b") is not None:
-            r["answer_b_id"] = aids.get((r["question_id"], r["model_b"]))
+            r["answer_b_id"] = aids.get(want(r, "b"))
         else:
             r["answer_id"] = r["answer_a_id"]
+        r.pop("_version_a", None)
+        r.pop("_version_b", None)
         r.setdefault("judge_kind", IMPORTED)
     new_rows = rows
     if new_rows:

@@ -150,3 +150,29 @@ def test_model_outputs_into_a_fresh_store_create_their_questions(store, tmp_path
                                             kit.ae_outputs("gamma")), source="ae2")
         assert conn.execute(select(func.count()).select_from(Question)
                             .where(Question.source == "ae2")).scalar_one() == 2
+
+
+def test_two_files_with_different_texts_are_two_versions_each_verdict_on_its_own(
+        store, tmp_path: Path) -> None:
+    """The same generator answered one instruction differently in two result files: two
+    answer versions, and each verdict points at the text it judged."""
+    def annotation(text: str, p: float) -> dict:
+        return {"instruction": "Name a colour.", "output_1": "Blue.", "generator_1": "base",
+                "output_2": text, "generator_2": "model-x", "annotator": "a", "preference": p,
+                "raw_completion": text}
+
+    first = tmp_path / "run1.json"
+    first.write_text(json.dumps([annotation("Red.", 1.9)]))
+    second = tmp_path / "run2.json"
+    second.write_text(json.dumps([annotation("Green, or perhaps teal.", 1.2)]))
+    for path in (first, second):
+        with store.begin() as conn:
+            formats.import_file(conn, path)
+    with store.begin() as conn:
+        texts = dict(conn.execute(select(Answer.id, Answer.turns).where(
+            Answer.model == "model-x")).all())
+        judged = conn.execute(select(Judgment.answer_b_id, Judgment.preference)
+                              .order_by(Judgment.id)).all()
+    assert sorted(t[0] for t in texts.values()) == ["Green, or perhaps teal.", "Red."]
+    assert [(texts[aid][0], p) for aid, p in judged] == [("Red.", 1.9),
+                                                         ("Green, or perhaps teal.", 1.2)]
