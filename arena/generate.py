@@ -68,6 +68,8 @@ def answer_params_hash(spec: Any) -> str:
         part["revision"] = spec.revision
         part["chat_template"] = spec.chat_template
         part["max_input_tokens"] = spec.max_input_tokens
+        if spec.gguf_file:  # only when set: answers of entries without it keep their hash
+            part["gguf_file"] = spec.gguf_file
     return ids.params_hash(part)
 
 
@@ -283,7 +285,8 @@ def _run_model(store: Store, cfg: ArenaConfig, spec: GenSpec, provider: Provider
         else:
             mr.failed += 1
             report.failures.append((spec.name, q.id, out.error or "unknown error"))
-        bar.tick(failed=out.error is not None)
+        bar.tick(failed=out.error is not None,
+                 tokens=(out.record.completion_tokens or 0) if out.record is not None else 0)
 
     async def main() -> None:
         try:

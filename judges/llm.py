@@ -9,6 +9,11 @@ fails too, the row is stored as ``parse_status='failed'`` with the raw output of
 and the parser's reason. A call that fails after the runner's retries is a failed row with the
 error. A call the budget refused is not a row at all: nothing was judged, the next run does it.
 
+With weighted verdicts (``judge.weighted``, the default for local judges; ``judges.weighted``)
+the prompt asks for the verdict token alone and the judge reads its probabilities instead of
+parsing text: one call, no follow-up, and the row holds a fractional ``preference`` (pairwise)
+or an expected score (single) with the probabilities in ``meta``.
+
 The judge's model parameters (backend, model, endpoint, temperature, max tokens, ...) are
 hashed into ``cache_extra``, which ``arena.reviews.cache_key`` adds to every item's key, so a
 changed judge setting is judged anew instead of reusing old verdicts.
@@ -30,6 +35,7 @@ from arena.llm.runner import CallRunner, RunnerSettings, run_sync
 from arena.llm.types import ChatRequest, ChatResult, Provider
 from arena.types import Mode, ParseStatus
 from judges import parsing
+from judges import weighted as weighting
 from judges.context import StoreContext
 from judges.prompts import PromptItem
 from judges.prompts import PromptSettings, build, choose, template_key
@@ -41,15 +47,17 @@ JudgeSpec = Union[OpenAIModel, TransformersModel]
 FOLLOWUP_MARK = "\n\n--- follow-up reply ---\n"
 
 
-def prompt_settings(jc: JudgeConfig) -> PromptSettings:
+def prompt_settings(jc: JudgeConfig, weighted: bool = False) -> PromptSettings:
     return PromptSettings(scale=jc.scale, score_max=jc.score_max,
                           criteria=tuple(jc.criteria),
                           reference_categories=tuple(jc.reference_categories),
-                          templates_dir=jc.templates_dir)
+                          templates_dir=jc.templates_dir, weighted=weighted)
 
 
-def judge_params(spec: JudgeSpec) -> dict[str, Any]:
-    """What changes a judge's output (no secrets): part of every judgment's cache key."""
+def judge_params(spec: JudgeSpec, *, weighted: bool = False) -> dict[str, Any]:
+    """What changes a judge's output (no secrets): part of every judgment's cache key.
+    Keys added later (``gguf_file``, ``weighted``) appear only when set, so the judgments of
+    judges without them keep their keys."""
     g = spec.generation
     out: dict[str, Any] = {"backend": spec.backend, "model": spec.model,
                            "system_prompt": spec.system_prompt,
@@ -58,6 +66,10 @@ def judge_params(spec: JudgeSpec) -> dict[str, Any]:
         out.update(base_url=spec.base_url, extra_body=spec.extra_body)
     else:
         out.update(revision=spec.revision, chat_template=spec.chat_template, dtype=spec.dtype)
+        if spec.gguf_file:
+            out["gguf_file"] = spec.gguf_file
+    if weighted:
+        out["weighted"] = True
     return out
 
 
@@ -70,6 +82,7 @@ class CallStats:
     followups: int = 0
     call_failures: int = 0  # calls that failed after the runner's retries
     parse_failures: int = 0  # items stored as failed because no verdict could be parsed
+    low_mass: int = 0  # weighted verdicts whose tokens held under half the probability mass
     skipped: int = 0  # items the budget did not let through
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -111,7 +124,10 @@ class LLMJudge:
         self.spec = spec
         self.judge_cfg = judge_cfg
         self.judge_id = spec.name
-        self.settings = prompt_settings(judge_cfg)
+        self.weighted = weighting.enabled(judge_cfg, spec)
+        self.candidates = (weighting.candidates(judge_cfg.scale, judge_cfg.score_max)
+                           if self.weighted else [])
+        self.settings = prompt_settings(judge_cfg, self.weighted)
         self.runner_settings = runner_settings or RunnerSettings()
         self.budget = budget or Budget()
         self.price = _price(spec)
@@ -122,7 +138,8 @@ class LLMJudge:
         self._provider = provider
         self.ctx: Optional[StoreContext] = None
         self._templates: dict[tuple[str, bool, bool, str], Template] = {}
-        self.cache_extra = sha256_hex(canonical_json(judge_params(spec)))[:16]
+        self.cache_extra = sha256_hex(canonical_json(judge_params(
+            spec, weighted=self.weighted)))[:16]
         self.stats = CallStats(priced=self.price is not None)
 
     # -- the Judge protocol -------------------------------------------------------------------
@@ -186,6 +203,10 @@ class LLMJudge:
         if self.spec.system_prompt:
             msgs = [{"role": "system", "content": self.spec.system_prompt}] + \
                 [m for m in messages if m["role"] != "system"]
+        if self.weighted:
+            # One output token, its probabilities read, nothing sampled.
+            return ChatRequest(messages=msgs, max_new_tokens=1, temperature=0.0,
+                               score_tokens=list(self.candidates), key=key)
         return ChatRequest(messages=msgs, max_new_tokens=g.max_new_tokens,
                            temperature=g.temperature, top_p=g.top_p, top_k=g.top_k,
                            stop=list(g.stop), seed=g.seed, key=key)
@@ -244,6 +265,8 @@ class LLMJudge:
                          ) -> Optional[dict[str, Any]]:
         key = row["cache_key"]
         req = self.request(messages, key)
+        if self.weighted:
+            req.prefill = template.prefill
         res = await self._call(runner, req)
         if res.skipped:
             self.stats.skipped += 1
@@ -252,6 +275,8 @@ class LLMJudge:
         usage = _usage(res)
         if not res.ok:
             return _failed(row, raw=None, error=f"judge call failed: {res.error}", meta=usage)
+        if self.weighted:
+            return self._weighted_row(item, res, row, usage)
         verdict = self.parse(res.text)
         raw = res.text
         if not verdict.ok and self.followup:
@@ -284,6 +309,28 @@ class LLMJudge:
         row.update(raw_output=raw, parse_status=ParseStatus.OK.value, meta=usage)
         return row
 
+    def _weighted_row(self, item: Any, res: ChatResult, row: dict[str, Any],
+                      usage: dict[str, Any]) -> dict[str, Any]:
+        """The row of a weighted verdict (see ``judges.weighted``)."""
+        probs, source = res.token_probs, "probabilities"
+        if probs is None:  # an endpoint that returned no logprobs: its one-token text
+            probs, source = weighting.from_text(res.text, self.candidates), "text"
+        if probs is None or not sum(probs.values()) > 0:
+            self.stats.parse_failures += 1
+            what = "no logprobs and a reply" if source == "text" else "a reply"
+            return _failed(row, raw=res.text, error=f"weighted verdict: {what} in which no "
+                           f"verdict token ({', '.join(self.candidates)}) has any probability",
+                           meta={**usage, "verdict_probs": probs, "weighted": True})
+        v = weighting.verdict(item.mode, probs, item.first)
+        cols = weighting.columns(item.mode, v)
+        meta = {**usage, **cols.pop("meta"), "verdict_source": source}
+        if v.low_mass:
+            self.stats.low_mass += 1
+        row.update(cols)
+        row.update(raw_output=res.text, parse_status=ParseStatus.OK.value, meta=meta,
+                   rationale=None)
+        return row
+
     def parse(self, text: Optional[str]) -> parsing.Verdict:
         return parsing.parse(self.settings.scale, text, score_max=self.settings.score_max,
                              criteria=self.settings.criteria)
@@ -308,7 +355,7 @@ def _failed(row: dict[str, Any], *, raw: Optional[str], error: Optional[str],
             meta: dict[str, Any]) -> dict[str, Any]:
     # No outcome, no score: a failed judgment is visible and never counts as a verdict.
     row.update(outcome=None, strength=None, score_a=None, score_b=None, scores=None,
-               raw_output=raw, parse_status=ParseStatus.FAILED.value, error=error, meta=meta)
+               preference=None, raw_output=raw, parse_status=ParseStatus.FAILED.value, error=error, meta=meta)
     return row
 
 
