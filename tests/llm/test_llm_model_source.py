@@ -204,3 +204,16 @@ def test_progress_line_shows_tokens_per_second() -> None:
     assert "2/4" in line and " tok/s" in line
     rate = float(line.split(" tok/s")[0].rsplit(" ", 1)[1])
     assert 25 <= rate <= 31  # 300 tokens over ~10 s
+
+
+def test_openmp_threads_do_not_spin_unless_the_user_says_so() -> None:
+    code = "import arena.llm, os; print(os.environ['OMP_WAIT_POLICY'])"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env["PYTHONPATH"] = str(ROOT)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert out.stdout.strip() == "PASSIVE", out.stderr
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert out.stdout.strip() == "ACTIVE", out.stderr
