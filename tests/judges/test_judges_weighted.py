@@ -46,9 +46,10 @@ def local_cfg(folder: Path, **judge: Any):  # type: ignore[no-untyped-def]
     return make_cfg(None, judges=[spec], **judge)
 
 
-def api_cfg(base_url: str, **judge: Any):  # type: ignore[no-untyped-def]
+def api_cfg(base_url: str, http_client: str = "auto", **judge: Any
+            ):  # type: ignore[no-untyped-def]
     spec = {"name": "api-judge", "backend": "openai", "model": "judge-x", "base_url": base_url,
-            "api_key_env": None}
+            "api_key_env": None, "http_client": http_client}
     return make_cfg(None, judges=[spec], weighted=True, **judge)
 
 
@@ -214,10 +215,11 @@ def test_endpoint_without_logprobs_uses_the_one_token_text(filled: Store) -> Non
         assert "no verdict token" in r.error
 
 
-def test_low_mass_verdicts_are_recorded_flagged_and_counted(filled: Store) -> None:
+@pytest.mark.parametrize("client", ["fast", "openai"])  # both HTTP clients read logprobs
+def test_low_mass_verdicts_are_recorded_flagged_and_counted(filled: Store, client: str) -> None:
     dist = [("The", math.log(0.7)), ("B", math.log(0.2)), ("A", math.log(0.1))]
     with FakeOpenAI({"content": "The", "logprobs": dist}) as srv:
-        cfg = api_cfg(srv.base_url)
+        cfg = api_cfg(srv.base_url, client)
         [judge] = build_judge(cfg)
         run_reviews(filled, cfg, judge, progress=False)
     rows = stored(filled, "api-judge")
