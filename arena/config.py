@@ -110,10 +110,12 @@ class OpenAIModel(ModelBase):
 
 
 class TransformersModel(ModelBase):
-    """A local Hugging Face transformers model: a hub id or a local folder."""
+    """A local Hugging Face transformers model: a hub id, a local folder, or a file inside an
+    installed package (``package:<distribution>/<file>``; see ``arena.llm.model_source``)."""
 
     backend: Literal["transformers"]
     model: str
+    gguf_file: Optional[str] = None  # a GGUF file in the folder / hub repo (de-quantized)
     revision: Optional[str] = None
     trust_remote_code: bool = False
     dtype: str = "auto"  # auto | float32 | float16 | bfloat16
@@ -166,6 +168,9 @@ class JudgeConfig(Strict):
     metrics: list[Literal["exact_match", "token_f1", "rouge_l", "length_score"]] = Field(
         default_factory=list)
     per_turn: bool = False  # judge each turn of multi-turn questions separately
+    # Weighted verdicts: the verdict token's probabilities instead of parsed text (abc and
+    # rating scales). None = on for local (transformers) judges, off for API judges.
+    weighted: Optional[bool] = None
     concurrency: Optional[int] = None  # default: generation.concurrency
 
     @model_validator(mode="after")
@@ -185,6 +190,9 @@ class JudgeConfig(Strict):
             raise ValueError("judge.scale rubric needs judge.criteria")
         if self.score_max < 2:
             raise ValueError("judge.score_max must be at least 2")
+        if self.weighted and self.scale not in ("abc", "rating"):
+            raise ValueError(f"judge.weighted needs a single-token verdict: scale abc "
+                             f"(pairwise) or rating (single), not {self.scale}")
         return self
 
 

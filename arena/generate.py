@@ -293,7 +293,8 @@ def _run_model(cfg: ArenaConfig, spec: GenSpec, provider: Provider, todo: list[Q
             mr.failed += 1
             report.failures.append((spec.name, q.id, out.error or "unknown error"))
         report.calls += out.calls
-        bar.tick(failed=out.error is not None)
+        bar.tick(failed=out.error is not None,
+                 tokens=(out.record.completion_tokens or 0) if out.record is not None else 0)
 
     async def main() -> None:
         try:

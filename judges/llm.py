@@ -9,6 +9,11 @@ fails too, the row is stored as ``parse_status='failed'`` with the raw output of
 and the parser's reason. A call that fails after the runner's retries is a failed row with the
 error. A call the budget refused is not a row at all: nothing was judged, the next run does it.
 
+With weighted verdicts (``judge.weighted``, the default for local judges; ``judges.weighted``)
+the prompt asks for the verdict token alone and the judge reads its probabilities instead of
+parsing text: one call, no follow-up, and the row holds a fractional ``preference`` (pairwise)
+or an expected score (single) with the probabilities in ``meta``.
+
 The judge's identity is its ``fingerprint`` (``judge_fingerprint``): the model entry (backend,
 model, revision, endpoint, system prompt, generation parameters), the template set, scale,
 score range, criteria and reference categories. It is stored on every row and is part of every
@@ -30,6 +35,7 @@ from arena.llm.runner import CallRunner, RunnerSettings, run_sync
 from arena.llm.types import ChatRequest, ChatResult, Provider
 from arena.types import Mode, ParseStatus
 from judges import parsing
+from judges import weighted as weighting
 from judges.context import StoreContext
 from judges.prompts import PromptItem
 from judges.prompts import PromptSettings, build, choose, template_key
@@ -41,14 +47,14 @@ JudgeSpec = Union[OpenAIModel, TransformersModel]
 FOLLOWUP_MARK = "\n\n--- follow-up reply ---\n"
 
 
-def prompt_settings(jc: JudgeConfig) -> PromptSettings:
+def prompt_settings(jc: JudgeConfig, weighted: bool = False) -> PromptSettings:
     return PromptSettings(scale=jc.scale, score_max=jc.score_max,
                           criteria=tuple(jc.criteria),
                           reference_categories=tuple(jc.reference_categories),
-                          templates_dir=jc.templates_dir)
+                          templates_dir=jc.templates_dir, weighted=weighted)
 
 
-def judge_fingerprint(spec: JudgeSpec, jc: JudgeConfig) -> str:
+def judge_fingerprint(spec: JudgeSpec, jc: JudgeConfig, *, weighted: bool = False) -> str:
     """The fingerprint of an LLM judge (see the module docstring). Raises ValueError for a
     model entry whose backend cannot judge, or templates that cannot be read."""
     from judges.templates import set_version
@@ -56,7 +62,7 @@ def judge_fingerprint(spec: JudgeSpec, jc: JudgeConfig) -> str:
     return fingerprint({"kind": "llm", **model_judge_parts(spec), "scale": jc.scale,
                         "score_max": jc.score_max, "criteria": list(jc.criteria),
                         "reference_categories": sorted(jc.reference_categories),
-                        "templates": set_version(jc.templates_dir)})
+                        "templates": set_version(jc.templates_dir), "weighted": weighted})
 
 
 @dataclass
@@ -68,6 +74,7 @@ class CallStats:
     followups: int = 0
     call_failures: int = 0  # calls that failed after the runner's retries
     parse_failures: int = 0  # items stored as failed because no verdict could be parsed
+    low_mass: int = 0  # weighted verdicts whose tokens held under half the probability mass
     skipped: int = 0  # items the budget did not let through
     prompt_tokens: int = 0
     completion_tokens: int = 0
@@ -109,7 +116,10 @@ class LLMJudge:
         self.spec = spec
         self.judge_cfg = judge_cfg
         self.judge_id = spec.name
-        self.settings = prompt_settings(judge_cfg)
+        self.weighted = weighting.enabled(judge_cfg, spec)
+        self.candidates = (weighting.candidates(judge_cfg.scale, judge_cfg.score_max)
+                           if self.weighted else [])
+        self.settings = prompt_settings(judge_cfg, self.weighted)
         self.runner_settings = runner_settings or RunnerSettings()
         self.budget = budget or Budget()
         self.price = _price(spec)
@@ -120,7 +130,7 @@ class LLMJudge:
         self._provider = provider
         self.ctx: Optional[StoreContext] = None
         self._templates: dict[tuple[str, bool, bool, str], Template] = {}
-        self.fingerprint = judge_fingerprint(spec, judge_cfg)
+        self.fingerprint = judge_fingerprint(spec, judge_cfg, weighted=self.weighted)
         self.stats = CallStats(priced=self.price is not None)
 
     # -- the Judge protocol -------------------------------------------------------------------
@@ -187,6 +197,10 @@ class LLMJudge:
         if self.spec.system_prompt:
             msgs = [{"role": "system", "content": self.spec.system_prompt}] + \
                 [m for m in messages if m["role"] != "system"]
+        if self.weighted:
+            # One output token, its probabilities read, nothing sampled.
+            return ChatRequest(messages=msgs, max_new_tokens=1, temperature=0.0,
+                               score_tokens=list(self.candidates), key=key)
         return ChatRequest(messages=msgs, max_new_tokens=g.max_new_tokens,
                            temperature=g.temperature, top_p=g.top_p, top_k=g.top_k,
                            stop=list(g.stop), seed=g.seed, key=key)
@@ -245,6 +259,8 @@ class LLMJudge:
                          ) -> Optional[dict[str, Any]]:
         key = row["cache_key"]
         req = self.request(messages, key)
+        if self.weighted:
+            req.prefill = template.prefill
         res = await self._call(runner, req)
         if res.skipped:
             self.stats.skipped += 1
@@ -256,6 +272,8 @@ class LLMJudge:
             row = _failed(row, raw=None, error=f"judge call failed: {res.error}", meta=usage)
             row["call_failed"] = True
             return row
+        if self.weighted:
+            return self._weighted_row(item, res, row, usage)
         verdict = self.parse(res.text)
         raw = res.text
         if not verdict.ok and self.followup:
@@ -288,6 +306,28 @@ class LLMJudge:
         row.update(raw_output=raw, parse_status=ParseStatus.OK.value, meta=usage)
         return row
 
+    def _weighted_row(self, item: Any, res: ChatResult, row: dict[str, Any],
+                      usage: dict[str, Any]) -> dict[str, Any]:
+        """The row of a weighted verdict (see ``judges.weighted``)."""
+        probs, source = res.token_probs, "probabilities"
+        if probs is None:  # an endpoint that returned no logprobs: its one-token text
+            probs, source = weighting.from_text(res.text, self.candidates), "text"
+        if probs is None or not sum(probs.values()) > 0:
+            self.stats.parse_failures += 1
+            what = "no logprobs and a reply" if source == "text" else "a reply"
+            return _failed(row, raw=res.text, error=f"weighted verdict: {what} in which no "
+                           f"verdict token ({', '.join(self.candidates)}) has any probability",
+                           meta={**usage, "verdict_probs": probs, "weighted": True})
+        v = weighting.verdict(item.mode, probs, item.first)
+        cols = weighting.columns(item.mode, v)
+        meta = {**usage, **cols.pop("meta"), "verdict_source": source}
+        if v.low_mass:
+            self.stats.low_mass += 1
+        row.update(cols)
+        row.update(raw_output=res.text, parse_status=ParseStatus.OK.value, meta=meta,
+                   rationale=None)
+        return row
+
     def parse(self, text: Optional[str]) -> parsing.Verdict:
         return parsing.parse(self.settings.scale, text, score_max=self.settings.score_max,
                              criteria=self.settings.criteria)
@@ -312,7 +352,7 @@ def _failed(row: dict[str, Any], *, raw: Optional[str], error: Optional[str],
             meta: dict[str, Any]) -> dict[str, Any]:
     # No outcome, no score: a failed judgment is visible and never counts as a verdict.
     row.update(outcome=None, strength=None, score_a=None, score_b=None, scores=None,
-               raw_output=raw, parse_status=ParseStatus.FAILED.value, error=error, meta=meta)
+               preference=None, raw_output=raw, parse_status=ParseStatus.FAILED.value, error=error, meta=meta)
     return row
 
 

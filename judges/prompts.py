@@ -28,6 +28,7 @@ class PromptSettings:
     criteria: tuple[str, ...] = ()
     reference_categories: tuple[str, ...] = ("math", "reasoning", "coding")
     templates_dir: Optional[Path] = None
+    weighted: bool = False  # weighted verdicts: the verdict token alone (judges.weighted)
 
 
 @dataclass
@@ -62,7 +63,7 @@ def choose(settings: PromptSettings, item: PromptItem) -> tpl.Template:
                     reference=uses_reference(settings, item.category, item.reference),
                     multi=n_turns(item) > 1, category=(item.category or "").lower(),
                     score_max=settings.score_max, criteria=settings.criteria,
-                    templates_dir=settings.templates_dir)
+                    templates_dir=settings.templates_dir, weighted=settings.weighted)
 
 
 def _question_text(item: PromptItem, turn_index: int) -> str:

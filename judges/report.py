@@ -6,7 +6,8 @@ Two parts, labelled as such:
   when the judge has a ``price`` (else "no price configured");
 - *stored*: over every stored row of this judge (all runs; one fingerprint): rows, failed rows
   (and how many items are still without a usable verdict: the ``--retry-failed`` hint shows
-  only while there are some), and the
+  only while there are some), weighted verdicts and how many of them had under half the
+  probability mass on the verdict tokens (``judges.weighted``), and the
   position statistics computed by ``arena.ratings.judge_stats.rater_stats`` -- position
   consistency (share of both-order pairs whose verdicts agree), first-position win rate (share
   of decisive verdicts won by the answer shown first; 0.5 = no bias) and tie rate. Failed rows
@@ -41,6 +42,8 @@ class StoredJudgeStats:
     n_decisive_ordered: int = 0
     tie_rate: float = math.nan
     templates: list[str] = field(default_factory=list)
+    weighted: int = 0  # rows with a weighted (probability) verdict
+    low_mass: int = 0  # ... whose verdict tokens held under half the probability mass
 
 
 def stored_judge_stats(store: Store, judge_id: str, kind: str = "llm",
@@ -73,6 +76,10 @@ def stored_judge_stats(store: Store, judge_id: str, kind: str = "llm",
             out.outstanding = conn.execute(
                 select(func.count(func.distinct(J.cache_key))).where(
                     *mine, J.parse_status != "ok", J.cache_key.not_in(ok))).scalar_one()
+        out.weighted, out.low_mass = conn.execute(
+            select(func.count().filter(J.meta["weighted"].as_boolean().is_(True)),
+                   func.count().filter(J.meta["verdict_low_mass"].as_boolean().is_(True)))
+            .where(*mine, J.parse_status == "ok")).one()
         out.templates = sorted(v for v in conn.execute(
             select(J.template_version).where(*mine).distinct()).scalars() if v)
         if out.pairwise:
@@ -113,6 +120,10 @@ class JudgeReport:
                      f"{r['parse_failures']} unparsable verdicts")
         lines.append(f"  tokens: {r['prompt_tokens']} prompt + {r['completion_tokens']} "
                      f"completion; cost: {cost}")
+        if r.get("weighted"):
+            lines.append(f"  weighted verdicts (verdict-token probabilities): "
+                         f"{r.get('low_mass', 0)} this run held under half the probability "
+                         f"mass on the verdict tokens")
         if r.get("skipped"):
             lines.append(f"  held back by the budget: {r['skipped']} items ({r['stopped']}); "
                          f"a rerun with a larger budget judges them")
@@ -130,6 +141,11 @@ class JudgeReport:
                 lines.append(f"  first-position win rate: {_pct(s.first_win_rate)} of "
                              f"{s.n_decisive_ordered} decisive verdicts (50 % = no bias)")
                 lines.append(f"  tie rate: {_pct(s.tie_rate)} of {s.pairwise} verdicts")
+            if s.weighted:
+                share = f" ({100 * s.low_mass / s.weighted:.1f} %)"
+                lines.append(f"  weighted verdicts: {s.weighted}, of which {s.low_mass}{share} "
+                             f"had under half the probability mass on the verdict tokens "
+                             f"(recorded, flagged verdict_low_mass)")
             if s.templates:
                 lines.append(f"  template versions: {', '.join(s.templates)}")
         for w in self.warnings:
@@ -147,7 +163,8 @@ def judge_report(judge: Any) -> JudgeReport:
     run = {"items": st.items, "calls": st.calls, "followups": st.followups,
            "call_failures": st.call_failures, "parse_failures": st.parse_failures,
            "skipped": st.skipped, "stopped": st.stopped, "prompt_tokens": st.prompt_tokens,
-           "completion_tokens": st.completion_tokens, "cost": st.cost, "priced": st.priced}
+           "completion_tokens": st.completion_tokens, "cost": st.cost, "priced": st.priced,
+           "weighted": bool(getattr(judge, "weighted", False)), "low_mass": st.low_mass}
     sel = getattr(judge, "selection", None)
     stored = stored_judge_stats(judge.ctx.store, judge.judge_id,
                                 fingerprint=getattr(judge, "fingerprint", None)) \

@@ -64,6 +64,7 @@ class Template:
     followup: str
     version: str
     files: tuple[str, ...]
+    prefill: str = ""  # weighted: the start of the reply, for backends that can be given it
 
     def render(self, values: Mapping[str, str]) -> list[dict[str, str]]:
         """The chat messages for one item. ``values`` must cover the user section's placeholders."""
@@ -128,20 +129,26 @@ def body_name(kind: str, *, reference: bool, multi: bool) -> str:
 
 def load(kind: str, scale: str, *, reference: bool = False, multi: bool = False,
          category: str = "", score_max: int = 10, criteria: Iterable[str] = (),
-         templates_dir: Optional[Path] = None) -> Template:
+         templates_dir: Optional[Path] = None, weighted: bool = False) -> Template:
     """Load and instantiate the template for one kind of item.
 
     ``kind`` is "pairwise" or "single"; ``scale`` must fit it (``abc``/``five_level``/
     ``score_pair`` for pairwise, ``rating``/``rubric`` for single). Raises ConfigError for a
     mismatched scale, a missing file, or a template with wrong placeholders.
+
+    ``weighted`` uses the fragment ``verdict-<scale>-weighted.txt``: its ``instructions`` ask
+    for the verdict token alone, its ``system`` section (when present) replaces the body's
+    system prompt (which asks for reasoning first), its optional ``prefill`` opens the reply of
+    local judges (so the next token is the verdict), and it needs no ``followup``.
     """
     criteria = tuple(criteria)
     return _load_cached(kind, scale, reference, multi, category, score_max, criteria,
-                        search_dirs(templates_dir))
+                        search_dirs(templates_dir), weighted)
 
 
 def _load_cached(kind: str, scale: str, reference: bool, multi: bool, category: str,
-                 score_max: int, criteria: tuple[str, ...], dirs: tuple[Path, ...]) -> Template:
+                 score_max: int, criteria: tuple[str, ...], dirs: tuple[Path, ...],
+                 weighted: bool = False) -> Template:
     if kind == "pairwise" and scale not in PAIRWISE_SCALES:
         raise ConfigError(f"judge.scale '{scale}' does not fit pairwise judging; use one of "
                           f"{', '.join(PAIRWISE_SCALES)}")
@@ -159,16 +166,17 @@ def _load_cached(kind: str, scale: str, reference: bool, multi: bool, category: 
         path = _find(base, dirs)
     if path is None:
         raise ConfigError(f"no judge template '{base}.txt' in {', '.join(map(str, dirs))}")
-    frag_path = _find(f"verdict-{scale}", dirs)
+    frag_name = f"verdict-{scale}" + ("-weighted" if weighted else "")
+    frag_path = _find(frag_name, dirs)
     if frag_path is None:
-        raise ConfigError(f"no verdict template 'verdict-{scale}.txt' in "
+        raise ConfigError(f"no verdict template '{frag_name}.txt' in "
                           f"{', '.join(map(str, dirs))}")
     body = parse_sections(_load_text(path), str(path))
     frag = parse_sections(_load_text(frag_path), str(frag_path))
     for sec in ("system", "user"):
         if sec not in body:
             raise ConfigError(f"{path}: missing section '--- {sec}'")
-    for sec in ("instructions", "followup"):
+    for sec in ("instructions",) if weighted else ("instructions", "followup"):
         if sec not in frag:
             raise ConfigError(f"{frag_path}: missing section '--- {sec}'")
     used = set(_PLACEHOLDER.findall(body["system"] + body["user"]))
@@ -180,7 +188,9 @@ def _load_cached(kind: str, scale: str, reference: bool, multi: bool, category: 
     if need - used:
         raise ConfigError(f"{path}: missing placeholder(s) "
                           f"{', '.join('{{' + n + '}}' for n in sorted(need - used))}")
-    frag_used = set(_PLACEHOLDER.findall(frag["instructions"] + frag["followup"]))
+    frag.setdefault("followup", "")
+    frag_used = set(_PLACEHOLDER.findall(frag["instructions"] + frag["followup"] +
+                                         frag.get("system", "")))
     if frag_used - _ALLOWED_FRAGMENT:
         raise ConfigError(f"{frag_path}: unknown placeholder(s) "
                           f"{', '.join(sorted(frag_used - _ALLOWED_FRAGMENT))}")
@@ -188,11 +198,15 @@ def _load_cached(kind: str, scale: str, reference: bool, multi: bool, category: 
               "criteria_example": json.dumps({c: 4 for c in criteria}, ensure_ascii=False)}
     instructions = fill(frag["instructions"], static)
     followup = fill(frag["followup"], static)
-    system = fill(body["system"], {"verdict_format": instructions})
+    system = fill(frag["system"] if "system" in frag else body["system"],
+                  {**static, "verdict_format": instructions})
     user = fill(body["user"], {"verdict_format": instructions})
-    version = sha256_hex("\0".join([system, user, followup]))[:16]
+    prefill = frag.get("prefill", "").strip()
+    version = sha256_hex("\0".join([system, user, followup] + ([prefill] if prefill else [])))[:16]
+    if weighted:
+        name += "+weighted"
     return Template(name=name, scale=scale, system=system, user=user, followup=followup,
-                    version=version, files=(str(path), str(frag_path)))
+                    version=version, files=(str(path), str(frag_path)), prefill=prefill)
 
 
 def available(templates_dir: Optional[Path] = None) -> list[str]:

@@ -16,7 +16,12 @@ Replies are scripted by a callable on the request JSON (or a fixed value). It re
 
 - a ``str``: the assistant message content;
 - a ``dict``: ``{"content", "reasoning_content", "finish_reason", "prompt_tokens",
-  "completion_tokens"}`` (any subset), or a full response body under key ``"body"``;
+  "completion_tokens", "logprobs"}`` (any subset), or a full response body under key ``"body"``;
+  ``"logprobs"`` is the first output token's distribution as ``[(token, logprob), ...]``, most
+  likely first: when the request asks for ``logprobs`` the reply carries
+  ``choices[0].logprobs.content[0]`` with that token and its ``top_logprobs`` cut to the
+  request's ``top_logprobs`` (as OpenAI's API does); without the request, or without the key,
+  ``logprobs`` is null (an endpoint that does not support them);
 - a :class:`Fault`: what goes wrong with this reply.
 
 ``replies={"model-a": fn_or_str, ...}`` scripts per model (falling back to ``reply``).
@@ -235,11 +240,19 @@ class FakeOpenAI:
         prompt_chars = sum(len(str(m.get("content", ""))) for m in req.get("messages", []))
         usage_p = spec.get("prompt_tokens", max(1, prompt_chars // 4))
         usage_c = spec.get("completion_tokens", max(1, len(content or "") // 4))
+        logprobs = None
+        if spec.get("logprobs") and req.get("logprobs"):
+            top = [{"token": t, "logprob": float(lp), "bytes": list(t.encode("utf-8"))}
+                   for t, lp in spec["logprobs"]]
+            first = dict(top[0])
+            first["top_logprobs"] = top[:int(req.get("top_logprobs") or 0)]
+            logprobs = {"content": [first], "refusal": None}
         return {
             "id": "chatcmpl-fake", "object": "chat.completion", "created": int(time.time()),
             "model": req.get("model", ""),
             "choices": [{"index": 0, "message": message,
-                         "finish_reason": spec.get("finish_reason", "stop"), "logprobs": None}],
+                         "finish_reason": spec.get("finish_reason", "stop"),
+                         "logprobs": logprobs}],
             "usage": {"prompt_tokens": usage_p, "completion_tokens": usage_c,
                       "total_tokens": usage_p + usage_c},
         }

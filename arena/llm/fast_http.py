@@ -193,7 +193,7 @@ class FastHTTPProvider:
                             retryable=True) from None
         if not isinstance(data, dict):
             raise CallError(f"malformed reply: {str(data)[:200]!r}", retryable=True)
-        res = parse_completion(data)
+        res = parse_completion(data, request.score_tokens)
         res.latency_s = latency
         return res
 

@@ -11,7 +11,8 @@ type and HTTP status:
 
 Request mapping (``build_body``): ``max_new_tokens`` goes out as ``max_tokens``, or as
 ``max_completion_tokens`` for models that want it (o-series, gpt-5; ``max_tokens_param``
-overrides); ``top_k`` and ``repetition_penalty`` are not OpenAI parameters and go in the body
+overrides); a request with ``score_tokens`` (weighted verdicts) adds ``logprobs`` and
+``top_logprobs`` and its result carries ``token_probs``; ``top_k`` and ``repetition_penalty`` are not OpenAI parameters and go in the body
 only when set (vLLM and SGLang accept them); ``extra_body`` from the model entry is merged last.
 Reasoning text (``reasoning_content`` / ``reasoning`` fields, or a ``<think>`` block in the
 content) is kept apart from the answer.
@@ -25,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
+import math
 import time
 from typing import Any, Optional
 
@@ -34,6 +36,7 @@ from arena.llm.types import CallError, ChatRequest, ChatResult
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = {408, 409, 429}
+TOP_LOGPROBS = 20  # the most OpenAI's API returns per token
 
 
 def wants_max_completion_tokens(model: str) -> bool:
@@ -59,6 +62,10 @@ def build_body(req: ChatRequest, model: str, *, max_tokens_param: str = "auto",
         body["top_k"] = req.top_k
     if req.repetition_penalty is not None:
         body["repetition_penalty"] = req.repetition_penalty
+    if req.score_tokens:
+        # Weighted verdicts: the probabilities of the first output token's alternatives.
+        body["logprobs"] = True
+        body["top_logprobs"] = TOP_LOGPROBS
     body.update(extra_body or {})
     body.update(req.extra)
     return body
@@ -87,9 +94,35 @@ def parse_retry_after(headers: Any) -> Optional[float]:
         return max(0.0, when.timestamp() - time.time())
 
 
-def parse_completion(data: dict[str, Any]) -> ChatResult:
+def first_token_probs(choice: dict[str, Any], candidates: list[str]
+                      ) -> Optional[dict[str, float]]:
+    """Each candidate's probability as the first output token, from the choice's ``logprobs``
+    (the sampled token and its ``top_logprobs``; a token counts for a candidate when its text
+    without surrounding spaces is the candidate, so "A" and " A" add up). None when the reply
+    carries no logprobs (an endpoint that does not support them)."""
+    lp = choice.get("logprobs")
+    content = lp.get("content") if isinstance(lp, dict) else None
+    if not content or not isinstance(content[0], dict):
+        return None
+    first = content[0]
+    seen: dict[str, float] = {}
+    for alt in [first, *(first.get("top_logprobs") or [])]:
+        tok, value = alt.get("token"), alt.get("logprob")
+        if isinstance(tok, str) and isinstance(value, (int, float)) and tok not in seen:
+            seen[tok] = float(value)
+    probs = {c: 0.0 for c in candidates}
+    for tok, value in seen.items():
+        key = tok.strip()
+        if key in probs:
+            probs[key] += math.exp(value)
+    return probs
+
+
+def parse_completion(data: dict[str, Any], score_tokens: Optional[list[str]] = None
+                     ) -> ChatResult:
     """A chat-completion JSON body -> ChatResult. Raises CallError (retryable) when the body
-    is not a completion (no choices, no message)."""
+    is not a completion (no choices, no message). With ``score_tokens`` the result's
+    ``token_probs`` holds the candidates' first-token probabilities (``first_token_probs``)."""
     choices = data.get("choices") if isinstance(data, dict) else None
     if not choices or not isinstance(choices[0], dict) or "message" not in choices[0]:
         raise CallError("malformed reply: no choices[0].message", retryable=True)
@@ -110,7 +143,8 @@ def parse_completion(data: dict[str, Any]) -> ChatResult:
     usage = data.get("usage") or {}
     return ChatResult(text=answer, reasoning=reasoning, finish_reason=ch.get("finish_reason"),
                       prompt_tokens=usage.get("prompt_tokens"),
-                      completion_tokens=usage.get("completion_tokens"))
+                      completion_tokens=usage.get("completion_tokens"),
+                      token_probs=first_token_probs(ch, score_tokens) if score_tokens else None)
 
 
 class OpenAIProvider:
@@ -189,7 +223,7 @@ class OpenAIProvider:
         data = completion.model_dump() if hasattr(completion, "model_dump") else completion
         if not isinstance(data, dict):
             raise CallError(f"malformed reply: {str(data)[:200]!r}", retryable=True)
-        res = parse_completion(data)
+        res = parse_completion(data, request.score_tokens)
         res.latency_s = latency
         return res
 
@@ -205,7 +239,7 @@ class OpenAIProvider:
 
 # Parameters ``chat.completions.create`` takes by name; the rest travel in ``extra_body``.
 _CREATE_ARGS = {"model", "messages", "max_tokens", "max_completion_tokens", "temperature",
-                "top_p", "stop", "seed"}
+                "top_p", "stop", "seed", "logprobs", "top_logprobs"}
 
 
 def _message(exc: Any) -> str:

@@ -1,4 +1,6 @@
-"""A small progress bar with rate and ETA for long runs (stderr; quiet when disabled).
+"""A small progress bar with rate, tokens/s and ETA for long runs (stderr; quiet when disabled).
+
+``tick(tokens=k)`` counts generated tokens too, shown as tokens per second.
 
 On a terminal it redraws one line at most every ``interval`` seconds; otherwise (logs, CI) it
 logs a line every ``log_every`` seconds, so a long run still shows it is alive.
@@ -35,12 +37,14 @@ class Progress:
         self.interval = interval if self.tty else log_every
         self.done = 0
         self.failed = 0
+        self.tokens = 0  # generated tokens, when the caller counts them (tokens/s)
         self.start = time.monotonic()
         self._last = 0.0
         self._drawn = -1  # ``done`` at the last draw, so close() does not repeat it
 
-    def tick(self, n: int = 1, *, failed: bool = False) -> None:
+    def tick(self, n: int = 1, *, failed: bool = False, tokens: int = 0) -> None:
         self.done += n
+        self.tokens += tokens
         if failed:
             self.failed += n
         if not self.enabled:
@@ -60,8 +64,9 @@ class Progress:
         fill = int(width * self.done / self.total) if self.total else width
         bar = "#" * fill + "-" * (width - fill)
         fails = f" {self.failed} failed" if self.failed else ""
+        toks = f" {self.tokens / elapsed:.1f} tok/s" if self.tokens and elapsed > 0 else ""
         return (f"{self.desc} [{bar}] {self.done}/{self.total} {pct:3.0f}% "
-                f"{rate:.1f}/s elapsed {_fmt_s(elapsed)} eta {_fmt_s(eta)}{fails}")
+                f"{rate:.2f}/s{toks} elapsed {_fmt_s(elapsed)} eta {_fmt_s(eta)}{fails}")
 
     def _draw(self, now: float) -> None:
         self._drawn = self.done

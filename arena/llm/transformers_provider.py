@@ -1,4 +1,9 @@
-"""A local Hugging Face transformers model (hub id or local folder) as a provider.
+"""A local Hugging Face transformers model (hub id, local folder or packaged file) as a provider.
+
+- Where the weights come from is ``arena.llm.model_source`` (hub id, folder, or
+  ``package:<distribution>/<file>``); GGUF files are de-quantized once and cached
+  (``arena.llm.gguf_cache``). The last loaded model is kept for the next entry with the same
+  weights (a prompt variant, the judge) and dropped before a different one loads.
 
 - The model's chat template renders the messages (``chat_template`` in the model entry
   overrides it); a base model without one gets a plain ``System:/User:/Assistant:`` format.
@@ -11,6 +16,9 @@
   else the longest message) is cut, as LongBench does, and the result says ``truncated``.
 - ``<think>`` text is split from the answer; stop strings end generation and are cut off.
 - ``static_cache`` uses a static KV cache (much faster batched decoding on GPUs).
+- Requests with ``score_tokens`` (weighted verdicts) are not generated: one batched forward
+  pass reads the next-token distribution and the result's ``token_probs`` holds each
+  candidate's probability (see ``_score_locked``).
 
 Loading failures raise :class:`arena.errors.BackendUnavailable` saying what to set. Generation
 failures are :class:`arena.llm.types.CallError` (not retryable: the same input fails again).
@@ -20,12 +28,12 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import gc
 import logging
-import os
+import math
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Optional
 
 from arena.errors import BackendUnavailable
@@ -36,6 +44,8 @@ log = logging.getLogger(__name__)
 
 PLAIN_ROLES = {"system": "System", "user": "User", "assistant": "Assistant"}
 DEFAULT_WINDOW = 4096  # when neither the entry nor the model config names one
+GATHER_TURNS = 200  # event-loop turns a new batch waits, at most, for callers on their way
+GATHER_QUIET = 20  # ... and it starts once this many turns brought no new request
 
 
 def plain_prompt(messages: list[dict[str, str]]) -> str:
@@ -105,41 +115,21 @@ class TransformersProvider:
     # -- loading -------------------------------------------------------------------------------
     @classmethod
     def from_spec(cls, spec: Any) -> "TransformersProvider":
-        """Load ``spec.model`` (hub id or folder). Raises BackendUnavailable with what to set."""
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        """Load ``spec.model`` (hub id, folder or ``package:`` file, GGUF or not; see
+        ``arena.llm.model_source``). Raises BackendUnavailable saying what to set."""
+        from arena.llm.model_source import resolve
 
-        src = spec.model
-        if src.startswith((".", "/", "~")) and not Path(src).expanduser().is_dir():
-            raise BackendUnavailable(f"model {spec.name!r}: folder {src} does not exist; set "
-                                     f"model: to a folder holding config.json, the tokenizer "
-                                     f"and the weights, or to a hub id")
+        source = resolve(spec)  # BackendUnavailable: a missing package, folder or hub model
         device = pick_device(spec.device)
         dtype = pick_dtype(spec.dtype, device)
-        kw: dict[str, Any] = {"revision": spec.revision,
-                              "trust_remote_code": spec.trust_remote_code}
         t0 = time.perf_counter()
-        try:
-            tok = AutoTokenizer.from_pretrained(src, **kw)
-            model = AutoModelForCausalLM.from_pretrained(
-                src, dtype=dtype, device_map=spec.device_map, **kw)
-        except (OSError, ValueError, ImportError) as exc:
-            offline = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE")
-            hint = ("HF_HUB_OFFLINE is set, so only models already in the cache (HF_HOME) load"
-                    if offline else "a hub id needs internet access the first time (or the "
-                    "model already in the cache at HF_HOME)")
-            raise BackendUnavailable(
-                f"model {spec.name!r}: cannot load {src!r}: {str(exc).splitlines()[0]} - "
-                f"{hint}; or set model: to a local folder (e.g. one saved with "
-                f"`huggingface-cli download {src} --local-dir ...`); set trust_remote_code: "
-                f"true only for models you trust that need it") from None
-        if spec.device_map is None:
-            model = model.to(device)
-        model.eval()
+        tok, model, how = _load(spec, source, device, dtype)
+        tok = copy.copy(tok)  # this entry's chat template and padding side stay its own
         if spec.chat_template:
             tok.chat_template = spec.chat_template
         tok.padding_side = "left"
-        log.info("loaded %s (%s) on %s in %.1f s", spec.name, src, model.device,
-                 time.perf_counter() - t0)
+        log.info("loaded %s (%s) on %s in %.1f s%s", spec.name, source.describe(), model.device,
+                 time.perf_counter() - t0, how)
         return cls(spec.name, model, tok, batch_size=spec.batch_size,
                    max_input_tokens=spec.max_input_tokens, static_cache=spec.static_cache)
 
@@ -154,18 +144,20 @@ class TransformersProvider:
         return ids
 
     # -- prompts -------------------------------------------------------------------------------
-    def render(self, messages: list[dict[str, str]]) -> list[int]:
+    def render(self, messages: list[dict[str, str]], prefill: str = "") -> list[int]:
+        """Token ids of the prompt; ``prefill`` is appended after the assistant's turn opens."""
         tok = self.tokenizer
         if getattr(tok, "chat_template", None):
             text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-            return list(tok(text, add_special_tokens=False, verbose=False)["input_ids"])
-        return list(tok(plain_prompt(messages), verbose=False)["input_ids"])
+            return list(tok(text + prefill, add_special_tokens=False, verbose=False)["input_ids"])
+        prompt = plain_prompt(messages) + (" " + prefill if prefill else "")
+        return list(tok(prompt, verbose=False)["input_ids"])
 
     def prepare(self, req: ChatRequest) -> _Prepared:
         """Token ids for ``req``, cut in the middle of the long message when too long.
 
         Raises CallError when even an emptied long message leaves no room."""
-        ids = self.render(req.messages)
+        ids = self.render(req.messages, req.prefill)
         room = self.window - req.max_new_tokens
         if len(ids) <= room:
             return _Prepared(req, ids, False)
@@ -189,7 +181,7 @@ class TransformersProvider:
                                            skip_special_tokens=True))
             msgs = [dict(m) for m in req.messages]
             msgs[idx]["content"] = cut
-            ids = self.render(msgs)
+            ids = self.render(msgs, req.prefill)
             if len(ids) <= room:
                 return _Prepared(req, ids, True)
             excess += len(ids) - room
@@ -218,7 +210,8 @@ class TransformersProvider:
             gc.cache_implementation = "static"
         kw: dict[str, Any] = {"generation_config": gc}
         if req.stop:
-            kw.update(stop_strings=list(req.stop), tokenizer=self.tokenizer)
+            gc.stop_strings = list(req.stop)
+            kw["tokenizer"] = self.tokenizer
         return kw
 
     def _run(self, batch: list[_Prepared]) -> list[ChatResult]:
@@ -239,6 +232,8 @@ class TransformersProvider:
     def _run_locked(self, batch: list[_Prepared]) -> list[ChatResult]:
         import torch
 
+        if batch[0].req.score_tokens:
+            return self._score_locked(batch)
         pad = self.tokenizer.pad_token_id
         width = max(len(p.ids) for p in batch)
         input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
@@ -279,6 +274,91 @@ class TransformersProvider:
                           prompt_tokens=len(p.ids), completion_tokens=len(toks) + int(hit_eos),
                           latency_s=latency, truncated=p.truncated)
 
+    # -- weighted verdicts: next-token probabilities ----------------------------------------
+    def candidate_sequences(self, candidates: tuple[str, ...]) -> dict[str, list[tuple[int, ...]]]:
+        """The token sequences that spell each candidate at the start of the reply: its own
+        encoding, plus the space-prefixed one when that is a single token (" A")."""
+        out: dict[str, list[tuple[int, ...]]] = {}
+        for c in candidates:
+            seqs = [tuple(self.tokenizer.encode(c, add_special_tokens=False))]
+            spaced = tuple(self.tokenizer.encode(" " + c, add_special_tokens=False))
+            if len(spaced) == 1 and spaced not in seqs:
+                seqs.append(spaced)
+            out[c] = [s for s in seqs if s]
+        return out
+
+    def _next_logprobs(self, rows: list[list[int]]) -> Any:
+        """Log-softmax of the next token after each row (left-padded, one forward pass per
+        ``batch_size`` rows); a (len(rows), vocab) float32 tensor on the CPU."""
+        import torch
+
+        pad = self.tokenizer.pad_token_id
+        outs = []
+        for start in range(0, len(rows), self.batch_size):
+            chunk = rows[start:start + self.batch_size]
+            width = max(len(r) for r in chunk)
+            ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+            mask = torch.zeros((len(chunk), width), dtype=torch.long)
+            for i, r in enumerate(chunk):
+                ids[i, width - len(r):] = torch.tensor(r, dtype=torch.long)
+                mask[i, width - len(r):] = 1
+            # Left padding: positions count from each row's first real token, as generate() does.
+            pos = (mask.cumsum(-1) - 1).clamp(min=0)
+            dev = self.model.device
+            kw = {"input_ids": ids.to(dev), "attention_mask": mask.to(dev),
+                  "position_ids": pos.to(dev), "use_cache": False}
+            with torch.inference_mode():
+                try:
+                    logits = self.model(**kw, logits_to_keep=1).logits[:, -1, :]
+                except TypeError:  # an architecture without logits_to_keep
+                    logits = self.model(**kw).logits[:, -1, :]
+            outs.append(torch.log_softmax(logits.float(), dim=-1).cpu())
+        return torch.cat(outs, dim=0)
+
+    def _score_locked(self, batch: list[_Prepared]) -> list[ChatResult]:
+        """Probability that each reply starts with each ``score_tokens`` string.
+
+        A candidate spelled by one token needs only the prompt's next-token distribution; a
+        longer one ("10" as "1" "0") multiplies the conditional probabilities along its tokens
+        (one more forward pass per extra token), and a candidate whose tokens begin another
+        candidate's ("1" of "10") gives up the mass that continues into the longer one."""
+        candidates = tuple(batch[0].req.score_tokens)
+        seqs = self.candidate_sequences(candidates)
+        prefixes = sorted({s[:k] for ss in seqs.values() for s in ss for k in range(len(s))},
+                          key=lambda p: (len(p), p))
+        t0 = time.perf_counter()
+        rows = [p.ids + list(pre) for p in batch for pre in prefixes]
+        lp = self._next_logprobs(rows)
+        latency = time.perf_counter() - t0
+        index = {pre: j for j, pre in enumerate(prefixes)}
+        all_seqs = {s for ss in seqs.values() for s in ss}
+        results = []
+        for i, p in enumerate(batch):
+            base = i * len(prefixes)
+
+            def seq_prob(seq: tuple[int, ...]) -> float:
+                total = 0.0
+                for k, t in enumerate(seq):
+                    total += float(lp[base + index[seq[:k]], t])
+                return math.exp(total)
+
+            probs: dict[str, float] = {}
+            for c, ss in seqs.items():
+                value = 0.0
+                for s in ss:
+                    longer = [y for y in all_seqs if len(y) > len(s) and y[:len(s)] == s]
+                    # Only the nearest extensions: "100" is already inside "10"'s mass.
+                    nearest = [y for y in longer if not any(
+                        len(s) < len(w) < len(y) and y[:len(w)] == w for w in longer)]
+                    value += max(0.0, seq_prob(s) - sum(seq_prob(y) for y in nearest))
+                probs[c] = value
+            top = int(lp[base + index[()]].argmax())
+            results.append(ChatResult(
+                text=self.tokenizer.decode([top], skip_special_tokens=False),
+                finish_reason="score", prompt_tokens=len(p.ids), completion_tokens=0,
+                latency_s=latency, truncated=p.truncated, token_probs=probs))
+        return results
+
     def generate_batch(self, requests: list[ChatRequest]) -> list[ChatResult]:
         """Synchronous batched generation of ``requests`` (sorted by length, ``batch_size`` at
         a time, all with the first request's generation parameters); results in input order.
@@ -302,8 +382,7 @@ class TransformersProvider:
         return await fut
 
     async def _drain(self) -> None:
-        for _ in range(3):  # let every caller that is starting now join the first batch
-            await asyncio.sleep(0)
+        await self._gather()
         while self._pending:
             # Longest first: similar lengths pad little, and memory trouble shows up early.
             # Requests with different generation parameters never share a batch.
@@ -327,11 +406,73 @@ class TransformersProvider:
                 if not fut.done():
                     fut.set_result(res)
 
+    async def _gather(self) -> None:
+        """Let every caller that is on its way join the batch: callers woken by the previous
+        batch (a dialogue's next turn) pass through several awaits before they queue, so wait
+        until the queue has stopped growing for a few loop turns (bounded: at most
+        ``GATHER_TURNS`` turns, microseconds next to a forward pass)."""
+        quiet, seen = 0, len(self._pending)
+        for _ in range(GATHER_TURNS):
+            await asyncio.sleep(0)
+            if len(self._pending) == seen:
+                quiet += 1
+                if quiet >= GATHER_QUIET:
+                    return
+            else:
+                quiet, seen = 0, len(self._pending)
+
     async def aclose(self) -> None:
         # The model stays loaded for the next run; nothing holds a connection.
         return None
 
 
+# One loaded model is kept for the next entry of the same weights (two prompt variants of one
+# model, then the judge): loading another model drops it first, so at most one model is held
+# beyond the ones in use.
+_LAST: dict[tuple, tuple[Any, Any]] = {}
+
+
+def _load(spec: Any, source: Any, device: str, dtype: Any) -> tuple[Any, Any, str]:
+    """(tokenizer, model, note) for a resolved source; raises BackendUnavailable."""
+    key = (source.location, source.gguf_file, spec.revision, str(dtype), device,
+           spec.device_map, spec.trust_remote_code)
+    if key in _LAST:
+        tok, model = _LAST[key]
+        return tok, model, " (already loaded)"
+    _LAST.clear()
+    gc.collect()
+    try:
+        if source.gguf_file:
+            from arena.llm import gguf_cache
+
+            tok, model, cached = gguf_cache.load(source, dtype=dtype, device_map=spec.device_map,
+                                                 trust_remote_code=spec.trust_remote_code)
+            note = " from the de-quantized cache" if cached else " (de-quantized GGUF, cached)"
+        else:
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            kw: dict[str, Any] = {"revision": spec.revision,
+                                  "trust_remote_code": spec.trust_remote_code}
+            if source.local_files_only:
+                kw["local_files_only"] = True  # no hub: the cache, without minutes of retries
+            tok = AutoTokenizer.from_pretrained(source.location, **kw)
+            model = AutoModelForCausalLM.from_pretrained(
+                source.location, dtype=dtype, device_map=spec.device_map, **kw)
+            note = ""
+    except (OSError, ValueError, ImportError) as exc:
+        raise BackendUnavailable(
+            f"model {spec.name!r}: cannot load {source.describe()!r}: "
+            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; set model: to a "
+            f"local folder (e.g. one saved with `huggingface-cli download {spec.model} "
+            f"--local-dir ...`) or to package:<distribution>/<file>; set trust_remote_code: true "
+            f"only for models you trust that need it") from None
+    if spec.device_map is None:
+        model = model.to(device)
+    model.eval()
+    _LAST[key] = (tok, model)
+    return tok, model, note
+
+
 def _params_key(req: ChatRequest) -> tuple:
     return (req.max_new_tokens, req.temperature, req.top_p, req.top_k, tuple(req.stop),
-            req.seed, req.repetition_penalty, req.do_sample)
+            req.seed, req.repetition_penalty, req.do_sample, tuple(req.score_tokens))

@@ -36,6 +36,14 @@ class ChatRequest:
     # Index into ``messages`` of the message whose content may be cut in the middle when the
     # input does not fit a local model's window (the one holding a long document).
     truncatable: Optional[int] = None
+    # Weighted verdicts: when set, the caller wants the probability that the reply *starts*
+    # with each of these strings (e.g. "A", "B", "C"), not a sampled text. Local models read
+    # the next-token distribution; endpoints are asked for ``logprobs`` of one output token.
+    score_tokens: list[str] = field(default_factory=list)
+    # The start of the assistant's reply, written for the model (e.g. "Answer:" so the next
+    # token is the verdict). Local models continue from it; chat endpoints cannot be given it
+    # and ignore it (their prompt must ask for the verdict token first).
+    prefill: str = ""
 
     def estimated_prompt_tokens(self) -> int:
         """A cheap estimate (4 characters per token) used for budgets and TPM limits."""
@@ -55,6 +63,10 @@ class ChatResult:
     attempts: int = 1
     raw: Optional[dict[str, Any]] = None
     skipped: bool = False  # never sent: a budget cap stopped the run first (not a failure)
+    # For requests with ``score_tokens``: the probability of each of them (over the whole
+    # vocabulary, so they sum to at most 1; an endpoint's top_logprobs may leave some at 0).
+    # None when the backend returned no probabilities (an endpoint without logprobs).
+    token_probs: Optional[dict[str, float]] = None
 
     @property
     def ok(self) -> bool:

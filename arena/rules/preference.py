@@ -32,8 +32,16 @@ def normalise(p: float) -> float:
 
 
 def nearest_outcome(p: float) -> str:
-    """The discrete outcome nearest to a preference in [1, 2]: A below 1.5, B above, TIE at."""
-    return "TIE" if p == DRAW else "A" if p < DRAW else "B"
+    """The discrete outcome nearest to a preference in [1, 2]: A below 1.5, B above, TIE at
+    (within 1e-12: a computed 1.5 is a draw)."""
+    if math.isclose(p, DRAW, rel_tol=0.0, abs_tol=1e-12):
+        return "TIE"
+    return "A" if p < DRAW else "B"
+
+
+def mirror(p: float) -> float:
+    """The same preference seen from the other side (the two answers swapped)."""
+    return 3.0 - p
 
 
 def score_a(preference: np.ndarray) -> np.ndarray:
@@ -54,5 +62,5 @@ def for_model(preference: Optional[float], model_is_a: bool) -> Optional[float]:
     return 3.0 - preference if model_is_a else preference
 
 
-__all__ = ["DRAW", "LEGACY_DRAW", "normalise", "nearest_outcome", "score_a", "from_score_a",
-           "for_model"]
+__all__ = ["DRAW", "LEGACY_DRAW", "normalise", "nearest_outcome", "mirror", "score_a",
+           "from_score_a", "for_model"]

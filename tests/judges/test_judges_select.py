@@ -88,7 +88,8 @@ def test_local_transformers_judge_without_verdicts_stores_failed_rows(
     c = make_cfg(None, judges=[{"name": "tiny-judge", "backend": "transformers",
                                 "model": str(path), "dtype": "float32", "device": "cpu",
                                 "batch_size": 4,
-                                "generation": {"max_new_tokens": 8, "temperature": 0.0}}])
+                                "generation": {"max_new_tokens": 8, "temperature": 0.0}}],
+                 weighted=False)  # text verdicts (local judges default to weighted ones)
     [judge] = build_judge(c)
     report = run_reviews(filled, c, judge, limit=1, progress=False)
     # A random model writes no verdict: after one follow-up each item is a failed row.
