@@ -187,8 +187,9 @@ class ReviewReport:
         from arena.identity import judge_label
 
         s = (f"reviews by {judge_label(self.judge_id, self.fingerprint)}: {self.planned} items, "
-             f"{self.skipped} already stored, {self.judged} judged now, {self.failed} "
-             f"unparsable (stored as failed; --retry-failed judges them again)")
+             f"{self.skipped} already stored, {self.judged} judged now, {self.failed} failed")
+        if self.failed:
+            s += " (unparsable: stored as failed; --retry-failed judges them again)"
         if self.call_failures:
             s += f", {self.call_failures} calls failed (not judged; a rerun retries them)"
         if self.failures:
