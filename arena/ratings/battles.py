@@ -104,7 +104,7 @@ def build_battles(frame: VerdictFrame, policy: PositionPolicy | str = PositionPo
     notes = {"verdicts": len(frame), "both_bad_dropped": 0, "pairs_consistent": 0,
              "pairs_inconsistent": 0, "unpaired": 0}
     if policy == PositionPolicy.TIE_IF_INCONSISTENT:
-        idx_a, _partner, score, strong = _merge_orders(frame, both_bad, notes)
+        idx_a, _partner, score, strong, _agree = _merge_orders(frame, both_bad, notes)
     else:
         score = _score_of(frame.outcome, both_bad)
         keep = ~np.isnan(score)
@@ -122,9 +122,10 @@ def build_battles(frame: VerdictFrame, policy: PositionPolicy | str = PositionPo
 
 
 def _merge_orders(frame: VerdictFrame, both_bad: str, notes: dict[str, int]
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """MT-bench pairing: returns (row index giving the game's identity/time, the paired row,
-    score for that row's model_a, strong flag), ordered by that row.
+    score for that row's model_a, strong flag, agreement: 1 the orders agree, 0 they disagree,
+    -1 one order only), ordered by that row.
 
     Verdicts are grouped by (question, unordered pair, turn, judge, annotator, template) and
     split by which model was shown first (a verdict whose order is unknown sides with the
@@ -179,15 +180,46 @@ def _merge_orders(frame: VerdictFrame, both_bad: str, notes: dict[str, int]
     partner = np.concatenate([other, z])
     w_all = np.concatenate([w_pair, w_one])
     strong = np.concatenate([strong_pair, frame.strength[z] == 2])
+    agree = np.concatenate([same.astype(np.int8), np.full(z.size, -1, dtype=np.int8)])
     if both_bad == "drop":
         keep = w_all != -3
         notes["both_bad_dropped"] += int((~keep).sum())
-        rows_all, partner, w_all, strong = rows_all[keep], partner[keep], w_all[keep], \
-            strong[keep]
+        rows_all, partner, w_all, strong, agree = rows_all[keep], partner[keep], w_all[keep], \
+            strong[keep], agree[keep]
     score = np.where(w_all >= 0, (w_all == a[rows_all]).astype(np.float64), 0.5)
     ordr = np.argsort(rows_all, kind="stable")
     return (rows_all[ordr], partner[ordr], score[ordr].astype(np.float64),
-            strong[ordr].astype(bool))
+            strong[ordr].astype(bool), agree[ordr])
 
 
-__all__ = ["Battles", "build_battles"]
+@dataclass
+class OrderMerge:
+    """The games ``tie_if_inconsistent`` makes, one entry per game, with the rows behind
+    each (what the leaderboard merges, for views that show it per battle).
+
+    ``row``: the frame row that gives the game its identity (the later of its two orders);
+    ``partner``: the other order's row (``row`` itself when only one order was judged);
+    ``score``: the merged score of ``frame.model_a[row]`` (1 win, 0.5 tie, 0 loss);
+    ``agree``: 1 the two orders agree, 0 they disagree (the game became a tie), -1 one order.
+    """
+
+    row: np.ndarray
+    partner: np.ndarray
+    score: np.ndarray
+    agree: np.ndarray
+    notes: dict[str, int] = field(default_factory=dict)
+
+
+def merge_orders(frame: VerdictFrame, both_bad: Literal["tie", "drop"] = "tie") -> OrderMerge:
+    """The two orders of each battle merged exactly as ``build_battles`` merges them under
+    ``tie_if_inconsistent`` (same grouping, pairing and both-bad rule). Raises ValueError for
+    an unknown ``both_bad``."""
+    if both_bad not in ("tie", "drop"):
+        raise ValueError(f"both_bad must be 'tie' or 'drop', not {both_bad!r}")
+    notes = {"verdicts": len(frame), "both_bad_dropped": 0, "pairs_consistent": 0,
+             "pairs_inconsistent": 0, "unpaired": 0}
+    row, partner, score, _strong, agree = _merge_orders(frame, both_bad, notes)
+    return OrderMerge(row=row, partner=partner, score=score, agree=agree, notes=notes)
+
+
+__all__ = ["Battles", "build_battles", "OrderMerge", "merge_orders"]

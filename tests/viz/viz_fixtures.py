@@ -141,15 +141,15 @@ def fill(store: Store, *, seed: int = 7, n_questions: int = 12) -> Filled:
                               "supersedes_id": wrong}])
         out.superseded_id = int(wrong)
     # humans vs the LLM: battles with human verdicts where no human outcome equals an LLM one
-    import pandas as pd
-
-    from arena.viz import data
-    df = data.load_verdicts(store.engine)
-    ok = df[(df["parse_status"] == "ok") & df["battle_id"].notna()]
-    for bid, g in ok.groupby("battle_id"):
-        h = set(g.loc[g["judge_kind"] == "human", "outcome"])
-        llm = set(g.loc[g["judge_kind"] == "llm", "outcome"])
+    # (outcomes of one battle share its orientation here; the superseded row does not count)
+    final = [r for r in rows if r.get("parse_status", "ok") == "ok" and r.get("battle_id")
+             and r["judge_kind"] in ("human", "llm")]
+    final.append({**common, "outcome": "A"})
+    by_battle: dict[int, tuple[set, set]] = {}
+    for r in final:
+        h, llm = by_battle.setdefault(r["battle_id"], (set(), set()))
+        (h if r["judge_kind"] == "human" else llm).add(r["outcome"])
+    for bid_, (h, llm) in by_battle.items():
         if h and llm and not (h & llm):
-            out.human_llm_split_battles.add(int(bid))
-    assert isinstance(df, pd.DataFrame)
+            out.human_llm_split_battles.add(int(bid_))
     return out
