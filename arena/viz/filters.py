@@ -305,7 +305,7 @@ def filter_battles(index: BattleIndex, f: BattleFilter) -> pd.DataFrame:
         keep = vote_mask(v, f.judge).to_numpy()
         if f.outcomes:
             codes = [OUTCOMES.index(o) for o in f.outcomes if o in OUTCOMES]
-            keep &= np.isin(v["outcome"].to_numpy(), codes)
+            keep = keep & np.isin(v["outcome"].to_numpy(), codes)
         m &= t["battle"].isin(set(v["battle"].to_numpy()[keep].tolist())).to_numpy()
     return t[m]
 

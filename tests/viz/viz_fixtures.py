@@ -1,15 +1,17 @@
-"""Stores filled for the battle browser's tests, written through the project's ingest API.
+"""Stores and files for the battle browser's tests, written through the project's ingest API.
 
-``viz_store`` holds 4 models, 12 questions in 3 categories, every pair battled on every
-question, an LLM judge in both orders (some orders disagree), two human annotators on some
-battles (some disagree with each other and with the LLM), one failed judgment, dry-run
-verdicts, a corrected (superseded) verdict, single-mode scores, and an answer made of HTML and
-script.
+``fill``: 4 models, 12 questions in 3 categories, every pair battled on every question, an LLM
+judge in both orders (some orders disagree), two human annotators on some battles (some
+disagree with each other and with the LLM), one failed judgment, dry-run verdicts, a corrected
+(superseded) verdict, single-mode scores, and an answer made of HTML and script.
+``write_review_files`` / ``write_paired_review``: evalscope review files (written here; the
+shipped samples are references only).
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,3 +155,68 @@ def fill(store: Store, *, seed: int = 7, n_questions: int = 12) -> Filled:
         if h and llm and not (h & llm):
             out.human_llm_split_battles.add(int(bid_))
     return out
+
+
+def write_review_files(folder: Path) -> tuple[Path, Path]:
+    """An evalscope-shaped battle file (one row per battle) and a category mapping."""
+    lines = [
+        {"model_a": "m1", "model_b": "m2", "scores": [8.0, 6.0], "win": "model_a",
+         "question_id": 1, "category": "algebra", "question": "What is 2+2?",
+         "output_a": "4", "output_b": "5"},
+        {"model_a": "m1", "model_b": "m2", "scores": [5.0, 9.0], "win": "model_b",
+         "question_id": 2, "category": "poetry", "question": "Write a haiku.",
+         "output_a": "roses", "output_b": "<script>alert(1)</script>an old pond"},
+        {"model_a": "m2", "model_b": "m3", "scores": [7.0, 7.0], "win": "tie",
+         "question_id": 3, "category": "algebra", "question": "Solve x+1=3.",
+         "output_a": "x=2", "output_b": "x = 2"},
+        {"model_a": "m1", "model_b": "m3", "win_1": "model_a", "win_2": "model_b",
+         "question_id": 4, "category": "chat", "question": "Hello?",
+         "output_a": "Hi", "output_b": "Hello", "review_text_1": "Both fine.",
+         "review_text_2": "Hello is warmer."},
+        {"model_a": "m1", "model_b": "m3", "win": "??", "question_id": 5,
+         "category": "chat", "question": "Bye?", "output_a": "bye", "output_b": "ciao"},
+    ]
+    review = folder / "battle.jsonl"
+    review.write_text("\n".join(json.dumps(x) for x in lines) + "\n", encoding="utf-8")
+    cats = folder / "category_mapping.yaml"
+    cats.write_text("Maths: [algebra]\nWriting: ['poetry']\nOther: ['*']\n", encoding="utf-8")
+    return review, cats
+
+
+PAIRED_OUTPUTS = {
+    ("1", "m1"): "Paris is the capital.", ("1", "m2"): "It is Lyon.",
+    ("2", "m1"): "Delivery at the door", ("2", "m2"): "Deliver goods to the door",
+    ("3", "m1"): "Seven.", ("3", "m2"): "Seven, said the zebra.",
+    ("4", "m1"): "A long answer about rivers.", ("4", "m2"): "Short.",
+    ("5", "m1"): "Hi there", ("5", "m3"): "Hello friend",
+}
+
+
+def write_paired_review(folder: Path) -> tuple[Path, dict[str, set[str]]]:
+    """Questions 1-4 twice (swapped rows, each with its ``win``), question 5 as one
+    ``win_1``/``win_2`` record. Questions 2 and 4 are inconsistent (the position won both
+    times), 1 and 3 consistent, 5 consistent. ``facts``: question ids by property."""
+    def row(q: str, a: str, b: str, win: str, cat: str) -> dict:
+        return {"model_a": a, "model_b": b, "scores": [7.0, 8.0], "win": win, "anony": True,
+                "tstamp": 1688612110.0 + int(q) + (0.5 if a == "m2" else 0),
+                "language": "NA", "question_id": int(q), "category": cat,
+                "question": f"Question {q}?", "output_a": PAIRED_OUTPUTS[(q, a)],
+                "output_b": PAIRED_OUTPUTS[(q, b)], "review_text": f"review of {q} {a}-{b}"}
+
+    lines = [
+        row("1", "m1", "m2", "model_a", "knowledge"), row("1", "m2", "m1", "model_b", "knowledge"),
+        row("2", "m1", "m2", "model_b", "translation"),
+        row("2", "m2", "m1", "model_b", "translation"),  # second shown wins twice
+        row("3", "m1", "m2", "tie", "maths"), row("3", "m2", "m1", "tie", "maths"),
+        row("4", "m1", "m2", "model_a", "writing"),
+        row("4", "m2", "m1", "model_a", "writing"),  # first shown wins twice
+        {"model_a": "m1", "model_b": "m3", "win_1": "model_b", "win_2": "model_b",
+         "question_id": 5, "category": "chat", "question": "Question 5?",
+         "output_a": PAIRED_OUTPUTS[("5", "m1")], "output_b": PAIRED_OUTPUTS[("5", "m3")],
+         "review_text_1": "m3 is friendlier.", "review_text_2": "m3 again."},
+    ]
+    path = folder / "battle_both_orders.jsonl"
+    path.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n",
+                    encoding="utf-8")
+    return path, {"inconsistent": {"review/2", "review/4"},
+                  "consistent": {"review/1", "review/3", "review/5"}}

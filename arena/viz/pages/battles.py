@@ -23,7 +23,7 @@ from arena.viz.render import plain
 
 LIST_LIMIT = 2000  # rows drawn in the table and offered in the picker
 PICK = "b_pick"
-LIST_COLUMNS = ["battle", "category", "question", "model_a", "model_b", "outcomes",
+LIST_COLUMNS = ["battle", "category", "question_id", "question", "model_a", "model_b", "outcomes",
                 "verdicts", "counted", "failed", *DISAGREEMENTS]
 
 
@@ -62,9 +62,9 @@ def render(ctx: Context) -> None:
                + (f"; the first {LIST_LIMIT} are listed" if len(shown) > LIST_LIMIT else "")
                + "; click a row to open its battle.")
     head = shown.head(LIST_LIMIT)
-    st.session_state["b_list_ids"] = [int(b) for b in head["battle"]]
-    st.dataframe(head[LIST_COLUMNS], hide_index=True, width="stretch", height=300,
-                 key="b_list", on_select=_on_row, selection_mode="single-row")
+    event = st.dataframe(head[LIST_COLUMNS], hide_index=True, width="stretch", height=300,
+                         key="b_list", on_select="rerun", selection_mode="single-row")
+    _open_clicked_row(event, [int(b) for b in head["battle"]])
     current = _current(ctx, index, ids)
     _picker(head, ids, current)
     if current is None:
@@ -102,10 +102,13 @@ def _hits(ctx: Context, index: BattleIndex, query: str) -> frozenset[int]:
     return frozenset(found)
 
 
-def _on_row() -> None:
-    rows = st.session_state.get("b_list", {}).get("selection", {}).get("rows", [])
-    ids = st.session_state.get("b_list_ids", [])
-    if rows and 0 <= rows[0] < len(ids):
+def _open_clicked_row(event: Any, ids: list[int]) -> None:
+    """A newly clicked row of the list opens its battle (a selection already acted on is
+    left alone, so Previous / Next and the picker keep working after a click)."""
+    rows = list(event.selection.rows) if event is not None else []
+    seen = st.session_state.get("b_list_seen")
+    st.session_state["b_list_seen"] = rows
+    if rows and rows != seen and 0 <= rows[0] < len(ids):
         st.session_state[PICK] = ids[rows[0]]
 
 

@@ -149,9 +149,10 @@ def _browser(ctx: Context) -> None:
                + (f"; the first {LIST_LIMIT} are listed" if len(shown) > LIST_LIMIT else "")
                + "; click a row to open it.")
     head = shown.head(LIST_LIMIT)
-    st.session_state["s_list_ids"] = [int(i) for i in head["id"]]
-    st.dataframe(head.drop(columns=["question_id"]), hide_index=True, width="stretch",
-                 height=300, key="s_list", on_select=_on_row, selection_mode="single-row")
+    event = st.dataframe(head.drop(columns=["question_id"]), hide_index=True, width="stretch",
+                         height=300, key="s_list", on_select="rerun",
+                         selection_mode="single-row")
+    _open_clicked_row(event, [int(i) for i in head["id"]])
     ids = [int(i) for i in shown["id"]]
     if "s_pick" not in st.session_state:
         raw = st.query_params.get("verdict")
@@ -171,10 +172,12 @@ def _browser(ctx: Context) -> None:
     _draw(detail, rows[rows["id"] == pick].iloc[0], ctx.render)
 
 
-def _on_row() -> None:
-    rows = st.session_state["s_list"]["selection"]["rows"]
-    ids = st.session_state.get("s_list_ids", [])
-    if rows and 0 <= rows[0] < len(ids):
+def _open_clicked_row(event: Any, ids: list[int]) -> None:
+    """A newly clicked row opens its verdict (see the Battles page)."""
+    rows = list(event.selection.rows) if event is not None else []
+    seen = st.session_state.get("s_list_seen")
+    st.session_state["s_list_seen"] = rows
+    if rows and rows != seen and 0 <= rows[0] < len(ids):
         st.session_state["s_pick"] = ids[rows[0]]
 
 
