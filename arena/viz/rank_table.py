@@ -11,6 +11,7 @@ Pure, no Streamlit.
 
 from __future__ import annotations
 
+import html
 import math
 from typing import Optional
 
@@ -77,4 +78,59 @@ def category_rank_table(boards: dict[str, Leaderboard], *, min_battles: int = 0,
     return out
 
 
-__all__ = ["category_rank_table", "ci_text", "style_ranks", "RANK_RULE", "OVERALL"]
+TABLE_CLASS = "arena-rank"
+# Compact: two narrow columns per category under one header, so every column shows at
+# 1400 px with the sidebar open (a grid of 18 named columns needs ~1500 px).
+TABLE_STYLE = f"""<style>
+.{TABLE_CLASS}-wrap {{ overflow-x: auto; max-width: 100%; }}
+table.{TABLE_CLASS} {{ border-collapse: collapse; font-size: 0.85rem; width: auto; }}
+table.{TABLE_CLASS} th, table.{TABLE_CLASS} td {{ padding: 3px 6px; border-bottom: 1px solid
+  rgba(49, 51, 63, 0.1); white-space: nowrap; }}
+table.{TABLE_CLASS} th.cat {{ white-space: normal; max-width: 6.5rem; text-align: center;
+  border-left: 1px solid rgba(49, 51, 63, 0.15); }}
+table.{TABLE_CLASS} td.num, table.{TABLE_CLASS} th.num {{ text-align: right; }}
+table.{TABLE_CLASS} td.rank {{ border-left: 1px solid rgba(49, 51, 63, 0.15); }}
+table.{TABLE_CLASS} td.sc {{ color: rgba(49, 51, 63, 0.6); }}
+table.{TABLE_CLASS} td.top {{ font-weight: 600; }}
+table.{TABLE_CLASS} td.model {{ max-width: 14rem; overflow: hidden; text-overflow: ellipsis; }}
+</style>"""
+
+
+def rank_table_html(table: pd.DataFrame, boards: list[str], *, ci_label: str = "95% CI",
+                    style: bool = True) -> str:
+    """``category_rank_table``'s frame as a compact HTML table: per board a header cell over
+    its rank and (with ``style``) SC columns. Every name is escaped (plain text)."""
+    e = html.escape
+    span = 2 if style else 1
+    head1 = ['<th rowspan="2">model</th>', '<th rowspan="2" class="num">rating</th>',
+             f'<th rowspan="2" class="num">{e(ci_label)}</th>',
+             '<th rowspan="2" class="num">battles</th>']
+    head1 += [f'<th class="cat" colspan="{span}" title="{e(b)}">{e(b)}</th>' for b in boards]
+    head2 = [("<th class=\"num\">rank</th><th class=\"num\" title=\"style-controlled\">SC</th>"
+              if style else "<th class=\"num\">rank</th>") for _ in boards]
+    rows = []
+    for _, r in table.iterrows():
+        cells = [f'<td class="model" title="{e(str(r["model"]))}">{e(str(r["model"]))}</td>',
+                 f'<td class="num">{_fmt(r["rating"], ".1f")}</td>',
+                 f'<td class="num">{e(str(r[ci_label] if ci_label in r else r["95% CI"]))}</td>',
+                 f'<td class="num">{_fmt(r["battles"], "d")}</td>']
+        for b in boards:
+            rank = r[b]
+            top = " top" if not pd.isna(rank) and int(rank) == 1 else ""
+            cells.append(f'<td class="num rank{top}">{_fmt(rank, "d")}</td>')
+            if style:
+                cells.append(f'<td class="num sc">{_fmt(r[f"{b} SC"], "d")}</td>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    return (f'{TABLE_STYLE}<div class="{TABLE_CLASS}-wrap"><table class="{TABLE_CLASS}">'
+            f'<thead><tr>{"".join(head1)}</tr><tr>{"".join(head2)}</tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table></div>')
+
+
+def _fmt(v: object, spec: str) -> str:
+    if v is None or (not isinstance(v, str) and pd.isna(v)):
+        return ""
+    return format(int(v) if spec == "d" else float(v), spec)
+
+
+__all__ = ["category_rank_table", "rank_table_html", "ci_text", "style_ranks", "RANK_RULE",
+           "OVERALL"]

@@ -19,6 +19,7 @@ Everything shown comes from models, judges or files, so none of it is trusted:
 from __future__ import annotations
 
 import html
+import re
 import string
 
 from annotate.render import markdown as _sanitised_markdown  # THE sanitiser (one import site)
@@ -28,7 +29,8 @@ MD_CLASS = "arena-md"
 # Scoped to the sanitised blocks and the battle page's columns; injected once per page.
 STYLE = f"""<style>
 .{MD_CLASS} {{ overflow-wrap: anywhere; max-width: 100%; }}
-.{MD_CLASS} pre {{ overflow-x: auto; max-width: 100%; white-space: pre; }}
+.{MD_CLASS} pre {{ overflow-x: auto; max-width: 100%; white-space: pre; padding: 0.6rem 0.8rem;
+  background: rgba(127, 127, 127, 0.08); border-radius: 0.4rem; }}
 .{MD_CLASS} pre code {{ white-space: pre; word-break: normal; overflow-wrap: normal; }}
 .{MD_CLASS} table {{ display: block; overflow-x: auto; max-width: 100%; }}
 .{MD_CLASS} a {{ word-break: break-all; }}
@@ -37,6 +39,8 @@ div[data-testid="stColumn"] pre {{ overflow-x: auto; max-width: 100%; }}
 </style>"""
 
 _MD_PUNCT = frozenset(string.punctuation)
+WJ = "\u2060"  # WORD JOINER: invisible, keeps GFM from autolinking a name (see ``plain``)
+_WWW = re.compile(r"www(?=\.)", re.IGNORECASE)
 
 
 def markdown_to_safe_html(text: str | None) -> str:
@@ -51,11 +55,16 @@ def markdown_to_safe_html(text: str | None) -> str:
 
 def plain(name: object) -> str:
     """``name`` escaped for a Streamlit markdown string (header, caption, label), so it shows
-    as the exact characters: every ASCII punctuation mark gets a backslash (CommonMark's
-    escape, which also disarms Streamlit's ``:color[...]`` directives, emoji shortcodes and
-    ``$`` maths), and line breaks become spaces (a name is one line)."""
+    as the exact characters: every ASCII punctuation mark becomes a numeric character
+    reference (``&#58;``), which markdown shows as that character and never reads as syntax:
+    no emphasis, link, heading, ``:color[...]`` directive, emoji shortcode or ``$`` maths.
+    GFM's bare-URL and e-mail autolinks are found in the decoded text, so an invisible WORD
+    JOINER (U+2060) follows every ``:`` and ``@`` and splits ``www.``: no name becomes a
+    link. Line breaks become spaces (a name is one line)."""
     s = " ".join(str(name).split()) if name is not None else ""
-    return "".join("\\" + ch if ch in _MD_PUNCT else ch for ch in s)
+    s = _WWW.sub("www" + WJ, s)
+    return "".join(f"&#{ord(ch)};" + (WJ if ch in ":@" else "") if ch in _MD_PUNCT else ch
+                   for ch in s)
 
 
 def chart_text(name: object) -> str:

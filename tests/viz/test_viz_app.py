@@ -19,6 +19,7 @@ from arena.ratings.bt import rank_by_ci
 from arena.ratings.selection import Selection, load_verdicts
 from arena.store import Store
 from arena.viz import timing
+from arena.viz.render import plain
 from viz_fixtures import VIZ, XSS, Filled
 
 PAGES = ["leaderboard", "categories", "matrices", "battles", "single", "judges", "length"]
@@ -99,7 +100,7 @@ def test_leaderboard_without_config_is_one_board_per_judge(viz_store: Filled, st
     frame = frame_of(store)
     groups = judge_groups(frame)
     assert list(groups) == ["llm:judge-x", "human annotators"]
-    assert [s.value for s in at.subheader] == ["Judge llm\\:judge\\-x",
+    assert [s.value for s in at.subheader] == [f"Judge {plain('llm:judge-x')}",
                                                "Judge human annotators"]
     assert any("one board per judge fingerprint" in t for t in texts(at))
     for shown, (name, mask) in zip(at.dataframe, groups.items()):
@@ -488,7 +489,8 @@ def test_rerun_reuses_caches_until_a_verdict_is_appended(viz_store: Filled, stor
                              if a == "alpha"])
     at.run()
     after = at.dataframe[0].value  # llm:judge-x's board first; judge-y has its own
-    assert [s.value for s in at.subheader] == ["Judge llm\\:judge\\-x", "Judge llm\\:judge\\-y"]
+    assert [s.value for s in at.subheader] == [f"Judge {plain('llm:judge-x')}",
+                                               f"Judge {plain('llm:judge-y')}"]
     assert at.dataframe[0].value.equals(before)
     assert set(at.dataframe[1].value["model"]) == {"alpha", "beta", "gamma", "delta"}
     assert after is not None

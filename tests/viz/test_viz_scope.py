@@ -152,7 +152,7 @@ def test_without_a_config_one_board_per_judge_fingerprint(
     at = app(monkeypatch, [], page="leaderboard")
     assert problems(at) == []
     heads = [s.value for s in at.subheader]
-    assert len(heads) == 2 and all(h.startswith("Judge llm\\:judge\\#") for h in heads)
+    assert len(heads) == 2 and all(h.startswith(f"Judge {plain('llm:judge#')}") for h in heads)
     assert heads[0] != heads[1]  # one name, two fingerprints: two boards
     assert any("one board per judge fingerprint" in c.value for c in at.caption)
     hot = build_boards(store, load_config(runs["hot"]).config)[0]["all"]

@@ -220,3 +220,86 @@ def write_paired_review(folder: Path) -> tuple[Path, dict[str, set[str]]]:
                     encoding="utf-8")
     return path, {"inconsistent": {"review/2", "review/4"},
                   "consistent": {"review/1", "review/3", "review/5"}}
+
+
+EVIL_MODEL = "[evil](http://198.51.100.7/x)"
+EVIL_CATEGORY = "**stem** [cat](http://198.51.100.7/c)"
+REMOTE_IMAGE = "http://198.51.100.7/pixel.png"
+BROWSER_MODELS = ["alpha-7b", "beta-13b", "gamma-70b", "delta-3b", "epsilon-1b", EVIL_MODEL]
+BROWSER_CATEGORIES = ["math", "coding", "writing", "reasoning", "roleplay", EVIL_CATEGORY]
+LONG_CODE = "```python\nprint('" + "x" * 400 + "')\n```"
+
+
+@dataclass
+class BrowserFilled:
+    url: str
+    image_battle: int = 0  # a battle whose model_a answer holds a remote image and long code
+    evil_battle: int = 0  # a battle of the model named like a markdown link
+
+
+def fill_browser(store: Store, *, n_questions: int = 24, seed: int = 3) -> BrowserFilled:
+    """6 models (one named like a markdown link), 6 categories (one with markdown), an LLM
+    judge in both orders (a position bias on close pairs), single-mode scores; the answers
+    of question 0 hold a remote image, raw HTML with one, and a very long code line."""
+    rng = random.Random(seed)
+    skill = {m: s for m, s in zip(BROWSER_MODELS, [2.0, 1.2, 3.0, 0.4, -0.5, 0.8])}
+    out = BrowserFilled(url=store.url)
+    with store.begin() as conn:
+        add_questions(conn, [QuestionRecord(
+            turns=[f"Question {i}: how would you explain topic {i} to a student?"],
+            local_id=str(i), category=BROWSER_CATEGORIES[i % len(BROWSER_CATEGORIES)])
+            for i in range(n_questions)], "b")
+        ensure_models(conn, {m: {} for m in BROWSER_MODELS})
+        answers = []
+        for i in range(n_questions):
+            for m in BROWSER_MODELS:
+                # (no model name inside the text: names must be the only place it appears)
+                text = f"Model {BROWSER_MODELS.index(m) + 1} explains topic {i}. " + \
+                    "More detail. " * rng.randint(2, 30)
+                if i == 0 and m == "alpha-7b":
+                    text = (f"Here is a chart: ![chart]({REMOTE_IMAGE})\n\n"
+                            f'<img src="{REMOTE_IMAGE}?raw=1">\n\n{LONG_CODE}\n\nDone.')
+                answers.append(AnswerRecord(question_id=f"b/{i}", model=m, turns=[text]))
+        add_answers(conn, answers)
+        pairs = list(itertools.combinations(sorted(BROWSER_MODELS), 2))
+        insert_ignore(conn, Battle.__table__, [
+            {"question_id": f"b/{i}", "model_a": a, "model_b": b}
+            for i in range(n_questions) for a, b in pairs], ["question_id", "model_a", "model_b"])
+        bids = {(q, a, b): bid for bid, q, a, b in conn.execute(
+            select(Battle.id, Battle.question_id, Battle.model_a, Battle.model_b))}
+        ans = {(q, m): aid for aid, q, m in conn.execute(
+            select(Answer.id, Answer.question_id, Answer.model))}
+        rows = []
+        for i in range(n_questions):
+            q = f"b/{i}"
+            for a, b in pairs:
+                gap = skill[a] - skill[b]
+                for first in ("A", "B"):
+                    if (abs(gap) < 0.9 and rng.random() < 0.5) or \
+                            (i == 0 and {a, b} == {"alpha-7b", "gamma-70b"}):
+                        o = first  # position bias: the answer shown first wins
+                    else:
+                        p = 1 / (1 + 10 ** (-gap / 1.5))
+                        o = "A" if rng.random() < p else "B"
+                    rows.append({"mode": "pairwise-all", "battle_id": bids[(q, a, b)],
+                                 "question_id": q, "model_a": a, "model_b": b,
+                                 "answer_a_id": ans[(q, a)], "answer_b_id": ans[(q, b)],
+                                 "first": first, "judge_kind": "llm", "judge_id": "judge-x",
+                                 "template_version": "v1", "outcome": o,
+                                 "rationale": "The answer shown **"
+                                              + ("first" if o == first else "second")
+                                              + "** is clearer.", "raw_output": f"[[{o}]]"})
+            for m in BROWSER_MODELS:
+                rows.append({"mode": "single", "answer_id": ans[(q, m)], "question_id": q,
+                             "model_a": m, "judge_kind": "llm", "judge_id": "judge-x",
+                             "template_version": "v1",
+                             "score_a": round(min(10, max(1, 6 + skill[m] + rng.gauss(0, 1))),
+                                              1), "rationale": "Scored.", "raw_output": "ok"})
+        keys = sorted({k for r in rows for k in r})
+        add_judgments(conn, [{k: r.get(k, 'ok' if k == 'parse_status' else None) for k in keys}
+                             for r in rows])
+        lo, hi = sorted(["alpha-7b", "gamma-70b"])
+        out.image_battle = bids[("b/0", lo, hi)]
+        lo, hi = sorted(["alpha-7b", EVIL_MODEL])
+        out.evil_battle = bids[("b/1", lo, hi)]
+    return out

@@ -13,7 +13,7 @@ import streamlit as st
 from arena.viz import ratings_view
 from arena.viz.context import Context
 from arena.viz.filters import ALL
-from arena.viz.rank_table import OVERALL, RANK_RULE, category_rank_table
+from arena.viz.rank_table import OVERALL, RANK_RULE, category_rank_table, rank_table_html
 from arena.viz.render import plain
 
 MIN_BATTLES_PARAM = "min_battles"
@@ -57,19 +57,11 @@ def render(ctx: Context) -> None:
         table = category_rank_table(boards, min_battles=min_battles)
         ci = f"{s.ci_level:.0%} CI"
         table = table.rename(columns={"95% CI": ci})
-        config = {"model": st.column_config.TextColumn("model", width="medium",
-                                                       pinned=True),
-                  "rating": st.column_config.NumberColumn("rating", format="%.1f",
-                                                          width="small"),
-                  ci: st.column_config.TextColumn(ci, width="small"),
-                  "battles": st.column_config.NumberColumn("battles", width="small")}
-        for name in boards:
-            config[name] = st.column_config.NumberColumn(
-                name, width="small", help=f"rank (UB) in {name}")
-            config[f"{name} SC"] = st.column_config.NumberColumn(
-                f"{name} SC", width="small", help=f"style-controlled rank (UB) in {name}")
-        st.dataframe(table, hide_index=True, column_config=config, width="stretch",
-                     key=f"c_table_{group}" if group else "c_table")
+        st.html(rank_table_html(table, list(boards), ci_label=ci))
         st.caption(RANK_RULE + f" Ratings: Bradley-Terry, Elo scale, to one decimal; "
-                   f"{s.ci_level:.0%} bootstrap CIs over {s.rounds} rounds.")
+                   f"{s.ci_level:.0%} bootstrap CIs over {s.rounds} rounds (+ above, − below "
+                   f"the rating).")
+        with st.expander("The same table, sortable"):
+            st.dataframe(table, hide_index=True, width="stretch",
+                         key=f"c_table_{group}" if group else "c_table")
     st.caption(plain(ratings_view.scope_caption(ctx, len(groups))))
