@@ -31,7 +31,8 @@ from arena.identity import judge_label
 from arena.ratings.selection import OUTCOME_NAMES
 from arena.store import Store
 from arena.store.annotation_schema import User
-from arena.store.schema import Answer, Battle, Document, Judgment, Question, Reference
+from arena.store.schema import (Answer, Battle, Document, Judgment, ModelRow, Question,
+                                Reference)
 
 log = logging.getLogger(__name__)
 
@@ -106,8 +107,11 @@ def store_summary(engine: Engine) -> dict[str, Any]:
                                      single, func.count(), func.count(J.supersedes_id))
                               .group_by(J.judge_kind, J.judge_id, J.fingerprint,
                                         J.parse_status, single)).all()
-        models = sorted(set(conn.execute(select(J.model_a).distinct()).scalars()) |
-                        {m for m in conn.execute(select(J.model_b).distinct()).scalars() if m})
+        # the models table names every model the ingest API stored (cheap); judgments are
+        # read only when it is empty (a store filled some other way)
+        models = sorted(conn.execute(select(ModelRow.name)).scalars()) or sorted(
+            set(conn.execute(select(J.model_a).distinct()).scalars()) |
+            {m for m in conn.execute(select(J.model_b).distinct()).scalars() if m})
     counts: dict[tuple[str, str], int] = {}
     judges: set[tuple[str, str]] = set()
     for kind, jid, fp, status, _single, n, _sup in groups:

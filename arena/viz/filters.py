@@ -86,6 +86,7 @@ class BattleIndex:
     table: pd.DataFrame
     votes: pd.DataFrame
     alias: dict[int, int] = field(default_factory=dict)
+    questions: dict[str, str] = field(default_factory=dict)  # question id -> text
 
     def key_of(self, battle: int) -> Optional[tuple[str, str, str]]:
         if battle not in self.table.index:
@@ -201,23 +202,20 @@ def build_index(frame: VerdictFrame, left_out: pd.DataFrame, *, both_bad: str = 
     })
     tally = np.bincount(g * 5 + np.clip(outcome, 0, 4), minlength=G * 5).reshape(G, 5)
     first_row = np.unique(g, return_index=True)[1]  # the first listed row of each battle
-    qnames = [qv.names[i] for i in q[first_row]]
-    groups = groups or {}
-    cats = [cv.names[i] for i in category[first_row]]
-    texts = questions or {}
+    # categorical columns: no Python loop over battles (previews are made for shown rows)
+    names = lambda codes, vocab: pd.Categorical.from_codes(codes, vocab.names)  # noqa: E731
+    raw_cat = names(category[first_row], cv)
     table = pd.DataFrame({
         "battle": bid,
-        "category": [groups.get(c, c) for c in cats],
-        "raw_category": cats,
-        "question_id": qnames,
-        "question": [preview(texts.get(qn, "")) for qn in qnames],
-        "model_a": [mv.names[i] for i in lo[first_row]],
-        "model_b": [mv.names[i] for i in hi[first_row]],
+        "category": raw_cat.map(lambda c: (groups or {}).get(c, c)) if groups else raw_cat,
+        "raw_category": raw_cat,
+        "question_id": names(q[first_row], qv),
+        "model_a": names(lo[first_row], mv),
+        "model_b": names(hi[first_row], mv),
         "verdicts": np.bincount(g, minlength=G),
         "counted": np.bincount(g[counts], minlength=G),
         "failed": tally[:, FAILED],
-        "outcomes": [" · ".join(f"{SHORT[c]} {row[c]}" for c in range(5) if row[c])
-                     for row in tally.tolist()],
+        **{f"n_{OUTCOMES[c]}": tally[:, c] for c in range(5)},
     })
     table = pd.concat([table, flags], axis=1).sort_values("battle")
     table.index = pd.Index(table["battle"].to_numpy(), name="battle_id")
@@ -226,9 +224,22 @@ def build_index(frame: VerdictFrame, left_out: pd.DataFrame, *, both_bad: str = 
         "kind": kind, "outcome": outcome, "first": first, "counts": counts,
         "status": status, "game": game, "agree": agree, "merged": merged,
         "annotator": ann, "turn": turn})
-    alias = {int(x): int(y) for x, y in set(zip(battle[battle >= 0].tolist(),
-                                                  bid[g][battle >= 0].tolist()))}
-    return BattleIndex(table=table, votes=votes, alias=alias)
+    has = battle >= 0
+    pairs = np.unique(np.stack([battle[has], bid[g][has]], axis=1), axis=0) if has.any() \
+        else np.zeros((0, 2), np.int64)
+    alias = dict(zip(pairs[:, 0].tolist(), pairs[:, 1].tolist()))
+    return BattleIndex(table=table, votes=votes, alias=alias, questions=questions or {})
+
+
+def list_view(rows: pd.DataFrame, questions: dict[str, str]) -> pd.DataFrame:
+    """``rows`` of ``BattleIndex.table`` as the list shows them: a text preview of the
+    question and the outcomes counted ("A 2 · tie 1"), made for these rows only."""
+    out = rows.copy()
+    out["question"] = [preview(questions.get(str(q), "")) for q in out["question_id"]]
+    counts = out[[f"n_{o}" for o in OUTCOMES]].to_numpy()
+    out["outcomes"] = [" · ".join(f"{SHORT[c]} {row[c]}" for c in range(5) if row[c])
+                       for row in counts.tolist()]
+    return out
 
 
 def _judges_disagree(g: np.ndarray, judge: np.ndarray, bits: np.ndarray, rows: np.ndarray,
@@ -311,9 +322,11 @@ def filter_battles(index: BattleIndex, f: BattleFilter) -> pd.DataFrame:
 
 
 def models_of(table: pd.DataFrame) -> list[str]:
-    return sorted(set(table["model_a"]) | set(table["model_b"]))
+    return sorted({str(m) for m in table["model_a"].unique()} |
+                  {str(m) for m in table["model_b"].unique()})
 
 
 __all__ = ["ALL", "DRY_KIND", "BattleIndex", "BattleFilter", "build_index", "filter_battles",
            "judge_choices", "judge_label_text", "is_dry_choice", "vote_mask", "models_of",
+           "list_view",
            "OUTCOMES", "OUTCOME_LABELS", "DISAGREEMENTS", "STATUS"]

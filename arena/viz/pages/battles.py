@@ -17,7 +17,7 @@ from arena.viz import cache, ratings_view
 from arena.viz.battle_view import draw_battle
 from arena.viz.context import Context, synced_multiselect, synced_selectbox, synced_text
 from arena.viz.filters import (ALL, DISAGREEMENTS, OUTCOME_LABELS, OUTCOMES, BattleFilter,
-                               BattleIndex, filter_battles, models_of)
+                               BattleIndex, filter_battles, list_view, models_of)
 from arena.viz.games import arrange
 from arena.viz.render import plain
 
@@ -61,7 +61,7 @@ def render(ctx: Context) -> None:
     st.caption(f"{len(shown)} of {len(table)} battles match"
                + (f"; the first {LIST_LIMIT} are listed" if len(shown) > LIST_LIMIT else "")
                + "; click a row to open its battle.")
-    head = shown.head(LIST_LIMIT)
+    head = list_view(shown.head(LIST_LIMIT), index.questions)
     event = st.dataframe(head[LIST_COLUMNS], hide_index=True, width="stretch", height=300,
                          key="b_list", on_select="rerun", selection_mode="single-row")
     _open_clicked_row(event, [int(b) for b in head["battle"]])

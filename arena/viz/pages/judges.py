@@ -37,7 +37,8 @@ def _stats(url: str, mark: tuple, scope_key: tuple, dry: bool, category: str, gr
         out: dict[str, Any] = {"n": len(f), "counts": ratings_view.caption_counts(f)}
         if not len(f):
             return out
-        out["judges"] = stats_table(rater_stats(f, by="judge"))
+        with phase("rater statistics"):
+            out["judges"] = stats_table(rater_stats(f, by="judge"))
         if any(j.startswith("human:") for j in f.used_judges()):
             out["annotators"] = stats_table([s for s in rater_stats(f, by="annotator")
                                              if s.rater.startswith("annotator:")])
@@ -46,7 +47,9 @@ def _stats(url: str, mark: tuple, scope_key: tuple, dry: bool, category: str, gr
         judges = sorted({r for r in raters if not r.startswith("human:")})
         out["humans"], out["machine"] = humans, judges
         if humans and judges:
-            out["agreement"] = _agreement_table(_ctx, items, raters, values, judges, humans)
+            with phase("agreement with humans"):
+                out["agreement"] = _agreement_table(_ctx, items, raters, values, judges,
+                                                    humans)
             out["confusion"] = {j: confusion(items, raters, values, j, humans)
                                 for j in judges}
         return out
@@ -72,8 +75,9 @@ def render(ctx: Context) -> None:
     st.dataframe(res["agreement"], hide_index=True, key="j_agreement")
     ratings = ctx.options.ratings
     st.caption(f"Agreement rates count pairs of (judge, human) votes on the same battle; "
-               f"kappas and alpha use the judge and every annotator as raters. CIs: "
-               f"percentile bootstrap over battles, {AGREEMENT_ROUNDS} rounds, "
+               f"kappas and alpha use the judge and every annotator as raters, on the battles "
+               f"a human rated. CIs: percentile bootstrap over those battles, "
+               f"{AGREEMENT_ROUNDS} rounds, "
                f"seed {ratings.seed}.")
     judge = st.selectbox("Confusion matrix for", res["machine"], key="j_confusion")
     cm = res["confusion"][judge]
@@ -100,9 +104,14 @@ def stats_table(stats: list) -> pd.DataFrame:
 def _agreement_table(ctx: Context, items: list, raters: list, values: list,
                      judges: list[str], humans: list[str]) -> pd.DataFrame:
     ratings = ctx.options.ratings
+    human_set = set(humans)
+    # only the items a human rated can show agreement with humans: the judge's other
+    # verdicts (most of them) would only slow the bootstrap down
+    rated = {it for it, r in zip(items, raters) if r in human_set}
     rows = []
     for j in judges:
-        keep = [k for k, r in enumerate(raters) if r == j or r in humans]
+        keep = [k for k, r in enumerate(raters)
+                if (r == j and items[k] in rated) or r in human_set]
         stats = agreement([items[k] for k in keep], [raters[k] for k in keep],
                           [values[k] for k in keep], group_a=[j], group_b=humans,
                           rounds=AGREEMENT_ROUNDS, seed=ratings.seed,
