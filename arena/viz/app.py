@@ -117,6 +117,7 @@ def _timings(side: object) -> None:
     with st.sidebar.expander("Server-side time of this run", expanded=True):
         for name, sec in timing.summarise(timing.current()).items():
             st.text(f"{name}: {sec * 1000:.0f} ms")
+        st.text(f"script so far: {timing.elapsed() * 1000:.0f} ms")
 
 
 def _counts_line(summary: dict) -> str:

@@ -47,6 +47,12 @@ def finish() -> list[tuple[str, float]]:
     return phases
 
 
+def elapsed() -> float:
+    """Seconds since this thread's run started (0 outside a run)."""
+    t0 = getattr(_local, "t0", None)
+    return 0.0 if t0 is None else time.perf_counter() - t0
+
+
 def current() -> list[tuple[str, float]]:
     """The phases recorded so far in this thread's run."""
     return list(getattr(_local, "phases", []))

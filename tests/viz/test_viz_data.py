@@ -245,3 +245,14 @@ def test_options(tmp_path: Path, review_files: tuple[Path, Path]) -> None:
         parse_options(["-x"], environ={})
     with pytest.raises(UsageError, match="--d"):  # no abbreviations: --d is not --db
         parse_options(["--d", "sqlite:///x.db"], environ={})
+
+
+def test_confusion_counts_judge_human_pairs_in_the_pairs_order() -> None:
+    from arena.viz.pages.judges import confusion
+
+    items = [("q1", "a", "b", -1)] * 3 + [("q2", "a", "b", -1)] * 2 + [("q3", "a", "b", -1)]
+    raters = ["llm:j", "human:x", "human:y", "llm:j", "human:x", "llm:j"]
+    values = ["a", "b", "a", "TIE", "TIE", "b"]  # q3: judged by the judge only
+    m = confusion(items, raters, values, "llm:j", ["human:x", "human:y"])
+    assert m.loc["A wins", "B wins"] == 1 and m.loc["A wins", "A wins"] == 1
+    assert m.loc["TIE", "TIE"] == 1 and int(m.to_numpy().sum()) == 3

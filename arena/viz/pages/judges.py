@@ -136,17 +136,18 @@ def confusion(items: list, raters: list, values: list, judge: str,
     Votes are winner names (or TIE / BOTH_BAD); they are shown as "A wins" / "B wins" where
     A and B are the item's two models in name order, so rows and columns line up.
     """
-    by_item: dict[tuple, tuple[list[str], list[str]]] = {}
+    human_set = set(humans)
+    pos = {label: k for k, label in enumerate(LABELS)}
+    by_item: dict[tuple, tuple[list[int], list[int]]] = {}
     for it, r, v in zip(items, raters, values):
+        if r != judge and r not in human_set:
+            continue
         _q, lo, hi, _t = it
-        label = "A wins" if v == lo else "B wins" if v == hi else v
-        if r == judge:
-            by_item.setdefault(it, ([], []))[0].append(label)
-        elif r in humans:
-            by_item.setdefault(it, ([], []))[1].append(label)
-    m = pd.DataFrame(np.zeros((4, 4), dtype=int), index=LABELS, columns=LABELS)
+        k = pos["A wins" if v == lo else "B wins" if v == hi else v]
+        by_item.setdefault(it, ([], []))[0 if r == judge else 1].append(k)
+    m = np.zeros((4, 4), dtype=int)
     for js, hs in by_item.values():
         for x in js:
             for y in hs:
-                m.loc[x, y] += 1
-    return m
+                m[x, y] += 1
+    return pd.DataFrame(m, index=LABELS, columns=LABELS)

@@ -124,6 +124,9 @@ def _pairwise(board: Leaderboard, lc: bool, group: str = "") -> None:
         st.info(f"No leaderboard: {board.empty_reason}.")
         return
     rows = board.rows
+    # the table first: it is what a reader came for, and it draws before the charts do
+    st.dataframe(pairwise_table(board, lc), hide_index=True, key=f"lb_table{group}")
+    _describe(board)
     if lc and any(r.style_bt is not None for r in rows):
         st.plotly_chart(ci_chart([r.model for r in rows], [r.style_bt for r in rows],
                                  [r.style_ci_low for r in rows],
@@ -135,8 +138,6 @@ def _pairwise(board: Leaderboard, lc: bool, group: str = "") -> None:
                              "Bradley-Terry rating with CI" + (f" ({board.label})"
                                                                if board.label else ""),
                              "rating (Elo scale)"), key=f"lb_chart{group}")
-    st.dataframe(pairwise_table(board, lc), hide_index=True, key=f"lb_table{group}")
-    _describe(board)
 
 
 def _single(board: Leaderboard, group: str = "") -> None:
@@ -144,8 +145,8 @@ def _single(board: Leaderboard, group: str = "") -> None:
         st.info(f"No single-mode scores: {board.empty_reason}.")
         return
     rows = board.rows
+    st.dataframe(single_table(board), hide_index=True, key=f"lb_table_single{group}")
+    _describe(board)
     st.plotly_chart(ci_chart([r.model for r in rows], [r.score for r in rows],
                              [r.score_ci_low for r in rows], [r.score_ci_high for r in rows],
                              "Mean score with CI", "score"), key=f"lb_chart_single{group}")
-    st.dataframe(single_table(board), hide_index=True, key=f"lb_table_single{group}")
-    _describe(board)
