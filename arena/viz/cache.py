@@ -99,11 +99,6 @@ def battle(url: str, mark: Marker, question_id: str, model_a: str, model_b: str
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def battle_pair_of(url: str, mark: Marker, battle_id: int) -> Optional[tuple[str, str, str]]:
-    return data.battle_pair_of(store(url).engine, battle_id)
-
-
-@st.cache_data(show_spinner=False, max_entries=256)
 def single(url: str, mark: Marker, judgment_id: int) -> Optional[data.SingleDetail]:
     with phase("single detail"):
         return data.load_single(store(url).engine, judgment_id)

@@ -210,14 +210,6 @@ class BattleDetail:
     battle_ids: list[int] = field(default_factory=list)
 
 
-def battle_pair_of(engine: Engine, battle_id: int) -> Optional[tuple[str, str, str]]:
-    """(question id, model_a, model_b) of a stored battle row, or None."""
-    with engine.connect() as conn:
-        row = conn.execute(select(Battle.question_id, Battle.model_a, Battle.model_b)
-                           .where(Battle.id == battle_id)).first()
-    return (str(row[0]), str(row[1]), str(row[2])) if row else None
-
-
 def load_battle(engine: Engine, question_id: str, model_a: str, model_b: str
                 ) -> Optional[BattleDetail]:
     """The battle of ``question_id`` between the two models (either order), with its

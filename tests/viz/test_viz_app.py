@@ -404,7 +404,6 @@ def test_paired_evalscope_file_is_one_battle_per_question_with_both_games(
     reviews = [c.value for c in at.code]  # evalscope's review_text is the raw judge output
     assert "review of 2 m1-m2" in reviews and "review of 2 m2-m1" in reviews
     # the swapped row's own battle id opens the same battle
-    from arena.viz.cache import battle_pair_of  # noqa: F401  (the alias is the index's)
     q1 = table[table["question_id"] == "review/1"].iloc[0]
     at = app(None, monkeypatch, argv, page="battles", battle=str(int(q1["battle"]) + 1))
     assert at.query_params["battle"] == str(int(q1["battle"]))

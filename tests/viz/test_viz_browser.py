@@ -155,6 +155,9 @@ def test_battle_page_loads_nothing_remote_and_names_stay_text(served, browser) -
     hosts = {urlparse(u).hostname for u in page.requests if urlparse(u).scheme in
              ("http", "https", "ws", "wss")}
     assert hosts == {"127.0.0.1"}, sorted(u for u in page.requests if "127.0.0.1" not in u)
+    # the shipped config was read (started from another folder): no serving warning
+    assert page.get_by_text("This server listens on").count() == 0
+    assert page.get_by_text("The file watcher uses inotify").count() == 0
     assert page.locator(f'img[src^="{REMOTE_IMAGE}"]').count() == 0
     link = page.locator(f'a[href="{REMOTE_IMAGE}"]')
     assert link.count() == 1 and "[image: chart]" in link.inner_text()  # the reader may open it

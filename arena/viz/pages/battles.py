@@ -17,7 +17,8 @@ from arena.viz import cache, ratings_view
 from arena.viz.battle_view import draw_battle
 from arena.viz.context import Context, synced_multiselect, synced_selectbox, synced_text
 from arena.viz.filters import (ALL, DISAGREEMENTS, OUTCOME_LABELS, OUTCOMES, BattleFilter,
-                               BattleIndex, filter_battles, list_view, models_of)
+                               BattleIndex, filter_battles, list_view, models_of,
+                               vote_mask)
 from arena.viz.games import arrange
 from arena.viz.render import plain
 
@@ -83,8 +84,6 @@ def render(ctx: Context) -> None:
 
 
 def _judge_rows(ctx: Context, votes: Any) -> Any:
-    from arena.viz.filters import vote_mask
-
     return vote_mask(votes, ctx.judge).to_numpy()
 
 
