@@ -23,8 +23,8 @@ from arena.viz.render import plain
 from viz_fixtures import VIZ, XSS, Filled
 
 PAGES = ["leaderboard", "categories", "matrices", "battles", "single", "judges", "length"]
-HEAVY = ("load verdicts", "ratings", "battle list", "judge statistics", "run scope",
-         "length bins", "single answers list", "left-out verdicts", "search")
+HEAVY = ("load verdicts", "ratings", "battle list", "judge statistics", "agreement",
+         "run scope", "length bins", "single answers list", "left-out verdicts", "search")
 
 
 def app(url: str | None, monkeypatch: pytest.MonkeyPatch, argv: list[str] | None = None,

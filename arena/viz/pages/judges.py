@@ -31,7 +31,7 @@ LABELS = ["A wins", "B wins", "TIE", "BOTH_BAD"]
 @st.cache_data(show_spinner="Computing judge statistics...", max_entries=32)
 def _stats(url: str, mark: tuple, scope_key: tuple, dry: bool, category: str, groups: tuple,
            _ctx: Context) -> dict[str, Any]:
-    """Everything the page shows, computed once per (store state, view, category)."""
+    """Position and tie statistics, computed once per (store state, view, category)."""
     with phase("judge statistics"):
         f = ratings_view.frame(_ctx, judge=ALL)
         out: dict[str, Any] = {"n": len(f), "counts": ratings_view.caption_counts(f)}
@@ -39,20 +39,44 @@ def _stats(url: str, mark: tuple, scope_key: tuple, dry: bool, category: str, gr
             return out
         with phase("rater statistics"):
             out["judges"] = stats_table(rater_stats(f, by="judge"))
-        if any(j.startswith("human:") for j in f.used_judges()):
-            out["annotators"] = stats_table([s for s in rater_stats(f, by="annotator")
+        human = np.array([j.startswith("human:") for j in f.judges], dtype=bool)[f.judge]
+        if human.any():  # per annotator: their own verdicts are all the statistics read
+            out["annotators"] = stats_table([s for s in rater_stats(f.subset(human),
+                                                                    by="annotator")
                                              if s.rater.startswith("annotator:")])
-        items, raters, values = votes(f, by="judge")
+        return out
+
+
+@st.cache_data(show_spinner="Computing agreement with humans...", max_entries=32)
+def _agreement(url: str, mark: tuple, scope_key: tuple, dry: bool, category: str,
+               groups: tuple, _ctx: Context) -> dict[str, Any]:
+    """Agreement with humans and confusion matrices (the bootstrap is the slow part: it is
+    computed after the tables above are drawn, and kept like them)."""
+    with phase("agreement with humans"):
+        f = ratings_view.frame(_ctx, judge=ALL)
+        rated = _human_rated(f)  # agreement and confusion need only the battles humans rated
+        items, raters, values = votes(f.subset(rated) if not rated.all() else f, by="judge")
         humans = sorted({r for r in raters if r.startswith("human:")})
         judges = sorted({r for r in raters if not r.startswith("human:")})
-        out["humans"], out["machine"] = humans, judges
+        out: dict[str, Any] = {"humans": humans, "machine": judges}
         if humans and judges:
-            with phase("agreement with humans"):
-                out["agreement"] = _agreement_table(_ctx, items, raters, values, judges,
-                                                    humans)
+            out["agreement"] = _agreement_table(_ctx, items, raters, values, judges, humans)
             out["confusion"] = {j: confusion(items, raters, values, j, humans)
                                 for j in judges}
         return out
+
+
+def _human_rated(f: Any) -> np.ndarray:
+    """Rows of ``f`` on a (question, pair of models, turn) that a human verdict is on."""
+    human = np.array([j.startswith("human:") for j in f.judges], dtype=bool)
+    is_h = human[f.judge] if len(f) else np.zeros(0, dtype=bool)
+    if not is_h.any():
+        return is_h
+    m = max(len(f.models), 1)
+    lo = np.minimum(f.model_a, f.model_b).astype(np.int64)
+    hi = np.maximum(f.model_a, f.model_b).astype(np.int64)
+    key = ((f.question.astype(np.int64) * m + lo) * m + hi) * 1024 + (f.turn.astype(np.int64) + 1)
+    return np.isin(key, key[is_h])
 
 
 def render(ctx: Context) -> None:
@@ -69,6 +93,8 @@ def render(ctx: Context) -> None:
         st.subheader("Per annotator")
         st.dataframe(res["annotators"], hide_index=True, key="j_annotators")
     st.subheader("Agreement with humans")
+    res = _agreement(ctx.url, ctx.mark, ctx.options.key, ctx.dry_run, ctx.category,
+                     ctx.categories.key(), ctx)
     if "agreement" not in res:
         st.caption("Needs both machine-judge and human verdicts on the same battles.")
         return
