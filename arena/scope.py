@@ -208,11 +208,12 @@ class VerdictScope:
 
 def build_scope(store: Any, cfg: ArenaConfig, judges: list[Any], *,
                 versions: Optional[Versions] = None,
-                categories: Optional[list[str]] = None) -> VerdictScope:
+                categories: Optional[list[str]] = None, create: bool = True) -> VerdictScope:
     """The scope of ``cfg`` judged by ``judges`` (objects with ``judge_id``, ``kind``,
     ``fingerprint`` and ``template_version(item)``, as ``arena.reviews.Judge``). Plans the
     items exactly as the reviews stage does (battles are created when missing: a battle is a
-    grouping of two answers, not a result). Never raises for an empty store."""
+    grouping of two answers, not a result; ``create=False`` writes nothing, for readers such
+    as the viewer). Never raises for an empty store."""
     from arena.pairing import selected_questions
     from arena.reviews import cache_key, plan_items
     from arena.types import Mode
@@ -227,7 +228,8 @@ def build_scope(store: Any, cfg: ArenaConfig, judges: list[Any], *,
         if callable(bind):
             bind(store)
         mode = getattr(judge, "mode", None)
-        items = plan_items(store, cfg, mode=mode, versions=versions, question_ids=qids)
+        items = plan_items(store, cfg, mode=mode, versions=versions, question_ids=qids,
+                           create=create)
         prepare = getattr(judge, "prepare", None)
         if callable(prepare):
             prepare(items)
@@ -243,7 +245,7 @@ def build_scope(store: Any, cfg: ArenaConfig, judges: list[Any], *,
         scope.keys |= js.keys
         scope.judges.append(js)
     if not judges:  # humans only: the planned battles of the config's mode
-        items = plan_items(store, cfg, versions=versions, question_ids=qids)
+        items = plan_items(store, cfg, versions=versions, question_ids=qids, create=create)
         for it in items:
             if it.answer_b_id is None:
                 scope.answers.add(it.answer_a_id)

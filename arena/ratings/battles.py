@@ -101,7 +101,7 @@ def build_battles(frame: VerdictFrame, policy: PositionPolicy | str = PositionPo
              "pairs_inconsistent": 0, "unpaired": 0, "fractional": 0}
     notes["fractional"] = int((~np.isnan(frame.preference)).sum())
     if policy == PositionPolicy.TIE_IF_INCONSISTENT:
-        idx_a, score, strong = _merge_orders(frame, both_bad, notes)
+        idx_a, _partner, score, strong, _agree = _merge_orders(frame, both_bad, notes)
     else:
         score = verdict_score(frame.outcome, frame.preference, both_bad)
         keep = ~np.isnan(score)
@@ -125,9 +125,12 @@ def frame_order_pairs(frame: VerdictFrame):  # type: ignore[no-untyped-def]
 
 
 def _merge_orders(frame: VerdictFrame, both_bad: str, notes: dict[str, int]
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """MT-bench pairing: (row giving each game's identity and time, score for that row's
-    model_a, strong flag), ordered by that row. A game happens at its later order."""
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """MT-bench pairing: (row giving each game's identity and time, the other order's row
+    (itself for a verdict judged in one order only), score for that row's model_a, strong
+    flag, agreement: 1 the two orders agree, 0 they disagree, -1 one order only), ordered by
+    that row. A game happens at its later order. Pairing and consistency are
+    ``arena.rules.orders``'."""
     pairs = frame_order_pairs(frame)
     x, y, z = pairs.x, pairs.y, pairs.alone
     s_all = verdict_score(frame.outcome, frame.preference, "tie")
@@ -141,17 +144,51 @@ def _merge_orders(frame: VerdictFrame, both_bad: str, notes: dict[str, int]
     strong_v = frame.strength == 2
     s_pair, strong_pair, keep_pair = merge_pair_scores(sx, sy, bb[x], bb[y], strong_v[x],
                                                        strong_v[y], both_bad)
-    last = np.maximum(x, y)
+    last, other = np.maximum(x, y), np.minimum(x, y)
     s_last = np.where(frame.model_a[last] == lo[last], s_pair, 1.0 - s_pair)
     s_alone = verdict_score(frame.outcome[z], frame.preference[z], both_bad)  # type: ignore
     keep_alone = ~np.isnan(s_alone)
     notes["unpaired"] += int(z.size)
     notes["both_bad_dropped"] += int((~keep_pair).sum() + (~keep_alone).sum())
     rows = np.concatenate([last[keep_pair], z[keep_alone]])
+    partner = np.concatenate([other[keep_pair], z[keep_alone]])
     score = np.concatenate([s_last[keep_pair], s_alone[keep_alone]])
     strong = np.concatenate([strong_pair[keep_pair], strong_v[z][keep_alone]])
+    agreed = np.concatenate([agree[keep_pair].astype(np.int8),
+                             np.full(int(keep_alone.sum()), -1, dtype=np.int8)])
     order = np.argsort(rows, kind="stable")
-    return rows[order], score[order].astype(np.float64), strong[order].astype(bool)
+    return (rows[order], partner[order], score[order].astype(np.float64),
+            strong[order].astype(bool), agreed[order])
 
 
-__all__ = ["Battles", "build_battles", "frame_order_pairs"]
+@dataclass
+class OrderMerge:
+    """The games ``tie_if_inconsistent`` makes, one entry per game, with the rows behind
+    each (what the leaderboard merges, for views that show it per battle).
+
+    ``row``: the frame row that gives the game its identity (the later of its two orders);
+    ``partner``: the other order's row (``row`` itself when only one order was judged);
+    ``score``: the merged score of ``frame.model_a[row]`` (1 win, 0.5 tie, 0 loss);
+    ``agree``: 1 the two orders agree, 0 they disagree (the game became a tie), -1 one order.
+    """
+
+    row: np.ndarray
+    partner: np.ndarray
+    score: np.ndarray
+    agree: np.ndarray
+    notes: dict[str, int] = field(default_factory=dict)
+
+
+def merge_orders(frame: VerdictFrame, both_bad: Literal["tie", "drop"] = "tie") -> OrderMerge:
+    """The two orders of each battle merged exactly as ``build_battles`` merges them under
+    ``tie_if_inconsistent`` (same grouping, pairing, consistency and both-bad rule). Raises
+    ValueError for an unknown ``both_bad``."""
+    if both_bad not in ("tie", "drop"):
+        raise ValueError(f"both_bad must be 'tie' or 'drop', not {both_bad!r}")
+    notes = {"verdicts": len(frame), "both_bad_dropped": 0, "pairs_consistent": 0,
+             "pairs_inconsistent": 0, "unpaired": 0}
+    row, partner, score, _strong, agree = _merge_orders(frame, both_bad, notes)
+    return OrderMerge(row=row, partner=partner, score=score, agree=agree, notes=notes)
+
+
+__all__ = ["Battles", "build_battles", "frame_order_pairs", "OrderMerge", "merge_orders"]

@@ -1,8 +1,9 @@
 """What every page of the battle browser receives, and widgets kept in sync with the URL.
 
 A page reads the store through ``Context`` (cached reads keyed by the change marker) and uses
-``synced_selectbox`` / ``synced_multiselect`` for selections that belong in a shareable link:
-the widget's first value comes from the query parameter, and every change is written back.
+``synced_selectbox`` / ``synced_multiselect`` / ``synced_text`` for selections that belong in a
+shareable link: the widget's first value comes from the query parameter, and every change is
+written back, so the address bar always reopens the same view.
 """
 
 from __future__ import annotations
@@ -10,12 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-import pandas as pd
 import streamlit as st
 
 from arena.viz import cache
 from arena.viz.categories import CategoryMap
-from arena.viz.filters import ALL
+from arena.viz.filters import ALL, is_dry_choice
 from arena.viz.options import ViewerOptions
 
 
@@ -30,8 +30,10 @@ class Context:
     judge: str = ALL  # a judge selector value (arena.viz.filters.judge_choices)
     render: str = "markdown"  # "markdown" (sanitised) or "text"
 
-    def verdicts(self) -> pd.DataFrame:
-        return cache.verdicts(self.url, self.mark)
+    @property
+    def dry_run(self) -> bool:
+        """A dry-run judge is chosen: pages read dry-run verdicts only, labelled DRY RUN."""
+        return is_dry_choice(self.judge)
 
     def groups_key(self) -> tuple[tuple[str, str], ...]:
         names = cache.store_summary(self.url, self.mark)["categories"]
@@ -80,3 +82,16 @@ def synced_multiselect(label: str, options: Sequence[str], *, key: str, param: s
     elif param in st.query_params:
         del st.query_params[param]
     return list(values)
+
+
+def synced_text(label: str, *, key: str, param: str, container: Any = None,
+                **kwargs: Any) -> str:
+    """A text input mirrored in ``?param=``; empty text leaves no parameter."""
+    if key not in st.session_state:
+        st.session_state[key] = st.query_params.get(param) or ""
+    value = (container or st).text_input(label, key=key, **kwargs).strip()
+    if value:
+        st.query_params[param] = value
+    elif param in st.query_params:
+        del st.query_params[param]
+    return value

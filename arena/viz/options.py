@@ -1,12 +1,13 @@
-"""Command-line options of the battle browser, parsed leniently.
+"""Command-line options of the battle browser.
 
 ``streamlit run viz.py -- [-c CONFIG] [--db URL] [--review-file FILE] [--category-file FILE]``
 
-Streamlit passes what follows ``--`` to the script as ``sys.argv[1:]``; under
-``streamlit.testing.v1.AppTest`` the script sees the test runner's own argv instead, so
-unknown arguments are ignored rather than fatal. The store URL follows the project's one
-resolver (``--db`` > ``ARENA_DB`` > config ``store.url`` > default); the config file may also
-come from ``ARENA_CONFIG`` as in the annotation app.
+Streamlit hands what follows ``--`` to the script as ``sys.argv[1:]``. Every argument must be
+one of ours: an unknown one (a typo such as ``--dbb``, or a Streamlit flag put after ``--``)
+raises ``UsageError`` naming it, and the app shows that instead of silently reading another
+store. The store URL follows the project's one resolver (``--db`` > ``ARENA_DB`` > config
+``store.url`` > default); the config file may also come from ``ARENA_CONFIG`` as in the
+annotation app.
 
 Errors: a config that cannot be read or validated raises ``arena.errors.ConfigError`` (the app
 shows it and stops); a missing review or category file raises ``InputError`` naming it.
@@ -18,11 +19,18 @@ import argparse
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import NoReturn, Optional, Sequence
 
-from arena.config import ArenaConfig, RatingsConfig, load_config
-from arena.errors import InputError
+from arena.config import ArenaConfig, FileModel, RatingsConfig, load_config
+from arena.errors import ArenaError, InputError
 from arena.store.db import resolve_db_url
+
+USAGE = ("streamlit run viz.py -- [-c CONFIG] [--db URL] [--review-file FILE] "
+         "[--category-file FILE]")
+
+
+class UsageError(ArenaError):
+    """Arguments after ``--`` that the viewer does not know, or a flag without its value."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,9 @@ class ViewerOptions:
     category_file: Optional[Path] = None
     config: ArenaConfig = field(default_factory=ArenaConfig)  # defaults without -c
     legacy_notes: tuple[str, ...] = ()
+    # Identity of the config and of the answer files its scope reads (path, mtime, size):
+    # the cache key of everything computed from them.
+    key: tuple = ()
 
     @property
     def ratings(self) -> RatingsConfig:
@@ -46,8 +57,13 @@ class ViewerOptions:
         return self.config.ratings.baseline or self.config.judge.baseline
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # argparse would print and exit the server
+        raise UsageError(f"viz.py: {message} (usage: {USAGE})")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="viz.py", add_help=False)
+    p = _Parser(prog="viz.py", add_help=False, allow_abbrev=False)
     p.add_argument("-c", "--config", default=None)
     p.add_argument("--db", default=None)
     p.add_argument("--review-file", "--review_file", dest="review_file", default=None)
@@ -57,11 +73,16 @@ def _parser() -> argparse.ArgumentParser:
 
 def parse_options(argv: Sequence[str] | None = None,
                   environ: dict[str, str] | None = None) -> ViewerOptions:
-    """Parse ``argv`` (default ``sys.argv[1:]``), ignoring arguments that are not ours."""
+    """Parse ``argv`` (default ``sys.argv[1:]``). Raises UsageError for an argument that is
+    not ours (naming it), ConfigError / InputError for a bad config or a missing file."""
     import sys
 
     env = os.environ if environ is None else environ
-    args, _unknown = _parser().parse_known_args(list(sys.argv[1:] if argv is None else argv))
+    args, unknown = _parser().parse_known_args(list(sys.argv[1:] if argv is None else argv))
+    if unknown:
+        raise UsageError(f"unknown argument{'s' if len(unknown) > 1 else ''} after --: "
+                         f"{' '.join(unknown)} (usage: {USAGE}; Streamlit's own flags such "
+                         f"as --server.port go before viz.py)")
     config_path = args.config or env.get("ARENA_CONFIG") or None
     cfg: Optional[ArenaConfig] = None
     notes: tuple[str, ...] = ()
@@ -74,7 +95,23 @@ def parse_options(argv: Sequence[str] | None = None,
     category = _existing(args.category_file, "--category-file")
     return ViewerOptions(db_url=url, config_path=Path(config_path) if config_path else None,
                          review_file=review, category_file=category,
-                         config=cfg or ArenaConfig(), legacy_notes=notes)
+                         config=cfg or ArenaConfig(), legacy_notes=notes,
+                         key=_key(Path(config_path) if config_path else None, cfg))
+
+
+def _stat(path: Path) -> tuple[str, int, int]:
+    try:
+        s = path.stat()
+        return str(path), s.st_mtime_ns, s.st_size
+    except OSError:
+        return str(path), 0, 0
+
+
+def _key(path: Optional[Path], cfg: Optional[ArenaConfig]) -> tuple:
+    if path is None or cfg is None:
+        return ()
+    files = [m.path for m in cfg.enabled_models if isinstance(m, FileModel)]
+    return (_stat(path), *[_stat(Path(f)) for f in files])
 
 
 def _existing(path: str | None, flag: str) -> Optional[Path]:

@@ -1,8 +1,9 @@
 """Streamlit helpers that draw untrusted text safely (see ``arena.viz.render``).
 
 Model output, questions, rationales, raw judge output and annotator comments are only ever
-drawn by these functions: as plain text (``st.text``) or as sanitised HTML from markdown with
-raw HTML disabled. Raw judge output is always plain text: it is evidence, shown verbatim.
+drawn by these functions: as plain text (``st.text``) or as sanitised HTML from markdown
+(``render.markdown_to_safe_html``). Raw judge output is always plain text: it is evidence,
+shown verbatim. Names go into markdown strings only through ``render.plain``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,12 @@ from typing import Any, Optional
 
 import streamlit as st
 
-from arena.viz.render import markdown_to_safe_html
+from arena.viz.render import STYLE, markdown_to_safe_html
+
+
+def page_style() -> None:
+    """The viewer's CSS (code blocks scroll inside their column); once per script run."""
+    st.html(STYLE)
 
 
 def text_block(text: Optional[str], mode: str, *, container: Any = None,

@@ -6,11 +6,11 @@ import importlib
 
 from arena.viz.context import Context
 
-MODULES = {"leaderboard": "leaderboard", "matrices": "matrices", "battles": "battles",
-           "judges": "judges", "length": "length"}
+PAGES = {"leaderboard": "Leaderboard", "categories": "Categories", "matrices": "Matrices",
+         "battles": "Battles", "single": "Single", "judges": "Judges", "length": "Length"}
 
 
 def render(page: str, ctx: Context) -> None:
-    """Draw ``page`` (a key of MODULES). Raises KeyError for an unknown page name."""
-    module = importlib.import_module(f"arena.viz.pages.{MODULES[page]}")
+    """Draw ``page`` (a key of PAGES). Raises KeyError for an unknown page name."""
+    module = importlib.import_module(f"arena.viz.pages.{page}")
     module.render(ctx)

@@ -1,185 +1,161 @@
-"""Battles: filter the battle list, then read one battle side by side with every verdict.
+"""Battles: find a battle (filters, text search, the list, Previous / Next), then read it with
+both games side by side.
 
-Filters: category and judge (sidebar), model and opponent, outcome, disagreement. The chosen
-battle and the model pair are query parameters (``?page=battles&battle=12``,
-``?page=battles&model=a&opponent=b``) so a link opens the same view.
+A battle is a question and an unordered pair of models (``arena.viz.filters``). Every filter
+is a query parameter, as is the open battle (``?page=battles&battle=12``), so a link reopens
+the same view; a battle that no longer matches the filters is closed (and leaves the URL).
+Clicking a row of the list opens its battle.
 """
 
 from __future__ import annotations
 
 from typing import Any, Optional
 
-import pandas as pd
 import streamlit as st
 
-from arena.viz import cache
-from arena.viz.context import Context, synced_multiselect, synced_selectbox
-from arena.viz.data import BattleDetail
-from arena.viz.filters import (ALL, DISAGREEMENTS, OUTCOME_LABELS, BattleFilter,
-                               filter_battles, models_in)
-from arena.viz.render import turns_to_text
-from arena.viz.show import text_block, verbatim
+from arena.viz import cache, ratings_view
+from arena.viz.battle_view import draw_battle
+from arena.viz.context import Context, synced_multiselect, synced_selectbox, synced_text
+from arena.viz.filters import (ALL, DISAGREEMENTS, OUTCOME_LABELS, OUTCOMES, BattleFilter,
+                               BattleIndex, filter_battles, list_view, models_of,
+                               vote_mask)
+from arena.viz.games import arrange
+from arena.viz.render import plain
 
 LIST_LIMIT = 2000  # rows drawn in the table and offered in the picker
+PICK = "b_pick"
+LIST_COLUMNS = ["battle", "category", "question_id", "question", "model_a", "model_b", "outcomes",
+                "verdicts", "counted", "failed", *DISAGREEMENTS]
 
 
 def render(ctx: Context) -> None:
     st.header("Battles")
-    df = ctx.verdicts()
-    table = cache.battle_table(ctx.url, ctx.mark, ctx.groups_key())
+    index = ratings_view.index(ctx)
+    table = index.table
+    summary = cache.store_summary(ctx.url, ctx.mark)
+    if summary.get("dry_run") and not ctx.dry_run:
+        st.caption(f"{summary['dry_run']} dry-run verdicts are not listed here (choose a "
+                   f"dry-run judge in the sidebar to read them, labelled DRY RUN).")
     if table.empty:
-        st.info("No pairwise battles are stored yet.")
+        st.info("No pairwise battles in this view yet.")
         return
-    models = [ALL, *models_in(df[df["battle_id"].notna()])]
+    models = [ALL, *models_of(table)]
     c1, c2, c3, c4 = st.columns(4)
     model = synced_selectbox("Model", models, key="b_model", param="model", container=c1,
                              format_func=_all("any model"))
     opponent = synced_selectbox("Opponent", models, key="b_opponent", param="opponent",
                                 container=c2, format_func=_all("any opponent"))
-    outcomes = synced_multiselect("Outcome (of the selected judge's verdicts)",
-                                  list(OUTCOME_LABELS), key="b_outcome", param="outcome",
-                                  container=c3, format_func=OUTCOME_LABELS.get)
+    outcomes = synced_multiselect("Outcome (of the selected judge's verdicts)", OUTCOMES,
+                                  key="b_outcome", param="outcome", container=c3,
+                                  format_func=OUTCOME_LABELS.get)
     disagree = synced_multiselect("Disagreement", list(DISAGREEMENTS), key="b_disagree",
                                   param="disagree", container=c4,
                                   format_func=DISAGREEMENTS.get)
+    query = synced_text("Search questions and answers (every word must appear)",
+                        key="b_query", param="q", placeholder="words from a question or "
+                        "an answer")
     f = BattleFilter(category=ctx.category, model=model, opponent=opponent, judge=ctx.judge,
-                     outcomes=tuple(outcomes), disagreements=tuple(disagree))
-    shown = filter_battles(table, df, f)
+                     outcomes=tuple(outcomes), disagreements=tuple(disagree),
+                     hits=_hits(ctx, index, query) if query else None)
+    shown = filter_battles(index, f)
+    ids = [int(b) for b in shown["battle"]]
     st.caption(f"{len(shown)} of {len(table)} battles match"
-               + (f"; the first {LIST_LIMIT} are listed" if len(shown) > LIST_LIMIT else ""))
-    head = shown.head(LIST_LIMIT)
-    st.dataframe(head.drop(columns=["raw_category"]), hide_index=True,
-                 width="stretch", height=300)
-
-    ids = [int(b) for b in head["battle_id"]]
-    wanted = _wanted_battle()
-    if wanted is not None and wanted not in ids:
-        ids = [wanted, *ids]  # a shared link shows its battle even outside the filters
-    if not ids:
+               + (f"; the first {LIST_LIMIT} are listed" if len(shown) > LIST_LIMIT else "")
+               + "; click a row to open its battle.")
+    head = list_view(shown.head(LIST_LIMIT), index.questions)
+    event = st.dataframe(head[LIST_COLUMNS], hide_index=True, width="stretch", height=300,
+                         key="b_list", on_select="rerun", selection_mode="single-row")
+    _open_clicked_row(event, [int(b) for b in head["battle"]])
+    current = _current(ctx, index, ids)
+    _picker(head, ids, current)
+    if current is None:
         return
-    labels = dict(zip(head["battle_id"].astype(int),
-                      head["question_id"] + " · " + head["model_a"] + " vs " + head["model_b"]))
-    battle_id = synced_selectbox("Battle", ids, key="b_battle", param="battle",
-                                 default=wanted if wanted is not None else ids[0],
-                                 format_func=lambda b: f"#{b} · {labels.get(b, '')}")
-    st.query_params["battle"] = str(battle_id)  # always linkable, default included
-    detail = cache.battle(ctx.url, int(battle_id), ctx.mark)
+    key = index.key_of(current)
+    if key is None:
+        return
+    detail = cache.battle(ctx.url, ctx.mark, *key)
     if detail is None:
-        st.warning(f"No battle #{battle_id} in this store.")
+        st.warning(f"Battle #{current}: its question is no longer stored.")
         return
-    draw_battle(detail, ctx.render)
+    votes = index.votes[index.votes["battle"] == current]
+    judges = arrange(detail, votes[_judge_rows(ctx, votes)])
+    draw_battle(detail, current, judges, mode=ctx.render,
+                policy=ratings_view.settings(ctx).policy)
+
+
+def _judge_rows(ctx: Context, votes: Any) -> Any:
+    return vote_mask(votes, ctx.judge).to_numpy()
 
 
 def _all(label: str) -> Any:
     return lambda v: f"({label})" if v == ALL else v
 
 
-def _wanted_battle() -> Optional[int]:
-    raw = st.query_params.get("battle")
-    try:
-        return int(raw) if raw is not None else None
-    except ValueError:
-        st.warning(f"?battle={raw!r} is not a battle number")
-        return None
+def _hits(ctx: Context, index: BattleIndex, query: str) -> frozenset[int]:
+    """Battles whose question, or one of whose two answers, holds every word of ``query``."""
+    q_hit, a_hit = cache.search(ctx.url, cache.answers_mark(ctx.mark), query)
+    t = index.table
+    found = [int(bid) for bid, q, a, b in zip(t["battle"], t["question_id"], t["model_a"],
+                                              t["model_b"])
+             if q in q_hit or (q, a) in a_hit or (q, b) in a_hit]
+    return frozenset(found)
 
 
-def draw_battle(d: BattleDetail, mode: str) -> None:
-    """The question, both answers side by side, and every verdict on this battle."""
-    st.subheader(f"Battle #{d.battle_id}: {d.model_a} vs {d.model_b}")
-    st.caption(f"question `{d.question_id}` · category: {d.category or '(none)'}")
-    if d.document:
-        with st.expander(f"Document ({len(d.document)} characters)"):
-            st.text(d.document[:20000] + ("\n[... shown up to 20,000 characters]"
-                                          if len(d.document) > 20000 else ""))
-    q_turns = turns_to_text(d.question_turns)
-    a_turns = turns_to_text(d.answer_a["turns"]) if d.answer_a else []
-    b_turns = turns_to_text(d.answer_b["turns"]) if d.answer_b else []
-    for t in range(max(len(q_turns), len(a_turns), len(b_turns), 1)):
-        st.markdown(f"**Question, turn {t + 1}**" if len(q_turns) > 1 else "**Question**")
-        text_block(q_turns[t] if t < len(q_turns) else None, mode, empty="(no question text)")
-        left, right = st.columns(2)
-        for col, name, turns, ans in ((left, d.model_a, a_turns, d.answer_a),
-                                      (right, d.model_b, b_turns, d.answer_b)):
-            col.markdown(f"**{_md_escape(name)}**")
-            if ans is None:
-                col.caption("(no stored answer)")
-            else:
-                text_block(turns[t] if t < len(turns) else None, mode, container=col)
-    for ref in d.references:
-        with st.expander(f"Reference answer ({ref['author']})"):
-            for turn in turns_to_text(ref["turns"]):
-                text_block(turn, mode)
-    _draw_verdicts(d, mode)
+def _open_clicked_row(event: Any, ids: list[int]) -> None:
+    """A newly clicked row of the list opens its battle (a selection already acted on is
+    left alone, so Previous / Next and the picker keep working after a click)."""
+    rows = list(event.selection.rows) if event is not None else []
+    seen = st.session_state.get("b_list_seen")
+    st.session_state["b_list_seen"] = rows
+    if rows and rows != seen and 0 <= rows[0] < len(ids):
+        st.session_state[PICK] = ids[rows[0]]
 
 
-def _md_escape(s: str) -> str:
-    # model names go into st.markdown labels: escape markdown control characters
-    return "".join("\\" + ch if ch in "\\`*_{}[]()#+-.!|<>~" else ch for ch in s)
+def _go(battle: int) -> None:
+    st.session_state[PICK] = battle
 
 
-def _winner(j: dict[str, Any]) -> str:
-    if j["parse_status"] != "ok" or not j.get("outcome"):
-        return "FAILED (no verdict)"
-    return {"A": f"{j['model_a']} wins", "B": f"{j['model_b']} wins", "TIE": "tie",
-            "BOTH_BAD": "both bad"}.get(j["outcome"], str(j["outcome"]))
+def _current(ctx: Context, index: BattleIndex, ids: list[int]) -> Optional[int]:
+    """The open battle: the picker's, else the link's (``?battle=``); closed, with a note,
+    when it does not match the filters."""
+    if PICK not in st.session_state:
+        raw = st.query_params.get("battle")
+        wanted: Optional[int] = None
+        if raw is not None:
+            try:
+                wanted = int(raw)
+            except ValueError:
+                st.warning(f"?battle={plain(raw)} is not a battle number")
+        if wanted is not None:
+            wanted = index.alias.get(wanted, wanted)
+        st.session_state[PICK] = wanted
+    current = st.session_state.get(PICK)
+    if current is not None and current not in set(ids):
+        st.caption(f"Battle #{current} closed: it does not match the filters.")
+        st.session_state[PICK] = current = None
+    if current is None:
+        if "battle" in st.query_params:
+            del st.query_params["battle"]
+    else:
+        st.query_params["battle"] = str(current)
+    return current
 
 
-def _shown_first(j: dict[str, Any]) -> str:
-    return {"A": j["model_a"], "B": j.get("model_b") or ""}.get(j.get("first") or "", "?")
-
-
-def verdict_rows(d: BattleDetail) -> pd.DataFrame:
-    superseded = {j["supersedes_id"] for j in d.judgments if j.get("supersedes_id")}
-    rows = []
-    for j in d.judgments:
-        who = j["annotator"] or j["judge_id"]
-        rows.append({"id": j["id"], "kind": j["judge_kind"], "judge": who,
-                     "shown first": _shown_first(j), "verdict": _winner(j),
-                     "strong": j.get("strength") == 2,
-                     "score_a": j.get("score_a"), "score_b": j.get("score_b"),
-                     "template": j.get("template_version"), "round": j.get("round"),
-                     "time on task (s)": j.get("time_on_task_s"),
-                     "status": "corrected later" if j["id"] in superseded
-                     else ("failed" if j["parse_status"] != "ok" else "counts")})
-    return pd.DataFrame(rows)
-
-
-def _draw_verdicts(d: BattleDetail, mode: str) -> None:
-    st.markdown("**Verdicts**")
-    if not d.judgments:
-        st.caption("No verdicts on this battle yet.")
-        return
-    st.dataframe(verdict_rows(d), hide_index=True, width="stretch")
-    _both_orders(d)
-    for j in d.judgments:
-        who = j["annotator"] or j["judge_id"]
-        title = f"#{j['id']} {j['judge_kind']} {who}, {_shown_first(j)} shown first: {_winner(j)}"
-        with st.expander(title):
-            if j.get("rationale"):
-                st.markdown("Rationale")
-                text_block(j["rationale"], mode)
-            if j.get("comment"):
-                st.markdown("Annotator's comment")
-                text_block(j["comment"], mode)
-            if j.get("error"):
-                st.markdown("Error")
-                verbatim(j["error"])
-            st.markdown("Raw judge output")
-            verbatim(j.get("raw_output"))
-
-
-def _both_orders(d: BattleDetail) -> None:
-    """One line per judge that saw both orders: consistent or not."""
-    by_judge: dict[tuple, dict[str, set[str]]] = {}
-    for j in d.judgments:
-        if j["parse_status"] != "ok" or not j.get("outcome") or j.get("first") not in ("A", "B"):
-            continue
-        key = (j["judge_kind"], j["judge_id"], j.get("annotator_id"), j.get("turn"))
-        by_judge.setdefault(key, {"A": set(), "B": set()})[j["first"]].add(_winner(j))
-    for (kind, jid, _ann, turn), orders in by_judge.items():
-        if orders["A"] and orders["B"]:
-            same = orders["A"] == orders["B"] and len(orders["A"]) == 1
-            st.caption(f"{kind} {jid}{'' if turn is None else f' (turn {turn + 1})'}: "
-                       f"{d.model_a} first → {', '.join(sorted(orders['A']))}; "
-                       f"{d.model_b} first → {', '.join(sorted(orders['B']))}: "
-                       + ("consistent" if same else "INCONSISTENT across orders"))
+def _picker(head: Any, ids: list[int], current: Optional[int]) -> None:
+    labels = {int(b): f"#{b} · {q} · {a} vs {o}" for b, q, a, o in
+              zip(head["battle"], head["question"], head["model_a"], head["model_b"])}
+    options: list[Optional[int]] = [None, *labels]
+    if current is not None and current not in labels:
+        options.insert(1, current)  # matches the filters, beyond the listed rows
+    pos = ids.index(current) if current in ids else -1
+    prev_id = ids[pos - 1] if pos > 0 else None
+    next_id = ids[pos + 1] if 0 <= pos < len(ids) - 1 else (ids[0] if pos < 0 and ids
+                                                             else None)
+    c1, c2, c3 = st.columns([1, 8, 1], vertical_alignment="bottom")
+    c1.button("◀ Previous", key="b_prev", disabled=prev_id is None, on_click=_go,
+              args=(prev_id,), width="stretch")
+    c2.selectbox("Battle", options, key=PICK,
+                 format_func=lambda b: "(choose a battle)" if b is None
+                 else labels.get(b, f"#{b}"))
+    c3.button("Next ▶", key="b_next", disabled=next_id is None, on_click=_go,
+              args=(next_id,), width="stretch")

@@ -17,6 +17,7 @@ import streamlit as st
 from arena.leaderboard import Leaderboard
 from arena.viz import cache, ratings_view
 from arena.viz.context import Context, synced_selectbox
+from arena.viz.render import chart_text, plain
 
 NO_BASELINE = "(none)"
 
@@ -55,7 +56,7 @@ def ci_chart(models: list[str], value: list[Optional[float]], low: list[Optional
     """A dot per model with its CI as error bars, best at the top."""
     data = [(m, v, lo, hi) for m, v, lo, hi in zip(models, value, low, high) if v is not None]
     data.sort(key=lambda t: t[1])
-    ms = [d[0] for d in data]
+    ms = [chart_text(d[0]) for d in data]
     vs = [d[1] for d in data]
     plus = [(d[3] - d[1]) if d[3] is not None else 0.0 for d in data]
     minus = [(d[1] - d[2]) if d[2] is not None else 0.0 for d in data]
@@ -80,11 +81,8 @@ def render(ctx: Context) -> None:
                             default=default_mode,
                             format_func={"pairwise": "pairwise (BT, Elo, win rates)",
                                          "single": "single-answer scores"}.get)
-    if ratings_view.is_dry_run(ctx):
-        st.warning(ratings_view.DRY_RUN_LABEL)
     if mode == "single":
-        board = ratings_view.board(ctx, ratings_view.settings(ctx, "single"))
-        _single(board)
+        _each(ctx, ratings_view.settings(ctx, "single"), _single)
         return
     lc = synced_selectbox("Ratings", ["raw", "length-controlled"], key="lb_lc", param="lc",
                           container=c2) == "length-controlled"
@@ -95,50 +93,60 @@ def render(ctx: Context) -> None:
                                 default=configured)
     s = ratings_view.settings(ctx, "pairwise", length_controlled=lc,
                               baseline="" if baseline == NO_BASELINE else baseline)
-    board = ratings_view.board(ctx, s)
-    _pairwise(board, lc)
+    _each(ctx, s, lambda board, key: _pairwise(board, lc, key))
+
+
+def _each(ctx: Context, s: "ratings_view.LeaderboardSettings", draw) -> None:  # type: ignore
+    """One board, or (no config, several judge fingerprints) one board per judge."""
+    boards = ratings_view.boards(ctx, s)
+    for group, board in boards:
+        if group:
+            st.subheader(f"Judge {plain(group)}")
+        draw(board, group)
+    st.caption(plain(ratings_view.scope_caption(ctx, len(boards))))
 
 
 def _describe(board: Leaderboard) -> None:
     d = board.describe()
-    st.caption(f"{d['method']}; anchor {d['anchor']}; CI {d['ci']}; position policy "
+    st.caption(plain(f"{d['method']}; anchor {d['anchor']}; CI {d['ci']}; position policy "
                f"{d['position_policy']}; both-bad {d['both_bad']}; strong verdict weight "
                f"{d['strong_weight']}; {d['verdicts_used']} verdicts, {d['battles']} battles"
                + ("; left out: " + ", ".join(f"{n} {k.replace('_', ' ')}"
                                              for k, n in d["excluded"].items())
                   if d["excluded"] else "")
-               + (f"; judges: {', '.join(d['judges'])}" if d["judges"] else ""))
+               + (f"; judges: {', '.join(d['judges'])}" if d["judges"] else "")))
     for w in board.warnings:
-        st.warning(w)
+        st.warning(plain(w))
 
 
-def _pairwise(board: Leaderboard, lc: bool) -> None:
+def _pairwise(board: Leaderboard, lc: bool, group: str = "") -> None:
     if board.empty_reason:
         st.info(f"No leaderboard: {board.empty_reason}.")
         return
     rows = board.rows
+    # the table first: it is what a reader came for, and it draws before the charts do
+    st.dataframe(pairwise_table(board, lc), hide_index=True, key=f"lb_table{group}")
+    _describe(board)
     if lc and any(r.style_bt is not None for r in rows):
         st.plotly_chart(ci_chart([r.model for r in rows], [r.style_bt for r in rows],
                                  [r.style_ci_low for r in rows],
                                  [r.style_ci_high for r in rows],
                                  "Style-controlled BT (length held equal), with CI",
-                                 "rating (Elo scale)"), key="lb_chart_lc")
+                                 "rating (Elo scale)"), key=f"lb_chart_lc{group}")
     st.plotly_chart(ci_chart([r.model for r in rows], [r.bt for r in rows],
                              [r.ci_low for r in rows], [r.ci_high for r in rows],
                              "Bradley-Terry rating with CI" + (f" ({board.label})"
                                                                if board.label else ""),
-                             "rating (Elo scale)"), key="lb_chart")
-    st.dataframe(pairwise_table(board, lc), hide_index=True, key="lb_table")
-    _describe(board)
+                             "rating (Elo scale)"), key=f"lb_chart{group}")
 
 
-def _single(board: Leaderboard) -> None:
+def _single(board: Leaderboard, group: str = "") -> None:
     if board.empty_reason:
         st.info(f"No single-mode scores: {board.empty_reason}.")
         return
     rows = board.rows
+    st.dataframe(single_table(board), hide_index=True, key=f"lb_table_single{group}")
+    _describe(board)
     st.plotly_chart(ci_chart([r.model for r in rows], [r.score for r in rows],
                              [r.score_ci_low for r in rows], [r.score_ci_high for r in rows],
-                             "Mean score with CI", "score"), key="lb_chart_single")
-    st.dataframe(single_table(board), hide_index=True, key="lb_table_single")
-    _describe(board)
+                             "Mean score with CI", "score"), key=f"lb_chart_single{group}")
