@@ -19,7 +19,7 @@ from arena.rules.outcomes import verdict_score
 from arena.store.annotation_schema import Assignment, Task, TaskItem, User
 from arena.store.schema import Answer, Battle
 from arena.viz import data as viz_data
-from arena.viz.filters import disagreement_flags
+from arena.viz.filters import build_index
 from arena.viz.pages.judges import confusion
 from ratings_fixtures import Verdicts, seed_questions
 
@@ -113,8 +113,8 @@ def test_viewer_flags_follow_the_rule(mixed):
     bad = ~consistent(score_of_lower(s[p.x], frame.model_a[p.x], p.lo[p.x]),
                       score_of_lower(s[p.y], frame.model_a[p.y], p.lo[p.y]))
     want = set(frame.battle[p.x[bad]].tolist())
-    flags = disagreement_flags(viz_data.load_verdicts(store.engine))
-    got = set(flags.index[flags["orders"]])
+    index = build_index(frame, viz_data.left_out_rows(store.engine))
+    got = set(index.table.index[index.table["orders"]])
     with store.begin() as conn:
         q4 = conn.execute(select(Battle.id).where(Battle.question_id == "qs/4")).scalar()
         q3 = conn.execute(select(Battle.id).where(Battle.question_id == "qs/3")).scalar()
@@ -137,6 +137,9 @@ def test_viewer_measures_the_judged_turn_as_the_ratings_do(store):
     answers = seed_questions(store, {"1": "c"}, {"x": {"1": "a"}, "y": {"1": "b"}})
     from sqlalchemy import update
 
+    from arena.ratings.battles import build_battles
+    from arena.viz.pages.length import length_bins
+
     with store.begin() as conn:  # two-turn answers: 3 + 5 and 7 + 11 characters
         conn.execute(update(Answer).where(Answer.model == "x").values(turns=["abc", "defgh"]))
         conn.execute(update(Answer).where(Answer.model == "y").values(
@@ -146,10 +149,11 @@ def test_viewer_measures_the_judged_turn_as_the_ratings_do(store):
     v.pair("qs/1", "x", "y", "B")  # the whole dialogue
     v.flush()
     frame = load_verdicts(store, Selection())
-    df = viz_data.load_verdicts(store.engine).sort_values("id")
     assert frame.len_a.tolist() == [5.0, 8.0] and frame.len_b.tolist() == [11.0, 18.0]
-    assert df["len_a"].tolist() == frame.len_a.tolist()
-    assert df["len_b"].tolist() == frame.len_b.tolist()
+    # the viewer's Length page bins the ratings' own battles, lengths included
+    b = build_battles(frame, "none")
+    bins = length_bins(b.len_a, b.len_b, b.score, 2)
+    assert sorted(bins["length difference"].tolist()) == [-10.0, -6.0]
 
 
 @pytest.mark.db
