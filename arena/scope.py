@@ -14,8 +14,8 @@ answer *version* per (question, model) and a judge (its fingerprint). Its board 
 (openai / transformers) selects its current parameter hash; a ``backend: file`` model selects
 the answers its file holds now (the hash of each text); a ``backend: store`` model its latest
 stored version per question (``stored_versions``). ``file_versions`` reads a file the way
-the answers stage imports it, inside a transaction the caller commits (answers stage) or rolls
-back (``read_only_versions``: ratings, viewer, dashboard never write).
+the answers stage imports it: stored (answers stage) or as a dry import that writes nothing
+(``read_only_versions``: ratings, viewer, dashboard never write).
 """
 
 from __future__ import annotations
@@ -48,14 +48,15 @@ def single_source(cfg: ArenaConfig) -> Optional[str]:
     return names.pop() if len(names) == 1 else None
 
 
-def file_versions(conn: Connection, cfg: ArenaConfig, spec: FileModel) -> tuple[dict[str, str],
-                                                                              Any]:
-    """Import ``spec``'s answer file in ``conn``'s transaction; return ({question id: version},
-    the import summary). Raises InputError / ConfigError naming the file for bad input."""
+def file_versions(conn: Connection, cfg: ArenaConfig, spec: FileModel, *, dry: bool = False
+                  ) -> tuple[dict[str, str], Any]:
+    """Import ``spec``'s answer file in ``conn``'s transaction (``dry``: read and version it,
+    write nothing); return ({question id: version}, the import summary). Raises InputError /
+    ConfigError naming the file for bad input."""
     from arena import formats
 
     summary = formats.import_answers(conn, spec.path, spec.format, model=spec.name,
-                                     source=single_source(cfg))
+                                     source=single_source(cfg), dry=dry)
     return {q: v for (q, m), v in summary.answer_versions.items() if m == spec.name}, summary
 
 
@@ -107,18 +108,14 @@ def model_versions(cfg: ArenaConfig, question_ids: list[str],
 
 
 def read_only_versions(store: Any, cfg: ArenaConfig, question_ids: list[str]) -> Versions:
-    """``model_versions`` without writing: each answer file is read through the importer in a
-    transaction that is rolled back, so a changed file is seen as it is now."""
+    """``model_versions`` without writing: each answer file is read through its importer in a
+    dry import inside a read-only transaction, so a changed file is seen as it is now."""
     files: dict[str, dict[str, str]] = {}
     specs = [m for m in cfg.enabled_models if isinstance(m, FileModel)]
-    with store.engine.connect() as conn:
-        trans = conn.begin()
-        try:
-            for spec in specs:
-                files[spec.name], _ = file_versions(conn, cfg, spec)
-            fixed = fixed_versions(conn, cfg, question_ids, files)
-        finally:
-            trans.rollback()
+    with store.read() as conn:
+        for spec in specs:
+            files[spec.name], _ = file_versions(conn, cfg, spec, dry=True)
+        fixed = fixed_versions(conn, cfg, question_ids, files)
     return model_versions(cfg, question_ids, fixed)
 
 

@@ -308,3 +308,27 @@ def test_bad_input_names_where_and_writes_nothing(tmp_path: Path, store_url: str
     with s.begin() as conn:
         assert conn.execute(select(func.count()).select_from(Answer)).scalar_one() == 8
     s.close()
+
+
+def test_a_reader_sees_a_changed_file_as_it_is_now_and_writes_nothing(tmp_path: Path,
+                                                                      store_url: str) -> None:
+    from arena.scope import read_only_versions
+    from arena.identity import answer_content_hash
+
+    with FakeOpenAI(judge_reply) as srv:
+        cfg_path = write_config(tmp_path, store_url, srv.base_url, models=("alpha", "beta"))
+        run_pipeline(load_config(cfg_path), progress=False)
+    write_answers(tmp_path, "beta", word="GOOD", tag=" (revised)")
+    cfg = load_config(cfg_path).config
+    s = Store.open(store_url)
+    try:
+        with s.read() as conn:
+            before = conn.execute(select(func.count()).select_from(Answer)).scalar_one()
+        versions = read_only_versions(s, cfg, [f"qs/{q}" for q, _ in QUESTIONS])
+        with s.read() as conn:
+            after = conn.execute(select(func.count()).select_from(Answer)).scalar_one()
+    finally:
+        s.close()
+    assert versions["beta"]["qs/1"] == answer_content_hash(["GOOD answer 1 (revised)"])
+    assert versions["alpha"]["qs/1"] == answer_content_hash(["GOOD answer 1"])
+    assert before == after == 8  # the new versions are not stored by a reader

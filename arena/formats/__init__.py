@@ -43,18 +43,23 @@ def detect(path: str | Path, fmt: str = "auto", as_: Optional[str] = None) -> Re
 
 def import_file(conn: Connection, path: str | Path, fmt: str = "auto", as_: Optional[str] = None,
                 model: Optional[str] = None, source: Optional[str] = None,
-                judge: Optional[str] = None, baseline: Optional[str] = None) -> ImportSummary:
+                judge: Optional[str] = None, baseline: Optional[str] = None,
+                dry: bool = False) -> ImportSummary:
     """Import one file of any supported kind. The summary's notes start with what was
     detected. ``judge`` names the judge of verdict files that carry none; ``baseline`` the
-    baseline model of arena-hard judgment files that do not name it."""
+    baseline model of arena-hard judgment files that do not name it. ``dry=True`` (answer
+    files) writes nothing and reports the answer versions the file holds, for the questions
+    already stored."""
     if source is not None and (not source or "/" in source):
         raise InputError(f"source name {source!r} must be non-empty and contain no '/'",
                          file=path, field="source")
     with no_gc():
         file = read_records(path)
         reader = registry.detect(file, fmt, as_)
+        if dry and reader.kind != "answers":
+            raise ValueError(f"a dry import reads answer files only, not {reader.kind}")
         ctx = Ctx(conn=conn, file=file, fmt=reader.format, kind=reader.kind, source=source,
-                  model=model, judge=judge, baseline=baseline)
+                  model=model, judge=judge, baseline=baseline, dry=dry)
         summary = reader.load(ctx)
     if summary is not ctx.summary:  # question loaders return add_questions' own summary
         summary.notes = ctx.summary.notes + summary.notes
@@ -70,8 +75,9 @@ def import_questions(conn: Connection, path: str | Path, fmt: str = "auto",
 
 
 def import_answers(conn: Connection, path: str | Path, fmt: str = "auto",
-                   model: Optional[str] = None, source: Optional[str] = None) -> ImportSummary:
-    return import_file(conn, path, fmt, "answers", model=model, source=source)
+                   model: Optional[str] = None, source: Optional[str] = None,
+                   dry: bool = False) -> ImportSummary:
+    return import_file(conn, path, fmt, "answers", model=model, source=source, dry=dry)
 
 
 def import_references(conn: Connection, path: str | Path, fmt: str = "auto",

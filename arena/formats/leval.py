@@ -99,7 +99,8 @@ def _load_doc_answers(ctx: Ctx) -> ImportSummary:
     f = ctx.file
     source = ctx.default_source()
     per_rec = _question_records(ctx)
-    qs = add_questions(ctx.conn, [q for _, qs in per_rec for q in qs], source, file=ctx.path)
+    qs = add_questions(ctx.conn, [q for _, qs in per_rec for q in qs], source, file=ctx.path,
+                       dry=ctx.dry)
     if qs.inserted:
         ctx.summary.notes.append(f"{qs.inserted} question(s) created in source {source!r}")
     names = [(rec, k[: -len("_outputs")]) for rec, _ in per_rec

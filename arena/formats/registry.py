@@ -47,6 +47,9 @@ class Ctx:
     judge: Optional[str] = None  # --judge: judge id for verdict files that carry none
     baseline: Optional[str] = None  # --baseline: arena-hard judgments that do not name it
     summary: ImportSummary = field(default_factory=ImportSummary)
+    # read, match and version the records but write nothing (readers of a config's scope:
+    # the answer versions a file holds now, on a read-only connection)
+    dry: bool = False
 
     @property
     def path(self) -> str:

@@ -143,6 +143,10 @@ def store_answers(ctx: Ctx, records: list[AnswerRecord], backend_spec: Optional[
     if not records:
         return
     check_question_texts(ctx, records)
+    if ctx.dry:  # versions only: nothing is written
+        for r in records:
+            ctx.summary.answer_versions[(r.question_id, r.model)] = r.version
+        return
     names = {r.model for r in records}
     ensure_models(ctx.conn, {n: {"backend": "file", "spec": backend_spec or
                                  {"file": ctx.path, "format": ctx.fmt}} for n in names})

@@ -92,7 +92,7 @@ def ensure_questions(ctx: Ctx, items: Sequence[CarriedQuestion], *, field_name: 
         source = ctx.default_source()
         recs = [QuestionRecord(turns=it.turns or [], local_id=it.local_id, category=it.category,
                                meta=it.meta, line=it.rec.line) for _, it in with_text]
-        s = add_questions(ctx.conn, recs, source, file=ctx.path)
+        s = add_questions(ctx.conn, recs, source, file=ctx.path, dry=ctx.dry)
         if s.inserted:
             ctx.summary.notes.append(f"{s.inserted} question(s) created in source {source!r}")
         for (i, it), r in zip(with_text, recs):

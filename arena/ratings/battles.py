@@ -97,9 +97,7 @@ def build_battles(frame: VerdictFrame, policy: PositionPolicy | str = PositionPo
     check_both_bad(both_bad)
     if strong_weight not in (1, 3):
         raise ValueError(f"strong_weight must be 1 or 3, not {strong_weight!r}")
-    notes = {"verdicts": len(frame), "both_bad_dropped": 0, "pairs_consistent": 0,
-             "pairs_inconsistent": 0, "unpaired": 0, "fractional": 0}
-    notes["fractional"] = int((~np.isnan(frame.preference)).sum())
+    notes = _new_notes(frame)
     if policy == PositionPolicy.TIE_IF_INCONSISTENT:
         idx_a, _partner, score, strong, _agree = _merge_orders(frame, both_bad, notes)
     else:
@@ -179,14 +177,20 @@ class OrderMerge:
     notes: dict[str, int] = field(default_factory=dict)
 
 
+def _new_notes(frame: VerdictFrame) -> dict[str, int]:
+    """The counters every battle build reports (``Battles.notes``)."""
+    return {"verdicts": len(frame), "both_bad_dropped": 0, "pairs_consistent": 0,
+            "pairs_inconsistent": 0, "unpaired": 0,
+            "fractional": int((~np.isnan(frame.preference)).sum())}
+
+
 def merge_orders(frame: VerdictFrame, both_bad: Literal["tie", "drop"] = "tie") -> OrderMerge:
     """The two orders of each battle merged exactly as ``build_battles`` merges them under
     ``tie_if_inconsistent`` (same grouping, pairing, consistency and both-bad rule). Raises
     ValueError for an unknown ``both_bad``."""
     if both_bad not in ("tie", "drop"):
         raise ValueError(f"both_bad must be 'tie' or 'drop', not {both_bad!r}")
-    notes = {"verdicts": len(frame), "both_bad_dropped": 0, "pairs_consistent": 0,
-             "pairs_inconsistent": 0, "unpaired": 0}
+    notes = _new_notes(frame)
     row, partner, score, _strong, agree = _merge_orders(frame, both_bad, notes)
     return OrderMerge(row=row, partner=partner, score=score, agree=agree, notes=notes)
 

@@ -124,11 +124,12 @@ def ensure_models(conn: Connection, models: dict[str, dict[str, Any]]) -> None:
 
 
 def add_questions(conn: Connection, records: Iterable[QuestionRecord], source: str, *,
-                  file: str = "<input>") -> ImportSummary:
+                  file: str = "<input>", dry: bool = False) -> ImportSummary:
     """Store questions of one source. Raises InputError on an id clash; caller rolls back.
 
     Returns counts of new and already-stored questions. Documents and references are stored
-    alongside (documents once per text; references once per question and author).
+    alongside (documents once per text; references once per question and author). ``dry``:
+    check and count, write nothing (``inserted`` then counts what would be new).
     """
     if not source or "/" in source:
         raise InputError(f"source name {source!r} must be non-empty and contain no '/'",
@@ -178,6 +179,9 @@ def add_questions(conn: Connection, records: Iterable[QuestionRecord], source: s
                 file=file, line=line, field="id")
         else:
             summary.unchanged += 1
+    if dry:
+        summary.inserted = len(new_rows)
+        return summary
     if docs:
         have = set()
         keys = list(docs)

@@ -43,6 +43,10 @@ def scratch_url(path: Path, folder: Optional[Path] = None) -> str:
     return f"sqlite:///{base / f'review-{digest}.db'}"
 
 
+# what SQLite (WAL) and the store's migration lock leave beside a database file
+SIDE_FILES = ("-wal", "-shm", ".lock")
+
+
 def build_scratch_store(path: Path, folder: Optional[Path] = None) -> str:
     """Load ``path`` into its scratch store (once per content) and return the store URL.
 
@@ -66,12 +70,12 @@ def build_scratch_store(path: Path, folder: Optional[Path] = None) -> str:
                 summary = formats.import_file(conn, path, FORMAT, "verdicts", source=SOURCE)
         finally:
             store.close()
-        for suffix in ("-wal", "-shm"):
+        for suffix in SIDE_FILES:
             Path(str(tmp) + suffix).unlink(missing_ok=True)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
-        for suffix in ("-wal", "-shm"):
+        for suffix in SIDE_FILES:
             Path(str(tmp) + suffix).unlink(missing_ok=True)
     log.info("review file %s loaded into %s: %s", path, target, "; ".join(summary.notes))
     return url
