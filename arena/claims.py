@@ -195,7 +195,8 @@ class ClaimBook:
 class ClaimedSource(Generic[T]):
     """Hands out ``items`` one by one, each claimed first; for ``CallRunner.amap_source``.
     ``stop()`` true (the budget is spent) ends the hand-out: claims not worked on are
-    released when the book closes.
+    released when the book closes. With ``writer`` an item is handed out only while the
+    writer's uncommitted results are at most ``backlog`` (default: the chunk size).
 
     ``key(item)`` is its work key; ``done(conn, keys)`` the keys whose result is stored (or,
     for this round, tried). Claims run in a thread (never on the event loop), one chunk at a
@@ -206,13 +207,18 @@ class ClaimedSource(Generic[T]):
 
     def __init__(self, book: ClaimBook, items: Sequence[T], key: Callable[[T], str],
                  done: DoneCheck, *, chunk: int = 64, poll_s: float = 2.0,
-                 stop: Optional[Callable[[], bool]] = None) -> None:
+                 stop: Optional[Callable[[], bool]] = None, writer: Any = None,
+                 backlog: Optional[int] = None) -> None:
         self.book = book
         self.key = key
         self.done = done
         self.chunk = max(1, chunk)
         self.poll_s = poll_s
         self.stop = stop  # e.g. "the budget is spent": hand out nothing more
+        # back-pressure: no new item while the result writer holds more than ``backlog``
+        # uncommitted results (arena.llm.writer)
+        self.writer = writer
+        self.backlog = backlog if backlog is not None else self.chunk
         by_key: dict[str, T] = {}
         for it in items:
             by_key.setdefault(key(it), it)
@@ -233,6 +239,8 @@ class ClaimedSource(Generic[T]):
         """The next claimed item, or None when no work is left."""
         if self._lock is None:
             self._lock = asyncio.Lock()
+        if self.writer is not None:
+            await self.writer.wait_room(self.backlog)
         async with self._lock:
             while not self._buffer:
                 if not self._todo or (self.stop is not None and self.stop()):

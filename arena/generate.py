@@ -276,7 +276,8 @@ def _run_model(cfg: ArenaConfig, spec: GenSpec, provider: Provider, todo: list[Q
                            done=answers_done(spec.name, ph, {v: k for k, v in key_of.items()},
                                              book.started),
                            chunk=max(64, settings.concurrency),
-                           stop=lambda: budget.stopped is not None)
+                           stop=lambda: budget.stopped is not None,
+                           writer=writer, backlog=settings.concurrency)
 
     def on_done(q: QuestionRow, out: _Outcome) -> None:
         key = key_of[q.id]

@@ -333,13 +333,14 @@ def run_reviews(store: Store, cfg: ArenaConfig, judge: Judge, *, limit: Optional
     try:
         if book is not None:
             key_of = {it: k for k, it in keys.items()}  # computed once, in pending_items
+            in_flight = getattr(getattr(judge, "runner_settings", None), "concurrency", 64)
             source = ClaimedSource(book, todo, key=key_of.__getitem__,
                                    done=judgments_done(judge.fingerprint, retry_failed,
                                                        book.started),
-                                   chunk=max(64, getattr(getattr(judge, "runner_settings",
-                                                                 None), "concurrency", 64)),
+                                   chunk=max(64, in_flight),
                                    stop=lambda: getattr(getattr(judge, "budget", None),
-                                                        "stopped", None) is not None)
+                                                        "stopped", None) is not None,
+                                   writer=writer, backlog=in_flight)
             judge.judge(todo, emit, source)  # type: ignore[call-arg]
         else:
             judge.judge(todo, emit)

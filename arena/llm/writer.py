@@ -14,6 +14,12 @@ Kinds: ``answer`` (an ``AnswerRecord``), ``answer_failure``, ``judgment`` and
 claim back (work that was not done, e.g. held back by the budget). A commit that fails (the store went away) is
 kept as the writer's error: the next ``put`` raises it, so a stage stops instead of paying
 for calls it cannot store, and ``close()`` raises it too.
+
+Back-pressure: ``backlog`` counts results handed over and not yet committed. The claimed
+work sources (``arena.claims.ClaimedSource``) wait while it exceeds their limit before they
+hand out the next item, so when commits are slow (a busy disk, a lock) the calls slow down
+instead of piling up unstored results: a ``kill -9`` then loses at most the calls in flight
+plus that limit, however slow the store.
 """
 
 from __future__ import annotations
@@ -48,6 +54,8 @@ class ResultWriter:
         self.committed = {k: 0 for k in KINDS}
         self.commits = 0
         self._q: "queue.Queue[Any]" = queue.Queue()
+        self._uncommitted = 0
+        self._count_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="result-writer", daemon=True)
         self._thread.start()
         self._closed = False
@@ -58,7 +66,21 @@ class ResultWriter:
             raise ValueError(f"unknown result kind {kind!r}")
         if self.error is not None:
             raise WriterError("results can no longer be stored") from self.error
+        with self._count_lock:
+            self._uncommitted += 1
         self._q.put((kind, row, claim))
+
+    @property
+    def backlog(self) -> int:
+        """Results handed over and not committed yet."""
+        return self._uncommitted
+
+    async def wait_room(self, limit: int, poll_s: float = 0.005) -> None:
+        """Return once the backlog is at most ``limit`` (or the writer failed)."""
+        import asyncio
+
+        while self._uncommitted > limit and self.error is None:
+            await asyncio.sleep(poll_s)
 
     def close(self) -> None:
         """Store everything queued, stop the thread; raise if a commit failed."""
@@ -94,6 +116,8 @@ class ResultWriter:
                 batch.append(item)
             if self.error is None:
                 self._commit(batch)
+            with self._count_lock:
+                self._uncommitted -= len(batch)
 
     def _commit(self, batch: list[tuple[str, Any, Optional[str]]]) -> None:
         from arena.store.ingest import add_answers, add_judgments
