@@ -8,8 +8,6 @@ bad form input is shown back with the field named, and nothing is written.
 from __future__ import annotations
 
 import logging
-import secrets
-from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
@@ -17,9 +15,8 @@ from sqlalchemy import func, select, update
 
 from arena.errors import InputError
 from arena.store.annotation_schema import Assignment, Task, TaskItem, User
-from arena.store.schema import utcnow
 from arena.types import Mode
-from annotate import auth, db, tasks
+from annotate import accounts, auth, db, tasks, validate
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +25,8 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 @bp.before_request
 def _admins_only() -> None:
+    # The app checks the role before reading any body (auth.require_role); this repeats it
+    # for the blueprint on its own.
     if g.get("user") is None or g.user["role"] != "admin":
         abort(403)
 
@@ -48,6 +47,7 @@ def index() -> Any:
     with db.read() as conn:
         users = conn.execute(select(User.id, User.username, User.role, User.active,
                                     User.pseudonym, User.excluded, User.excluded_note,
+                                    User.owner,
                                     User.password_hash.is_not(None)
                                     .label("has_password"))
                              .order_by(User.id)).all()
@@ -71,71 +71,76 @@ def create_user() -> Any:
                            link=link)
 
 
+def _account_change(fn: Any) -> Any:
+    """Run an ``annotate.accounts`` change; a forbidden one is a 403 with the reason, an
+    unknown account a 404."""
+    try:
+        return db.write(fn)
+    except LookupError:
+        abort(404)
+    except PermissionError as err:
+        abort(403, description=str(err))
+
+
 @bp.route("/users/<int:user_id>/invite", methods=["POST"])
 def new_invite(user_id: int) -> Any:
-    token = secrets.token_urlsafe(32)
-
-    def do(conn: Any) -> Any:
-        return conn.execute(update(User).where(User.id == user_id).values(
-            invite_token=token, invite_expires_at=utcnow() + timedelta(days=auth.INVITE_DAYS))
-            .returning(User.username)).scalar()
-
-    username = db.write(do)
-    if username is None:
-        abort(404)
-    return render_template("admin/user_created.html", username=username,
+    """A new invite link, or for an account with a password a reset link (its sessions end)."""
+    actor = int(g.user["id"])
+    username, token = _account_change(lambda c: accounts.issue_link(c, actor, user_id))
+    return render_template("admin/user_created.html", username=username, reset=True,
                            link=url_for("auth.invite", token=token, _external=True))
 
 
 @bp.route("/users/<int:user_id>/active", methods=["POST"])
 def set_active(user_id: int) -> Any:
     active = request.form.get("active") == "1"
-    if user_id == g.user["id"] and not active:
+    actor = int(g.user["id"])
+    if user_id == actor and not active:
         flash("You cannot deactivate your own account.")
         return redirect(url_for("admin.index")), 303
-    db.write(lambda c: c.execute(update(User).where(User.id == user_id).values(active=active)))
-    auth.forget_user(user_id)
+    _account_change(lambda c: accounts.set_active(c, actor, user_id, active))
+    return redirect(url_for("admin.index")), 303
+
+
+@bp.route("/users/<int:user_id>/role", methods=["POST"])
+def set_role(user_id: int) -> Any:
+    """Change a role (the owner only); the account's sessions end."""
+    role = request.form.get("role", "")
+    actor = int(g.user["id"])
+    try:
+        _account_change(lambda c: accounts.set_role(c, actor, user_id, role))
+    except InputError as err:
+        flash(str(err))
     return redirect(url_for("admin.index")), 303
 
 
 def _form_spec(f: Any) -> tasks.TaskSpec:
-    def as_int(name: str, default: int) -> int:
-        raw = (f.get(name) or "").strip()
-        if not raw:
-            return default
-        try:
-            return int(raw)
-        except ValueError:
-            raise InputError(f"expected a whole number, got {raw!r}", field=name) from None
+    """A TaskSpec from the task form; InputError names a bad field (nothing is written)."""
+    def as_int(name: str, default: int, lo: int = 0, hi: int = validate.MAX_ID) -> int:
+        return validate.int_field(f.get(name), name, lo, hi, default)  # type: ignore
 
     def as_float(name: str, default: float) -> float:
-        raw = (f.get(name) or "").strip()
-        if not raw:
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            raise InputError(f"expected a number, got {raw!r}", field=name) from None
-        if value != value or value in (float("inf"), float("-inf")):
-            raise InputError(f"expected a number, got {raw!r}", field=name)
-        return value
+        got = validate.float_field(f.get(name), name, -1e9, 1e9)
+        return default if got is None else got
 
     scale = f.get("scale", "pairwise")
     mode = f.get("mode", Mode.PAIRWISE_ALL.value)
+    limit = validate.int_field(f.get("question_limit"), "question_limit", 1,
+                               tasks.MAX_QUESTIONS)
     return tasks.TaskSpec(
-        name=f.get("name", ""), mode=mode, scale=scale,
-        models=f.getlist("models"), baseline=f.get("baseline") or None,
+        name=f.get("name", ""), public_title=f.get("public_title") or None, mode=mode,
+        scale=scale, models=f.getlist("models"), baseline=f.get("baseline") or None,
         sources=f.getlist("sources"), categories=f.getlist("categories"),
-        question_limit=as_int("question_limit", 0) or None,
-        from_battles=f.get("from_battles") == "1",
-        overlap=as_int("overlap", 1), lease_seconds=as_int("lease_minutes", 15) * 60,
+        question_limit=limit, from_battles=f.get("from_battles") == "1",
+        overlap=as_int("overlap", 1, 1, 100),
+        lease_seconds=as_int("lease_minutes", 15, 1, 7 * 24 * 60) * 60,
         criteria=[c.strip() for c in (f.get("criteria") or "").split(",") if c.strip()],
-        criteria_max=as_int("criteria_max", 5),
+        criteria_max=as_int("criteria_max", 5, 2, 10),
         show_references=f.get("show_references") == "1",
         guidelines=f.get("guidelines", ""),
-        swap_share=as_float("swap_share", 0.0), swap_gap=as_int("swap_gap", 3),
+        swap_share=as_float("swap_share", 0.0), swap_gap=as_int("swap_gap", 3, 0, 1000),
         gold_share=as_float("gold_share", 0.1), gold_threshold=as_float("gold_threshold", 0.7),
-        gold_min=as_int("gold_min", 3))
+        gold_min=as_int("gold_min", 3, 1, 1000))
 
 
 @bp.route("/tasks/new", methods=["GET", "POST"])

@@ -93,47 +93,64 @@ def build_app(args: argparse.Namespace) -> Any:
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Serve until interrupted. Raises ConfigError for a bad port or thread count."""
+    """Serve until interrupted. Raises ConfigError for a bad or busy port or thread count."""
     import waitress
+
+    from annotate.manage import UPLOAD_LIMIT
+    from annotate.workers import listen
 
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port} is not a TCP port")
     threads = max(int(args.threads), MIN_THREADS)
-    app = build_app(args)
-    from annotate import db
+    workers = int(getattr(args, "workers", 1) or 1)
+    if not 1 <= workers <= 64:
+        raise ConfigError(f"--workers {workers}: give 1 to 64")
+    # Bind first: a busy port is one line naming it, before any work.
+    sock = listen(args.host, args.port)
+    try:
+        app = build_app(args)
+        from annotate import db
 
-    with app.app_context():
-        from annotate.auth import admin_count
+        with app.app_context():
+            from annotate.auth import admin_count
 
-        with db.read() as conn:
-            if not admin_count(conn):
-                log.warning("no admin account yet: run `arena annotate create-admin NAME` or set "
-                            "ARENA_ADMIN_USER and ARENA_ADMIN_PASSWORD")
+            with db.read() as conn:
+                if not admin_count(conn):
+                    log.warning("no admin account yet: run `arena annotate create-admin NAME` "
+                                "or set ARENA_ADMIN_USER and ARENA_ADMIN_PASSWORD")
+    except BaseException:
+        sock.close()
+        raise
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("serving on %s: reachable from other machines; put it behind HTTPS",
                     args.host)
     # "Task queue depth is N" is waitress reporting normal queueing under load, once per
     # request: at hundreds of requests a second it costs CPU and drowns real warnings.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    workers = int(getattr(args, "workers", 1) or 1)
-    if not 1 <= workers <= 64:
-        raise ConfigError(f"--workers {workers}: give 1 to 64")
-    print(f"annotation app on http://{args.host}:{args.port}/ (store: "
+    port = sock.getsockname()[1]
+    print(f"annotation app on http://{args.host}:{port}/ (store: "
           f"{db.describe_store(app)}; {workers} worker(s) x {threads} threads); Ctrl-C stops",
           file=sys.stderr, flush=True)
-    serve_kw = dict(threads=threads, ident="arena-annotate", clear_untrusted_proxy_headers=True)
+    # waitress buffers a whole request body before the app sees it: no request may be larger
+    # than the admin file import allows (the app refuses others sooner, by role and size).
+    serve_kw = dict(threads=threads, ident="arena-annotate", clear_untrusted_proxy_headers=True,
+                    max_request_body_size=UPLOAD_LIMIT + 1024 * 1024)
     if workers > 1:
         from annotate.workers import serve_forked
 
         app.extensions[db.EXT].close()  # nothing opened before the fork is used after it
+
         def make() -> Any:
             child = build_app(args)
             db.warm_pool(child.extensions[db.EXT], threads)
             return child
 
-        return serve_forked(workers, args.host, args.port, make, serve_kw)
+        return serve_forked(workers, sock, make, serve_kw)
     db.warm_pool(app.extensions[db.EXT], threads)
-    waitress.serve(app, host=args.host, port=args.port, **serve_kw)
+    try:
+        waitress.serve(app, sockets=[sock], **serve_kw)
+    finally:
+        sock.close()
     return 0
 
 
@@ -154,11 +171,11 @@ def _read_password(args: argparse.Namespace) -> str:
 
 def create_admin(args: argparse.Namespace) -> int:
     """Create the admin ``username`` (or, if it exists, make it an admin with this password)."""
-    from sqlalchemy import select, update
+    from sqlalchemy import select
 
     from arena.errors import InputError
     from arena.store.annotation_schema import User
-    from annotate import auth, db
+    from annotate import accounts, auth, db
 
     password = _read_password(args)
     app = build_app(args)
@@ -168,8 +185,9 @@ def create_admin(args: argparse.Namespace) -> int:
         if uid is None:
             auth.create_user(conn, args.username, "admin", password)
             return "created"
-        auth.set_password(conn, uid, password)
-        conn.execute(update(User).where(User.id == uid).values(role="admin", active=True))
+        auth.set_password(conn, uid, password)  # ends the account's sessions
+        accounts.set_role(conn, None, uid, "admin")
+        accounts.set_active(conn, None, uid, True)
         return "updated"
 
     with app.app_context():

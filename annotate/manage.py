@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import (Blueprint, Response, abort, flash, g, jsonify, redirect, render_template,
-                   request, session, url_for)
+                   request, url_for)
 from sqlalchemy import and_, or_, select, update
 from werkzeug.utils import secure_filename
 
@@ -24,7 +24,7 @@ from arena.errors import InputError
 from arena.store.annotation_schema import Task, TaskItem, User
 from arena.store.schema import Answer, Judgment, Question
 from arena.types import Mode
-from annotate import db, export, gold, tasks
+from annotate import db, export, gold, tasks, validate
 from annotate.admin import _form_spec
 from annotate.verdicts import HUMAN_KINDS
 
@@ -130,9 +130,11 @@ def task_settings(task_id: int) -> Any:
 def gold_mark(task_id: int) -> Any:
     f = request.form
     try:
-        item_id = int(f.get("item_id", ""))
-    except ValueError:
-        flash("field 'item_id': give the item number")
+        item_id = validate.int_field(f.get("item_id"), "item_id", 1)
+        if item_id is None:
+            raise InputError("give the item number", field="item_id")
+    except InputError as err:
+        flash(str(err))
         return redirect(url_for("admin.task", task_id=task_id)), 303
     action = f.get("action", "mark")
     try:
@@ -275,16 +277,17 @@ def import_task() -> Any:
     return redirect(url_for("admin.task", task_id=done.task_id)), 303
 
 
+def bigger_uploads() -> None:
+    """before_request, after the role check and before anything reads the body: the whole app
+    keeps its 1 MB request limit; only an admin's file import may send more."""
+    if request.endpoint in UPLOAD_ENDPOINTS and request.method == "POST" \
+            and g.get("user") is not None and g.user["role"] == "admin":
+        request.max_content_length = UPLOAD_LIMIT
+
+
+UPLOAD_ENDPOINTS = {"manage.import_task"}
+
+
 def init_app(app: Any) -> None:
-    """Register the blueprint and the upload limit hook. Call before ``security.init_app``:
-    the CSRF check reads the form, so the bigger limit must be set before it runs."""
-
-    @app.before_request
-    def _bigger_uploads() -> None:
-        # The whole app keeps its 1 MB request limit; only the admin's file import may send
-        # more (question and answer files). Admin rights are checked by the view's blueprint.
-        if request.endpoint == "manage.import_task" and request.method == "POST" \
-                and session.get("uid") is not None:
-            request.max_content_length = UPLOAD_LIMIT
-
+    """Register the blueprint (the upload hook is registered by the app factory, in order)."""
     app.register_blueprint(bp)

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from arena.errors import InputError
 from arena.store.annotation_schema import Task
 from arena.store.schema import Question
-from annotate import assign, db, present, verdicts
+from annotate import assign, db, present, validate, verdicts
 
 log = logging.getLogger(__name__)
 
@@ -31,13 +31,6 @@ SKIP_REASONS = ("cannot judge (outside my knowledge)", "text is broken or empty"
 
 def _uid() -> int:
     return int(g.user["id"])
-
-
-def _elapsed(value: Any) -> Optional[float]:
-    try:
-        return float(value) / 1000.0 if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
 
 
 def _task_or_404(task_id: int) -> Any:
@@ -105,15 +98,19 @@ def submit(assignment_id: int) -> Any:
     uid = _uid()
     form = request.form
     try:
+        elapsed = verdicts.elapsed_seconds(form.get("elapsed_ms"))
         stored = db.write(lambda c: verdicts.submit(
-            c, assignment_id, uid, form.to_dict(), form.get("submission_id", ""),
-            _elapsed(form.get("elapsed_ms"))))
+            c, assignment_id, uid, form.to_dict(), form.get("submission_id", ""), elapsed))
     except LookupError:
         abort(404)
     except InputError as err:
         with db.read() as conn:
             ctx = verdicts.assignment_context(conn, assignment_id, uid)
+        if ctx is None:
+            abort(404)
         return _render_item(ctx, error=str(err), status=400)
+    except verdicts.TaskClosed as err:
+        abort(409, description=str(err))
     except verdicts.Conflict as err:
         flash(str(err))
         return redirect(url_for("review.index"))
@@ -184,6 +181,8 @@ def edit(judgment_id: int) -> Any:
         abort(404)
     except InputError as err:
         return _render_item(ctx, edit_of=old, error=str(err), status=400)
+    except verdicts.TaskClosed as err:
+        abort(409, description=str(err))
     flash("Verdict updated.")
     return redirect(url_for("review.mine", task_id=ctx.task_id))
 
@@ -222,14 +221,12 @@ def api_next(task_id: int) -> Any:
 
 @api.route("/assignments/<int:assignment_id>/verdict", methods=["POST"])
 def api_verdict(assignment_id: int) -> Any:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        return jsonify(error="Bad Request", detail="send a JSON object"), 400
     uid = _uid()
     try:
+        data = validate.json_body()
+        elapsed = verdicts.elapsed_seconds(data.get("elapsed_ms"))
         stored = db.write(lambda c: verdicts.submit(
-            c, assignment_id, uid, data, str(data.get("submission_id") or ""),
-            _elapsed(data.get("elapsed_ms"))))
+            c, assignment_id, uid, data, data.get("submission_id") or "", elapsed))
     except LookupError:
         abort(404)
     except InputError as err:

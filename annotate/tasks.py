@@ -25,6 +25,7 @@ from arena.store.annotation_schema import Task, TaskItem
 from arena.store.ingest import insert_ignore
 from arena.store.schema import Answer, Battle, Question, utcnow
 from arena.types import Mode
+from annotate.validate import check_text
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class TaskSpec:
     criteria: list[str] = field(default_factory=list)
     criteria_max: int = 5
     show_references: bool = False
+    public_title: Optional[str] = None  # what annotators see (None: "Task <id>")
     guidelines: str = ""
     swap_share: float = 0.0  # annotate.probes
     swap_gap: int = 3
@@ -73,10 +75,38 @@ def validate_research(spec: TaskSpec) -> None:
         raise InputError("gold minimum must be from 1 to 1000 items", field="gold_min")
 
 
+MAX_NAME = 200  # Task.name, Task.public_title
+MAX_MODEL = 200  # TaskItem.model_a / model_b
+MAX_CRITERIA = 20
+MAX_GUIDELINES = 100_000
+MAX_QUESTIONS = 1_000_000
+
+
+def _check_names(values: list[str], field_name: str, max_len: int) -> None:
+    for v in values:
+        if not isinstance(v, str):
+            raise InputError("expected text", field=field_name)
+        check_text(v, field_name, max_len)
+
+
 def validate(spec: TaskSpec) -> None:
     """Raise InputError (naming the field) for an inconsistent spec."""
+    check_text(spec.name, "name", MAX_NAME)
     if not spec.name.strip():
         raise InputError("give the task a name", field="name")
+    if spec.public_title is not None:
+        check_text(spec.public_title, "public_title", MAX_NAME)
+    _check_names(spec.models, "models", MAX_MODEL)
+    _check_names([spec.baseline] if spec.baseline else [], "baseline", MAX_MODEL)
+    _check_names(spec.sources, "sources", 200)
+    _check_names(spec.categories, "categories", 200)
+    _check_names(spec.criteria, "criteria", 100)
+    check_text(spec.guidelines, "guidelines", MAX_GUIDELINES)
+    if len(spec.criteria) > MAX_CRITERIA:
+        raise InputError(f"at most {MAX_CRITERIA} criteria", field="criteria")
+    if spec.question_limit is not None and not 1 <= spec.question_limit <= MAX_QUESTIONS:
+        raise InputError(f"the question limit must be from 1 to {MAX_QUESTIONS} (or empty: "
+                         "all questions)", field="question_limit")
     if spec.mode not in {m.value for m in Mode}:
         raise InputError(f"unknown mode {spec.mode!r}", field="mode")
     if spec.scale not in SCALES:
@@ -250,7 +280,8 @@ def create_task(conn: Connection, spec: TaskSpec, created_by: Optional[int] = No
     if spec.scale == "rubric":
         settings["criteria_max"] = spec.criteria_max
     tid = conn.execute(Task.__table__.insert().values(
-        name=spec.name.strip(), mode=spec.mode, scale=spec.scale, criteria=spec.criteria,
+        name=spec.name.strip(), public_title=(spec.public_title or "").strip() or None,
+        mode=spec.mode, scale=spec.scale, criteria=spec.criteria,
         overlap=spec.overlap, status="active", guidelines=spec.guidelines,
         show_references=spec.show_references, lease_seconds=spec.lease_seconds,
         settings=settings, created_by=created_by, created_at=utcnow())

@@ -1,0 +1,56 @@
+"""The login rate limit, kept in the store so every server process counts the same attempts.
+
+Contract:
+- ``begin_attempt`` runs in one write transaction *before* the password is checked: it counts
+  the attempts of each key in the last ``window_s`` seconds and, unless one key is at its
+  limit, records this attempt for every key. Parallel guesses are therefore each counted
+  before any of them is verified: ``--workers N`` or many threads do not multiply the
+  guesses an attacker gets.
+- ``succeeded`` forgets the user key's attempts after a right password (the address key
+  keeps them: one address guessing many accounts stays limited).
+- Rows older than the window are deleted as new attempts come in.
+The work does not depend on whether the account exists, is invited or deactivated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Optional
+
+from sqlalchemy import Connection, bindparam, delete, func, select
+
+from arena.store.annotation_schema import LoginAttempt
+from arena.store.schema import utcnow
+
+P = bindparam
+_COUNT = (select(func.count()).select_from(LoginAttempt)
+          .where(LoginAttempt.key == P("p_key"), LoginAttempt.at > P("p_since")))
+_PRUNE = delete(LoginAttempt).where(LoginAttempt.at <= P("p_since"))
+_FORGET = delete(LoginAttempt).where(LoginAttempt.key == P("p_key"))
+
+
+@dataclass(frozen=True)
+class Limit:
+    key: str
+    limit: int
+
+
+def begin_attempt(conn: Connection, limits: list[Limit], window_s: float,
+                  now: Optional[datetime] = None) -> bool:
+    """Record an attempt under every key; False (nothing recorded) when a key is at its
+    limit already."""
+    now = now or utcnow()
+    since = now - timedelta(seconds=window_s)
+    conn.execute(_PRUNE, {"p_since": since})
+    for lim in limits:
+        if conn.execute(_COUNT, {"p_key": lim.key, "p_since": since}).scalar_one() >= lim.limit:
+            return False
+    conn.execute(LoginAttempt.__table__.insert(),
+                 [{"key": lim.key, "at": now} for lim in limits])
+    return True
+
+
+def succeeded(conn: Connection, key: str) -> None:
+    """Forget the attempts of ``key`` (a right password for that account)."""
+    conn.execute(_FORGET, {"p_key": key})
