@@ -211,7 +211,7 @@ def export_task(task_id: int, fmt: str) -> Any:
 @bp.route("/tasks/<int:task_id>/items/<int:item_id>")
 def item_view(task_id: int, item_id: int) -> Any:
     """One item with model names, both answers and every verdict on it (for adjudication)."""
-    from annotate.render import markdown
+    from arena.render import markdown
 
     with db.read() as conn:
         t = _task(conn, task_id)

@@ -2,7 +2,7 @@
 
 The view never contains model names, answer ids or which side is ``model_a``: the two answers
 are given as ``left`` / ``right`` in the order this annotator's assignment fixed. All text is
-rendered through ``annotate.render`` (markdown with HTML off, then the sanitiser); a document
+rendered through ``arena.render`` (markdown with HTML off, then the sanitiser); a document
 is passed as plain text (the template escapes it).
 """
 
@@ -19,7 +19,7 @@ from sqlalchemy.orm import aliased
 
 from arena.store.annotation_schema import Assignment, Task, TaskItem
 from arena.store.schema import Answer, Document, Question, Reference
-from annotate.render import markdown
+from arena.render import markdown
 
 
 @dataclass
