@@ -36,7 +36,7 @@ from sqlalchemy import (Connection, DateTime, Integer, Row, String, and_, bindpa
                         exists, func, literal, null, select, update)
 from sqlalchemy.dialects import postgresql, sqlite
 
-from arena.store.annotation_schema import Assignment, Task, TaskItem
+from arena.store.annotation_schema import Assignment, Task, TaskItem, TaskMember
 from arena.store.schema import utcnow
 from annotate import gold, probes
 
@@ -72,17 +72,29 @@ _LIVE = (select(Assignment.id, Assignment.item_id, Assignment.first, Assignment.
                 Assignment.status == LIVE)
          .order_by(Assignment.id).limit(1))
 _RENEW = update(Assignment).where(Assignment.id == P("p_aid")).values(expires_at=P("p_exp"))
-_TASK = select(Task.status, Task.overlap, Task.lease_seconds, Task.settings, Task.scale,
-               Task.criteria, Task.mode).where(Task.id == P("p_tid"))
+# Whether the user may work on the task: it is not restricted to chosen annotators, or they are
+# one of them (annotate.members). Evaluated in the claim's own statement: no extra round trip.
+_MEMBER = (Task.restricted.is_(False)) | exists().where(
+    TaskMember.task_id == Task.id, TaskMember.user_id == P("p_uid"))
+_TASK = select(Task.status, Task.archived, Task.overlap, Task.lease_seconds, Task.settings,
+               Task.scale, Task.criteria, Task.mode, _MEMBER.label("member")
+               ).where(Task.id == P("p_tid"))
 # The task row and the user's live lease in one round trip (the common claim, when no expiry
 # is due): a left join gives one row with NULL lease columns when there is no live lease.
-_TASK_LIVE = (select(Task.status, Task.overlap, Task.lease_seconds, Task.settings, Task.scale,
-                     Task.criteria, Task.mode, Assignment.id.label("live_id"),
+_TASK_LIVE = (select(Task.status, Task.archived, Task.overlap, Task.lease_seconds,
+                     Task.settings, Task.scale, Task.criteria, Task.mode,
+                     _MEMBER.label("member"), Assignment.id.label("live_id"),
                      Assignment.item_id.label("live_item"), Assignment.first.label("live_first"))
               .outerjoin(Assignment, and_(Assignment.task_id == Task.id,
                                           Assignment.annotator_id == P("p_uid"),
                                           Assignment.status == LIVE))
               .where(Task.id == P("p_tid")).order_by(Assignment.id).limit(1))
+
+
+def _open_for(task: Optional[Row]) -> bool:
+    """Whether a claim may hand out items of this task row to its user."""
+    return task is not None and task.status == "active" and not task.archived \
+        and bool(task.member)
 
 
 def expire_leases(conn: Connection, task_id: int, now: Optional[datetime] = None) -> int:
@@ -125,7 +137,8 @@ def claim(conn: Connection, task_id: int, user_id: int, *, rng: Optional[random.
           now: Optional[datetime] = None) -> Optional[Lease]:
     """Return the user's live lease on the task, or lease a new item; None when none is left.
 
-    Returns None also for a task that is not active. Sides: for a pairwise item the side shown
+    Returns None also for a task that is not active, is archived, or is restricted to chosen
+    annotators without this user. Sides: for a pairwise item the side shown
     first is drawn at random and kept on the assignment (server only). Order of choice: a due
     swap probe (``annotate.probes``), a gold item with the task's ``gold_share`` chance
     (``annotate.gold``), a normal item (breadth-first), any gold item left, any probe left.
@@ -133,15 +146,15 @@ def claim(conn: Connection, task_id: int, user_id: int, *, rng: Optional[random.
     real_clock = now is None
     now = now or utcnow()
     if real_clock is False or _expiry_due(conn, task_id):
-        task = conn.execute(_TASK, {"p_tid": task_id}).first()
-        if task is None or task.status != "active":
+        task = conn.execute(_TASK, {"p_tid": task_id, "p_uid": user_id}).first()
+        if not _open_for(task):
             return None
         expire_leases(conn, task_id, now)
         mine = live_lease(conn, task_id, user_id)
         live = (mine.id, mine.item_id, mine.first) if mine is not None else None
     else:  # the common case: task and live lease in one statement
         task = conn.execute(_TASK_LIVE, {"p_tid": task_id, "p_uid": user_id}).first()
-        if task is None or task.status != "active":
+        if not _open_for(task):
             return None
         live = (task.live_id, task.live_item, task.live_first) \
             if task.live_id is not None else None

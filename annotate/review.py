@@ -16,9 +16,8 @@ from flask import (Blueprint, abort, flash, g, jsonify, redirect, render_templat
 from sqlalchemy import select
 
 from arena.errors import InputError
-from arena.store.annotation_schema import Task
 from arena.store.schema import Question
-from annotate import assign, db, present, validate, verdicts
+from annotate import assign, db, members, present, validate, verdicts
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +33,9 @@ def _uid() -> int:
 
 
 def _task_or_404(task_id: int) -> Any:
+    """The task if this user may see it (``annotate.members``), else a 404."""
     with db.read() as conn:
-        task = conn.execute(select(Task.id, Task.name, Task.status, Task.scale, Task.mode)
-                            .where(Task.id == task_id)).first()
+        task = members.task_for(conn, task_id, _uid())
     if task is None:
         abort(404)
     return task
@@ -46,10 +45,8 @@ def _task_or_404(task_id: int) -> Any:
 def index() -> Any:
     uid = _uid()
     with db.read() as conn:
-        tasks = conn.execute(select(Task.id, Task.name, Task.status, Task.scale, Task.mode)
-                             .where(Task.status != "closed").order_by(Task.id)).all()
-        rows = [(t, present.progress(conn, t.id, uid)) for t in tasks]
-    return render_template("index.html", rows=rows)
+        rows = [(t, present.progress(conn, t.id, uid)) for t in members.visible_tasks(conn, uid)]
+    return render_template("index.html", rows=rows, title=present.public_title)
 
 
 @bp.route("/tasks/<int:task_id>/next", methods=["POST"])
@@ -60,7 +57,8 @@ def next_item(task_id: int) -> Any:
     if lease is None:
         with db.read() as conn:
             prog = present.progress(conn, task_id, _uid())
-        return render_template("done.html", task=task, progress=prog)
+        return render_template("done.html", task=task, progress=prog,
+                               title=present.public_title(task))
     return redirect(url_for("review.item", assignment_id=lease.assignment_id))
 
 
@@ -157,7 +155,8 @@ def mine(task_id: int) -> Any:
                       "choice": verdicts.outcome_to_choice(r.outcome, r.first),
                       "score": r.score_a, "scores": r.scores, "comment": r.comment,
                       "edited": r.supersedes_id is not None, "created_at": r.created_at})
-    return render_template("mine.html", task=task, items=items, progress=prog)
+    return render_template("mine.html", task=task, items=items, progress=prog,
+                           title=present.public_title(task))
 
 
 @bp.route("/verdicts/<int:judgment_id>/edit", methods=["GET", "POST"])
@@ -201,7 +200,8 @@ def _item_json(lease: assign.Lease) -> dict[str, Any]:
         "assignment_id": lease.assignment_id, "task_id": lease.task_id, "scale": task.scale,
         "criteria": criteria, "criteria_max": verdicts.scale_max(task.scale, task.settings or {}),
         "question": list(content.question_turns), "document": content.document,
-        "references": [{"author": a, "turns": list(ts)} for a, ts in content.references],
+        "document_id": content.document_id,
+        "references": [{"label": a, "turns": list(ts)} for a, ts in content.references],
         "answers": [{"label": label, "turns": list(turns)}
                     for label, turns in zip("AB", present.shown_order(content, lease.first))],
         "expires_at": lease.expires_at.isoformat(), "resumed": lease.resumed,
@@ -214,7 +214,7 @@ def api_next(task_id: int) -> Any:
     uid = _uid()
     lease = db.write(lambda c: assign.claim(c, task_id, uid))
     if lease is None:
-        _task_or_404(task_id)  # an unknown task is a 404, a finished one "done"
+        _task_or_404(task_id)  # an unknown (or hidden) task is a 404, a finished one "done"
         return jsonify(done=True), 200
     return jsonify(done=False, item=_item_json(lease))
 

@@ -193,7 +193,7 @@ def test_document_references_and_turns_are_shown(astore: Store, client: FlaskCli
     with_doc = [p for p in pages if 'id="doc-text"' in p]
     assert len(with_doc) == 1
     assert "Idris Fenwick" in with_doc[0] and 'id="doc-search"' in with_doc[0]
-    assert f"Document ({len(DOCUMENT)} characters)" in with_doc[0]
+    assert f"{len(DOCUMENT):,} characters" in with_doc[0]
     assert "Reference answer 1" in with_doc[0]
     multi = [p for p in pages if "Turn 2" in p]
     assert multi and "And a follow-up turn?" in multi[0] and "second turn answer" in multi[0]
