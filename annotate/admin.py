@@ -140,7 +140,8 @@ def _form_spec(f: Any) -> tasks.TaskSpec:
         guidelines=f.get("guidelines", ""),
         swap_share=as_float("swap_share", 0.0), swap_gap=as_int("swap_gap", 3, 0, 1000),
         gold_share=as_float("gold_share", 0.1), gold_threshold=as_float("gold_threshold", 0.7),
-        gold_min=as_int("gold_min", 3, 1, 1000))
+        gold_min=as_int("gold_min", 3, 1, 1000),
+        adjudication=f.get("adjudication") or "final")
 
 
 @bp.route("/tasks/new", methods=["GET", "POST"])

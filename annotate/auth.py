@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 PUBLIC_ENDPOINTS = {"auth.login", "auth.invite", "static"}
-ADMIN_BLUEPRINTS = {"admin", "manage", "authoring"}
+ADMIN_BLUEPRINTS = {"admin", "manage", "adjudicate", "authoring"}
 
 
 # --- request plumbing ---

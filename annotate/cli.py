@@ -59,6 +59,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--real-names", action="store_true",
                    help="annotators' usernames instead of their pseudonyms")
     e.add_argument("--all", action="store_true", help="superseded verdicts too")
+    e.add_argument("--skips", action="store_true",
+                   help="the skipped items with their reasons instead of the verdicts")
     e.set_defaults(func=export_cmd)
     i = sub.add_parser("import-task", help="create a task from a question file and answer files")
     _common(i, argparse.SUPPRESS)
@@ -203,16 +205,23 @@ def export_cmd(args: argparse.Namespace) -> int:
     """Write a task's verdicts; pseudonymised unless --real-names."""
     from annotate import db, export
 
+    from annotate import skips
+
     app = build_app(args)
     with app.app_context(), db.read() as conn:
-        text = export.export_text(conn, args.task_id, args.format, real_names=args.real_names,
-                                  include_superseded=args.all)
+        if args.skips:
+            text = skips.export_text(conn, args.task_id, args.format,
+                                     real_names=args.real_names)
+        else:
+            text = export.export_text(conn, args.task_id, args.format,
+                                      real_names=args.real_names, include_superseded=args.all)
     if args.out == "-":
         sys.stdout.write(text)
     else:
         with open(args.out, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
-        print(f"wrote {text.count(chr(10)) - (args.format == 'csv')} verdict(s) to {args.out}",
+        what = "skip(s)" if args.skips else "verdict(s)"
+        print(f"wrote {text.count(chr(10)) - (args.format == 'csv')} {what} to {args.out}",
               file=sys.stderr)
     return 0
 

@@ -10,7 +10,8 @@
   Round-1 verdicts only (a probe is the same annotator again), excluded annotators included
   (agreement is a diagnostic of everyone's work).
 - ``live_leaderboard``: ``arena.leaderboard.compute_leaderboard`` over the task's human
-  verdicts as ``load_verdicts`` selects them, so excluded annotators are left out.
+  verdicts as ``load_verdicts`` selects them, so excluded annotators are left out; adjudicated
+  verdicts count as the task's ``adjudication`` setting says (``annotate.adjudicate``).
 - ``disagreements``: items whose human votes differ, or differ from the LLM judge's.
 
 Verdicts on gold items (judge kind ``human-gold``) enter none of these but gold accuracy.
@@ -34,6 +35,7 @@ from arena.ratings.judge_stats import rater_stats, votes
 from arena.ratings.selection import Selection, VerdictFrame, load_verdicts
 from arena.store.annotation_schema import Assignment, Task, TaskItem, User
 from arena.store.schema import Judgment
+from annotate.adjudicate import ADJUDICATED_KIND, counted_ids
 from annotate.gold import gold_accuracy
 
 CATEGORIES = ("first model", "second model", "TIE", "BOTH_BAD")
@@ -47,16 +49,22 @@ def task_mode(conn: Connection, task_id: int) -> str:
 
 
 def task_frame(conn: Connection, task_id: int, *, include_excluded: bool,
-               rounds: tuple[int, ...] = (1, 2), mode: Optional[str] = None) -> VerdictFrame:
+               rounds: tuple[int, ...] = (1, 2), mode: Optional[str] = None,
+               adjudicated: bool = False) -> VerdictFrame:
     """The task's human verdicts as the ratings code selects them (superseded rows replaced,
-    excluded annotators left out unless ``include_excluded``)."""
+    excluded annotators left out unless ``include_excluded``); with ``adjudicated``, the
+    admins' adjudicated verdicts counted as the task's setting says (``annotate.adjudicate``)."""
     mode = mode or task_mode(conn, task_id)
-    frame = load_verdicts(conn, Selection(mode=mode, judge_kinds=("human",),  # type: ignore
+    kinds = ("human", ADJUDICATED_KIND) if adjudicated else ("human",)
+    frame = load_verdicts(conn, Selection(mode=mode, judge_kinds=kinds,  # type: ignore
                                           include_excluded_annotators=include_excluded,
                                           with_lengths=False))
-    ids = list(conn.execute(select(Judgment.id).where(
-        Judgment.task_id == task_id, Judgment.judge_kind == "human",
-        Judgment.round.in_(rounds))).scalars())
+    if adjudicated:
+        ids = counted_ids(conn, task_id, rounds)
+    else:
+        ids = list(conn.execute(select(Judgment.id).where(
+            Judgment.task_id == task_id, Judgment.judge_kind == "human",
+            Judgment.round.in_(rounds))).scalars())
     return frame.subset(np.isin(frame.id, np.asarray(ids, dtype=np.int64)))
 
 
@@ -201,8 +209,8 @@ def live_leaderboard(conn: Connection, task_id: int, *, rounds: int = 200, seed:
 
     Both orders of a swap probe by one annotator make one game (``tie_if_inconsistent``)."""
     mode = task_mode(conn, task_id)
-    frame = task_frame(conn, task_id, include_excluded=False, mode=mode)
-    everyone = task_frame(conn, task_id, include_excluded=True, mode=mode)
+    frame = task_frame(conn, task_id, include_excluded=False, mode=mode, adjudicated=True)
+    everyone = task_frame(conn, task_id, include_excluded=True, mode=mode, adjudicated=True)
     settings = LeaderboardSettings(mode=mode, policy="tie_if_inconsistent", rounds=rounds,
                                    seed=seed, methods=("bt", "winrate"), per_category=False)
     return compute_leaderboard(frame, settings), len(everyone) - len(frame)
@@ -218,7 +226,8 @@ class Disagreement:
     llm: list[tuple[str, str]]
 
 
-def disagreements(conn: Connection, task_id: int, limit: int = 200) -> list[Disagreement]:
+def disagreements(conn: Connection, task_id: int, limit: Optional[int] = 200
+                  ) -> list[Disagreement]:
     """Items to adjudicate: humans disagree, or the human majority differs from the LLM's."""
     if task_mode(conn, task_id) != "pairwise":
         return []
@@ -251,7 +260,7 @@ def disagreements(conn: Connection, task_id: int, limit: int = 200) -> list[Disa
             item_ids.get((it[0], it[1], it[2])), it[0], (it[1], it[2]), kind,
             [(names.get(r, r), v) for r, v in sorted(by.items())],
             sorted(llm.get(it, {}).items())))
-        if len(out) >= limit:
+        if limit is not None and len(out) >= limit:
             break
     return out
 

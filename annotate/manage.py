@@ -17,16 +17,14 @@ from typing import Any
 
 from flask import (Blueprint, Response, abort, flash, g, jsonify, redirect, render_template,
                    request, url_for)
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import select, update
 from werkzeug.utils import secure_filename
 
 from arena.errors import InputError
-from arena.store.annotation_schema import Task, TaskItem, User
-from arena.store.schema import Answer, Judgment, Question
+from arena.store.annotation_schema import Task, TaskItem
 from arena.types import Mode
-from annotate import db, export, gold, tasks, validate
+from annotate import adjudicate, db, export, gold, skips, tasks, validate
 from annotate.admin import _form_spec
-from annotate.verdicts import HUMAN_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +56,8 @@ def _rounds() -> int:
 def task_dashboard(task_id: int) -> Any:
     from annotate import dashboard  # the ratings stack loads on first use, not at start
 
+    from annotate.adjudicate_views import disagreement_page
+
     rounds = _rounds()
     with db.read() as conn:
         t = _task(conn, task_id)
@@ -65,12 +65,36 @@ def task_dashboard(task_id: int) -> Any:
         annotators = dashboard.annotator_rows(conn, task_id)
         agree = dashboard.agreement_report(conn, task_id, rounds=rounds)
         board, left_out = dashboard.live_leaderboard(conn, task_id, rounds=rounds)
-        disagree = dashboard.disagreements(conn, task_id)
+        disagree = disagreement_page(conn, task_id, 1, DASHBOARD_DISAGREEMENTS)
+        skip_summary = skips.summary(conn, task_id)
+        skip_rows = list(skips.rows(conn, task_id))[-DASHBOARD_SKIPS:][::-1]
     return render_template("admin/dashboard.html", t=t, summary=summary, annotators=annotators,
                            agree=agree, board=board, left_out=left_out, disagree=disagree,
                            stat_keys=dashboard.STAT_KEYS, categories=dashboard.CATEGORIES,
-                           isfinite=math.isfinite,
+                           isfinite=math.isfinite, adjudication=adjudicate.mode_of(t.settings),
+                           skip_summary=skip_summary, skip_rows=skip_rows,
+                           skip_total=sum(n for _, n in skip_summary),
                            gold_rule=gold.rule_of(t.settings))
+
+
+DASHBOARD_DISAGREEMENTS = 20
+DASHBOARD_SKIPS = 50
+
+
+@bp.route("/tasks/<int:task_id>/skips.<fmt>")
+def export_skips(task_id: int, fmt: str) -> Any:
+    """The task's skips with their reasons (pseudonymised unless ``?names=real``)."""
+    real = request.args.get("names") == "real"
+    with db.read() as conn:
+        t = _task(conn, task_id)
+        try:
+            text = skips.export_text(conn, task_id, fmt, real_names=real)
+        except InputError:
+            abort(404)
+    name = secure_filename(f"task-{t.id}-skips")
+    mime = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
+    return Response(text, mimetype=mime, headers={
+        "Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
 
 
 @bp.route("/tasks/<int:task_id>/leaderboard.json")
@@ -119,6 +143,12 @@ def task_settings(task_id: int) -> Any:
     settings.update(swap_share=spec.swap_share, swap_gap=spec.swap_gap,
                     gold_share=spec.gold_share, gold_threshold=spec.gold_threshold,
                     gold_min=spec.gold_min)
+    try:
+        settings["adjudication"] = adjudicate.check_mode(
+            f.get("adjudication") or adjudicate.mode_of(settings))
+    except InputError as err:
+        flash(str(err))
+        return redirect(url_for("admin.task", task_id=task_id)), 303
     guidelines = f.get("guidelines", t.guidelines or "")
     db.write(lambda c: c.execute(update(Task).where(Task.id == task_id).values(
         settings=settings, guidelines=guidelines)))
@@ -206,42 +236,6 @@ def export_task(task_id: int, fmt: str) -> Any:
     mime = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
     return Response(text, mimetype=mime, headers={
         "Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
-
-
-@bp.route("/tasks/<int:task_id>/items/<int:item_id>")
-def item_view(task_id: int, item_id: int) -> Any:
-    """One item with model names, both answers and every verdict on it (for adjudication)."""
-    from arena.render import markdown
-
-    with db.read() as conn:
-        t = _task(conn, task_id)
-        it = conn.execute(select(TaskItem).where(TaskItem.id == item_id,
-                                                 TaskItem.task_id == task_id)).first()
-        if it is None:
-            abort(404)
-        q = conn.execute(select(Question.turns).where(Question.id == it.question_id)).scalar()
-        ids = [a for a in (it.answer_a_id, it.answer_b_id) if a is not None]
-        texts = dict(conn.execute(select(Answer.id, Answer.turns)
-                                  .where(Answer.id.in_(ids))).all())
-        if it.answer_b_id is None:
-            same = Judgment.answer_id == it.answer_a_id
-        else:
-            same = and_(Judgment.question_id == it.question_id, or_(
-                and_(Judgment.model_a == it.model_a, Judgment.model_b == it.model_b),
-                and_(Judgment.model_a == it.model_b, Judgment.model_b == it.model_a)))
-        verdicts = conn.execute(
-            select(Judgment.id, Judgment.judge_kind, Judgment.judge_id, Judgment.outcome,
-                   Judgment.score_a, Judgment.first, Judgment.round, Judgment.comment,
-                   Judgment.model_a, Judgment.model_b, Judgment.supersedes_id, User.pseudonym)
-            .join(User, User.id == Judgment.annotator_id, isouter=True)
-            .where(same, Judgment.judge_kind.in_(HUMAN_KINDS + ("llm",)))
-            .order_by(Judgment.id)).all()
-    answers = [(m, [markdown(str(x)) for x in (texts.get(a) or [])])
-               for m, a in ((it.model_a, it.answer_a_id), (it.model_b, it.answer_b_id))
-               if a is not None]
-    return render_template("admin/item.html", t=t, it=it,
-                           question=[markdown(str(x)) for x in (q or [])],
-                           answers=answers, verdicts=verdicts)
 
 
 @bp.route("/tasks/import", methods=["GET", "POST"])

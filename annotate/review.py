@@ -18,14 +18,13 @@ from sqlalchemy import select
 from arena.errors import InputError
 from arena.store.schema import Question
 from annotate import assign, db, members, present, validate, verdicts
+from annotate.skips import REASONS as SKIP_REASONS
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("review", __name__)
 api = Blueprint("api", __name__, url_prefix="/api")
 
-SKIP_REASONS = ("cannot judge (outside my knowledge)", "text is broken or empty",
-                "question is unclear", "other")
 
 
 def _uid() -> int:

@@ -57,10 +57,15 @@ class TaskSpec:
     gold_share: float = 0.1  # annotate.gold
     gold_threshold: float = 0.7
     gold_min: int = 3
+    adjudication: str = "final"  # annotate.adjudicate.MODES
 
 
 def validate_research(spec: TaskSpec) -> None:
-    """Check the swap-probe and gold settings (also when an admin changes them later)."""
+    """Check the swap-probe, gold and adjudication settings (also when an admin changes them
+    later)."""
+    from annotate.adjudicate import check_mode
+
+    check_mode(spec.adjudication)
     if not 0.0 <= spec.swap_share <= 1.0:
         raise InputError("swap-probe share must be from 0 to 1", field="swap_share")
     if not 0 <= spec.swap_gap <= 1000:
@@ -276,7 +281,7 @@ def create_task(conn: Connection, spec: TaskSpec, created_by: Optional[int] = No
                                 "swap_share": spec.swap_share, "swap_gap": spec.swap_gap,
                                 "gold_share": spec.gold_share,
                                 "gold_threshold": spec.gold_threshold, "gold_min": spec.gold_min,
-                                "gold_items": 0}
+                                "gold_items": 0, "adjudication": spec.adjudication}
     if spec.scale == "rubric":
         settings["criteria_max"] = spec.criteria_max
     tid = conn.execute(Task.__table__.insert().values(

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 
 from annotate import create_app, db
 from annotate.instance import CHECKOUT, instance_dir
-from annotate_fixtures import PASSWORD, add_user, csrf_of, login
+from annotate_fixtures import PASSWORD, add_user, csrf_of
 from arena.store import Store
 from arena.store.annotation_schema import User
 from arena.store.schema import Base
