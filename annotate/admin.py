@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from arena.errors import InputError
 from arena.store.annotation_schema import Assignment, Task, TaskItem, User
 from arena.types import Mode
-from annotate import accounts, auth, db, tasks, validate
+from annotate import accounts, auth, db, members, tasks, validate
 
 log = logging.getLogger(__name__)
 
@@ -31,15 +31,16 @@ def _admins_only() -> None:
         abort(403)
 
 
-def _task_rows(conn: Any) -> list[Any]:
+def _task_rows(conn: Any, archived: bool = False) -> list[Any]:
     done = (select(TaskItem.task_id, func.count().label("n_items"),
                    func.sum(TaskItem.done_count).label("verdicts"))
             .group_by(TaskItem.task_id).subquery())
     return list(conn.execute(
-        select(Task.id, Task.name, Task.mode, Task.scale, Task.overlap, Task.status,
-               func.coalesce(done.c.n_items, 0).label("items"),
+        select(Task.id, Task.name, Task.public_title, Task.mode, Task.scale, Task.overlap,
+               Task.status, Task.restricted, func.coalesce(done.c.n_items, 0).label("items"),
                func.coalesce(done.c.verdicts, 0).label("verdicts"))
-        .outerjoin(done, done.c.task_id == Task.id).order_by(Task.id)).all())
+        .outerjoin(done, done.c.task_id == Task.id).where(Task.archived.is_(archived))
+        .order_by(Task.id)).all())
 
 
 @bp.route("/")
@@ -51,9 +52,12 @@ def index() -> Any:
                                     User.password_hash.is_not(None)
                                     .label("has_password"))
                              .order_by(User.id)).all()
-        task_rows = _task_rows(conn)
+        show_archived = request.args.get("archived") == "1"
+        task_rows = _task_rows(conn, archived=show_archived)
+        n_archived = conn.execute(select(func.count()).select_from(Task)
+                                  .where(Task.archived.is_(True))).scalar_one()
     return render_template("admin/index.html", users=users, tasks=task_rows,
-                           roles=auth.ROLES)
+                           roles=auth.ROLES, show_archived=show_archived, n_archived=n_archived)
 
 
 @bp.route("/users", methods=["POST"])
@@ -129,7 +133,10 @@ def _form_spec(f: Any) -> tasks.TaskSpec:
                                tasks.MAX_QUESTIONS)
     return tasks.TaskSpec(
         name=f.get("name", ""), public_title=f.get("public_title") or None, mode=mode,
-        scale=scale, models=f.getlist("models"), baseline=f.get("baseline") or None,
+        scale=scale, models=f.getlist("models") or [m.strip() for m in
+                                                    (f.get("models_csv") or "").split(",")
+                                                    if m.strip()],
+        baseline=f.get("baseline") or None,
         sources=f.getlist("sources"), categories=f.getlist("categories"),
         question_limit=limit, from_battles=f.get("from_battles") == "1",
         overlap=as_int("overlap", 1, 1, 100),
@@ -181,6 +188,9 @@ def task(task_id: int) -> Any:
             .group_by(User.username, Assignment.status).order_by(User.username)).all()
         n_items = conn.execute(select(func.count()).select_from(TaskItem)
                                .where(TaskItem.task_id == task_id)).scalar_one()
+        accounts_ = conn.execute(select(User.id, User.username, User.role, User.active)
+                                 .order_by(User.username)).all()
+        chosen = set(members.members(conn, task_id))
     annotators: dict[str, dict[str, Any]] = {}
     for name, status, n, avg in per_user:
         a = annotators.setdefault(name, {"done": 0, "skipped": 0, "leased": 0, "expired": 0,
@@ -189,7 +199,7 @@ def task(task_id: int) -> Any:
         if status == "done":
             a["avg_s"] = avg
     return render_template("admin/task.html", t=t, items=items, n_items=n_items,
-                           annotators=annotators)
+                           annotators=annotators, accounts=accounts_, chosen=chosen)
 
 
 @bp.route("/tasks/<int:task_id>/status", methods=["POST"])
@@ -197,5 +207,58 @@ def task_status(task_id: int) -> Any:
     status = request.form.get("status")
     if status not in ("active", "paused", "closed"):
         abort(400, description="field 'status': active, paused or closed")
-    db.write(lambda c: c.execute(update(Task).where(Task.id == task_id).values(status=status)))
+    _task_update(task_id, status=status)
+    return redirect(url_for("admin.task", task_id=task_id)), 303
+
+
+def _task_update(task_id: int, **values: Any) -> None:
+    got = db.write(lambda c: c.execute(update(Task).where(Task.id == task_id).values(**values)
+                                       .returning(Task.id)).scalar())
+    if got is None:
+        abort(404)
+
+
+@bp.route("/tasks/<int:task_id>/rename", methods=["POST"])
+def rename_task(task_id: int) -> Any:
+    """The admins' name and the public title annotators see."""
+    name = (request.form.get("name") or "").strip()
+    title = (request.form.get("public_title") or "").strip() or None
+    try:
+        validate.check_text(name, "name", tasks.MAX_NAME)
+        if not name:
+            raise InputError("give the task a name", field="name")
+        if title is not None:
+            validate.check_text(title, "public_title", tasks.MAX_NAME)
+    except InputError as err:
+        flash(str(err))
+        return redirect(url_for("admin.task", task_id=task_id)), 303
+    _task_update(task_id, name=name, public_title=title)
+    flash("Task renamed.")
+    return redirect(url_for("admin.task", task_id=task_id)), 303
+
+
+@bp.route("/tasks/<int:task_id>/archive", methods=["POST"])
+def archive_task(task_id: int) -> Any:
+    """Archive (hidden from every list; no verdicts taken) or bring back."""
+    archived = request.form.get("archived") == "1"
+    _task_update(task_id, archived=archived)
+    flash("Task archived: hidden from annotators and the task list." if archived
+          else "Task brought back from the archive.")
+    return redirect(url_for("admin.task", task_id=task_id)), 303
+
+
+@bp.route("/tasks/<int:task_id>/members", methods=["POST"])
+def task_members(task_id: int) -> Any:
+    """Restrict the task to the chosen annotators, or open it to everyone."""
+    f = request.form
+    try:
+        ids = [validate.int_field(v, "members", 1) for v in f.getlist("members")]
+        db.write(lambda c: members.set_members(c, task_id, [i for i in ids if i],
+                                               f.get("restricted") == "1"))
+    except LookupError:
+        abort(404)
+    except InputError as err:
+        flash(str(err))
+        return redirect(url_for("admin.task", task_id=task_id)), 303
+    flash("Annotators saved.")
     return redirect(url_for("admin.task", task_id=task_id)), 303

@@ -71,11 +71,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     i.add_argument("--mode", default="pairwise-all",
                    choices=("pairwise-all", "pairwise-baseline", "single"))
     i.add_argument("--scale", default=None, help="pairwise | 1-5 | 1-10 | rubric")
-    i.add_argument("--models", nargs="*", default=[], help="default: every model answering")
+    i.add_argument("--models", nargs="*", default=[],
+                   help="default: the models whose answers are in the --answers files")
     i.add_argument("--baseline", default=None)
     i.add_argument("--overlap", type=int, default=1)
     i.add_argument("--guidelines", default=None, help="markdown file shown to annotators")
     i.add_argument("--swap-share", type=float, default=0.0)
+    i.add_argument("--criteria", default="",
+                   help="rubric criteria, comma separated (with --scale rubric)")
+    i.add_argument("--criteria-max", type=int, default=5, help="top of each criterion's scale")
+    i.add_argument("--references", nargs="*", default=[],
+                   help="reference-answer file(s) for the questions (any supported format)")
+    i.add_argument("--show-references", action="store_true",
+                   help="show reference answers to annotators (behind a toggle)")
+    i.add_argument("--lease-minutes", type=int, default=15,
+                   help="how long an unanswered item stays with one annotator (default 15)")
+    i.add_argument("--public-title", default=None,
+                   help="what annotators see instead of --name (default 'Task <id>')")
     i.set_defaults(func=import_cmd)
 
 
@@ -234,15 +246,29 @@ def import_cmd(args: argparse.Namespace) -> int:
     from annotate.importer import import_task
     from annotate.tasks import TaskSpec
 
+    from arena.errors import InputError
+
     guidelines = Path(args.guidelines).read_text(encoding="utf-8") if args.guidelines else ""
-    scale = args.scale or ("1-10" if args.mode == "single" else "pairwise")
-    spec = TaskSpec(name=args.name, mode=args.mode, scale=scale, models=list(args.models),
-                    baseline=args.baseline, overlap=args.overlap, guidelines=guidelines,
-                    swap_share=args.swap_share)
+    criteria = [c.strip() for c in args.criteria.split(",") if c.strip()]
+    scale = args.scale or ("rubric" if criteria else
+                           "1-10" if args.mode == "single" else "pairwise")
+    spec = TaskSpec(name=args.name, public_title=args.public_title, mode=args.mode,
+                    scale=scale, models=list(args.models), baseline=args.baseline,
+                    overlap=args.overlap, guidelines=guidelines, swap_share=args.swap_share,
+                    criteria=criteria, criteria_max=args.criteria_max,
+                    show_references=args.show_references or bool(args.references),
+                    lease_seconds=args.lease_minutes * 60)
     app = build_app(args)
     with app.app_context():
-        done = db.write(lambda c: import_task(c, spec, args.questions, args.answers,
-                                              source=args.source))
+        try:
+            done = db.write(lambda c: import_task(c, spec, args.questions, args.answers,
+                                                  source=args.source,
+                                                  references=args.references))
+        except InputError as err:
+            field = {"lease_seconds": "--lease-minutes", "criteria": "--criteria",
+                     "criteria_max": "--criteria-max"}.get(err.field or "")
+            raise InputError(err.detail, file=err.file, line=err.line,
+                             field=field or err.field) from None
     for note in done.notes:
         print(note)
     print(f"task {done.task_id}: {done.items} items over {', '.join(done.models)}"

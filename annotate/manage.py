@@ -248,6 +248,7 @@ def import_task() -> Any:
                                modes=[m.value for m in Mode], scales=tasks.SCALES)
     qfile = request.files.get("questions")
     afiles = [f for f in request.files.getlist("answers") if f and f.filename]
+    rfiles = [f for f in request.files.getlist("references") if f and f.filename]
     try:
         spec = _form_spec(request.form)
         if qfile is None or not qfile.filename:
@@ -255,14 +256,20 @@ def import_task() -> Any:
         with tempfile.TemporaryDirectory(prefix="arena-import-") as tmp:
             qpath = Path(tmp) / (secure_filename(qfile.filename) or "questions.jsonl")
             qfile.save(qpath)
-            apaths = []
-            for i, f in enumerate(afiles):
-                p = Path(tmp) / f"{i}-{secure_filename(f.filename) or 'answers.jsonl'}"
-                f.save(p)
-                apaths.append(p)
-            source = (request.form.get("source") or "").strip() or None
+            apaths, rpaths = [], []
+            for kind, files, out in (("answers", afiles, apaths),
+                                     ("references", rfiles, rpaths)):
+                for i, f in enumerate(files):
+                    p = Path(tmp) / kind / f"{i}-{secure_filename(f.filename) or kind + '.jsonl'}"
+                    p.parent.mkdir(exist_ok=True)
+                    f.save(p)
+                    out.append(p)
+            source = validate.check_text((request.form.get("source") or "").strip(), "source",
+                                         200) or None
+            if rpaths:
+                spec.show_references = True
             done = db.write(lambda c: do_import(c, spec, qpath, apaths, source=source,
-                                                created_by=g.user["id"]))
+                                                created_by=g.user["id"], references=rpaths))
     except InputError as err:
         return render_template("admin/import.html", form=form, error=str(err),
                                modes=[m.value for m in Mode], scales=tasks.SCALES), 400
