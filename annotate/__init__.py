@@ -77,7 +77,8 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     url = resolve_db_url(test_config.get("DATABASE"), _config_store_url(config_path))
     app.config["DATABASE"] = url
 
-    from annotate import admin, adjudicate_views, auth, db, manage, review, security, validate
+    from annotate import (admin, adjudicate_views, auth, authoring_views, db, manage, review,
+                          security, validate)
 
     protect_sqlite(url)  # mode 0600 before SQLite creates or opens the file
     store = db.init_app(app, url)
@@ -96,6 +97,7 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     app.register_blueprint(review.api)
     app.register_blueprint(admin.bp)
     app.register_blueprint(adjudicate_views.bp)
+    app.register_blueprint(authoring_views.bp)
     _register_errors(app)
     _register_commands(app)
 

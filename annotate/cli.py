@@ -62,6 +62,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--skips", action="store_true",
                    help="the skipped items with their reasons instead of the verdicts")
     e.set_defaults(func=export_cmd)
+    w = sub.add_parser("export-authored",
+                       help="write an authoring set's current pairs as L-Eval jsonl")
+    _common(w, argparse.SUPPRESS)
+    w.add_argument("set_id", type=int)
+    w.add_argument("--out", default="-", help="output file (default: stdout)")
+    w.set_defaults(func=export_authored_cmd)
     i = sub.add_parser("import-task", help="create a task from a question file and answer files")
     _common(i, argparse.SUPPRESS)
     i.add_argument("--questions", required=True, help="question file (any supported format)")
@@ -235,6 +241,25 @@ def export_cmd(args: argparse.Namespace) -> int:
         what = "skip(s)" if args.skips else "verdict(s)"
         print(f"wrote {text.count(chr(10)) - (args.format == 'csv')} {what} to {args.out}",
               file=sys.stderr)
+    return 0
+
+
+def export_authored_cmd(args: argparse.Namespace) -> int:
+    """Write an authoring set (annotate.authoring) as L-Eval jsonl."""
+    from annotate import authoring, db
+
+    app = build_app(args)
+    with app.app_context(), db.read() as conn:
+        try:
+            text = authoring.export_text(conn, args.set_id)
+        except LookupError:
+            raise ConfigError(f"no authoring set {args.set_id}") from None
+    if args.out == "-":
+        sys.stdout.write(text)
+    else:
+        with open(args.out, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        print(f"wrote {text.count(chr(10))} document(s) to {args.out}", file=sys.stderr)
     return 0
 
 

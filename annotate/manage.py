@@ -286,7 +286,7 @@ def bigger_uploads() -> None:
         request.max_content_length = UPLOAD_LIMIT
 
 
-UPLOAD_ENDPOINTS = {"manage.import_task"}
+UPLOAD_ENDPOINTS = {"manage.import_task", "authoring.index"}
 
 
 def init_app(app: Any) -> None:

@@ -148,7 +148,11 @@ def validate(spec: TaskSpec) -> None:
 
 
 def _questions(conn: Connection, spec: TaskSpec) -> list[str]:
-    q = select(Question.id).order_by(Question.source, Question.seq, Question.id)
+    from annotate.authoring import superseded_questions
+
+    # Old versions of authored pairs stay stored (append-only) but are never asked again.
+    q = (select(Question.id).where(Question.id.not_in(superseded_questions()))
+         .order_by(Question.source, Question.seq, Question.id))
     if spec.sources:
         q = q.where(Question.source.in_(spec.sources))
     if spec.categories:

@@ -167,7 +167,60 @@ class Assignment(Base):
     )
 
 
-ANNOTATION_TABLES = [User, LoginAttempt, Task, TaskMember, TaskItem, Assignment]
+class AuthoringSet(Base):
+    """A long-document set opened for writing instruction / reference pairs
+    (``annotate.authoring``; L-Eval's ``web_annotate_jsonl``). Its questions live under
+    ``source``; ``new_pairs_num`` is how many empty pairs each document page offers."""
+
+    __tablename__ = "authoring_sets"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(200), index=True)
+    new_pairs_num: Mapped[int] = mapped_column(Integer, default=1)
+    created_by: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuthoringDocument(Base):
+    """A document of a set, in the set's order; ``done_at`` once an author marked it done.
+    ``task`` and ``evaluation`` are L-Eval's ``source`` and ``evaluation`` fields."""
+
+    __tablename__ = "authoring_documents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    set_id: Mapped[int] = mapped_column(ForeignKey("authoring_sets.id"))
+    document_id: Mapped[str] = mapped_column(ForeignKey("documents.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    task: Mapped[str] = mapped_column(String(200), default="")
+    evaluation: Mapped[Optional[str]] = mapped_column(String(80), nullable=True)
+    done_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True), nullable=True)
+    done_by: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"), nullable=True)
+    __table_args__ = (UniqueConstraint("set_id", "seq", name="uq_authoring_doc_seq"),
+                      UniqueConstraint("set_id", "document_id", name="uq_authoring_doc"))
+
+
+class AuthoredPair(Base):
+    """One version of the instruction / reference pair at ``position`` of a set's document.
+
+    Append-only: an edit is a new row with ``version + 1`` and a new question (the old
+    question and its reference stay as they were); the current pair is the highest version;
+    ``deleted`` marks a pair taken out (no question then)."""
+
+    __tablename__ = "authored_pairs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    doc_id: Mapped[int] = mapped_column(ForeignKey("authoring_documents.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    question_id: Mapped[Optional[str]] = mapped_column(ForeignKey("questions.id"), nullable=True)
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    author_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    __table_args__ = (UniqueConstraint("doc_id", "position", "version",
+                                       name="uq_authored_pair_version"),
+                      Index("ix_authored_pairs_question", "question_id"))
+
+
+ANNOTATION_TABLES = [User, LoginAttempt, Task, TaskMember, TaskItem, Assignment, AuthoringSet,
+                     AuthoringDocument, AuthoredPair]
 
 
 def _v2_annotation(conn) -> None:  # type: ignore[no-untyped-def]
