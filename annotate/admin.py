@@ -148,7 +148,10 @@ def _form_spec(f: Any) -> tasks.TaskSpec:
         swap_share=as_float("swap_share", 0.0), swap_gap=as_int("swap_gap", 3, 0, 1000),
         gold_share=as_float("gold_share", 0.1), gold_threshold=as_float("gold_threshold", 0.7),
         gold_min=as_int("gold_min", 3, 1, 1000),
-        adjudication=f.get("adjudication") or "final")
+        adjudication=f.get("adjudication") or "final",
+        adaptive=f.get("adaptive") == "1",
+        adaptive_ci=as_float("adaptive_ci", 0.95), adaptive_cap=as_int("adaptive_cap", 50, 1,
+                                                                       100_000))
 
 
 @bp.route("/tasks/new", methods=["GET", "POST"])

@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 EXT = "arena_store"
 READER = "reader"
+# Writer engine id -> a read transaction on the same store, for work that must not hold the
+# SQLite write lock (annotate.adaptive's background plans).
+READERS: dict[int, Callable[[], Any]] = {}
 
 
 class ArenaSQLAlchemy(SQLAlchemy):
@@ -76,6 +79,7 @@ class AppStore:
             if database and database != ":memory:" and not database.startswith("file:"):
                 self.file_lock = _FileLock(database + "-annotate.lock")
         self.reader = Store(reader, url) if reader is not writer else self.writer
+        READERS[id(self.writer.engine)] = self.reader.begin
         self.url = url
         from annotate.present import ContentCache
 
@@ -97,6 +101,7 @@ class AppStore:
         return self.writer.dialect
 
     def close(self) -> None:
+        READERS.pop(id(self.writer.engine), None)
         if self.file_lock is not None:
             self.file_lock.close()
         self.writer.close()

@@ -67,13 +67,18 @@ def task_dashboard(task_id: int) -> Any:
         board, left_out = dashboard.live_leaderboard(conn, task_id, rounds=rounds)
         disagree = disagreement_page(conn, task_id, 1, DASHBOARD_DISAGREEMENTS)
         skip_summary = skips.summary(conn, task_id)
+        pairs = None
+        if (t.settings or {}).get("adaptive"):
+            from annotate import adaptive
+
+            pairs = adaptive.pair_report(conn, task_id, t.settings)
         skip_rows = list(skips.rows(conn, task_id))[-DASHBOARD_SKIPS:][::-1]
     return render_template("admin/dashboard.html", t=t, summary=summary, annotators=annotators,
                            agree=agree, board=board, left_out=left_out, disagree=disagree,
                            stat_keys=dashboard.STAT_KEYS, categories=dashboard.CATEGORIES,
                            isfinite=math.isfinite, adjudication=adjudicate.mode_of(t.settings),
                            skip_summary=skip_summary, skip_rows=skip_rows,
-                           skip_total=sum(n for _, n in skip_summary),
+                           skip_total=sum(n for _, n in skip_summary), pairs=pairs,
                            gold_rule=gold.rule_of(t.settings))
 
 
@@ -134,7 +139,10 @@ def task_settings(task_id: int) -> Any:
             swap_share=_float(f, "swap_share", 0.0), swap_gap=int(_float(f, "swap_gap", 3)),
             gold_share=_float(f, "gold_share", gold.DEFAULT_SHARE),
             gold_threshold=_float(f, "gold_threshold", gold.DEFAULT_THRESHOLD),
-            gold_min=int(_float(f, "gold_min", gold.DEFAULT_MIN)))
+            gold_min=int(_float(f, "gold_min", gold.DEFAULT_MIN)),
+            adaptive=f.get("adaptive") == "1",
+            adaptive_ci=_float(f, "adaptive_ci", 0.95),
+            adaptive_cap=int(_float(f, "adaptive_cap", 50)))
         tasks.validate_research(spec)  # the same checks as at creation
     except InputError as err:
         flash(str(err))
@@ -142,7 +150,8 @@ def task_settings(task_id: int) -> Any:
     settings = dict(t.settings or {})
     settings.update(swap_share=spec.swap_share, swap_gap=spec.swap_gap,
                     gold_share=spec.gold_share, gold_threshold=spec.gold_threshold,
-                    gold_min=spec.gold_min)
+                    gold_min=spec.gold_min, adaptive=spec.adaptive,
+                    adaptive_ci=spec.adaptive_ci, adaptive_cap=spec.adaptive_cap)
     try:
         settings["adjudication"] = adjudicate.check_mode(
             f.get("adjudication") or adjudicate.mode_of(settings))
@@ -150,6 +159,10 @@ def task_settings(task_id: int) -> Any:
         flash(str(err))
         return redirect(url_for("admin.task", task_id=task_id)), 303
     guidelines = f.get("guidelines", t.guidelines or "")
+    if settings.get("adaptive"):
+        from annotate import adaptive
+
+        adaptive.PLANS.forget(task_id)  # the next claim plans with the new settings
     db.write(lambda c: c.execute(update(Task).where(Task.id == task_id).values(
         settings=settings, guidelines=guidelines)))
     flash("Settings saved.")

@@ -58,6 +58,9 @@ class TaskSpec:
     gold_threshold: float = 0.7
     gold_min: int = 3
     adjudication: str = "final"  # annotate.adjudicate.MODES
+    adaptive: bool = False  # annotate.adaptive: next pair by expected information, stop rule
+    adaptive_ci: float = 0.95
+    adaptive_cap: int = 50
 
 
 def validate_research(spec: TaskSpec) -> None:
@@ -66,6 +69,14 @@ def validate_research(spec: TaskSpec) -> None:
     from annotate.adjudicate import check_mode
 
     check_mode(spec.adjudication)
+    if spec.adaptive and spec.mode == Mode.SINGLE.value:
+        raise InputError("adaptive pair selection needs a pairwise task", field="adaptive")
+    if not 0.5 <= spec.adaptive_ci <= 0.999:
+        raise InputError("the stop rule's CI level must be from 0.5 to 0.999",
+                         field="adaptive_ci")
+    if not 1 <= spec.adaptive_cap <= 100_000:
+        raise InputError("the per-pair cap must be from 1 to 100000 verdicts",
+                         field="adaptive_cap")
     if not 0.0 <= spec.swap_share <= 1.0:
         raise InputError("swap-probe share must be from 0 to 1", field="swap_share")
     if not 0 <= spec.swap_gap <= 1000:
@@ -285,7 +296,9 @@ def create_task(conn: Connection, spec: TaskSpec, created_by: Optional[int] = No
                                 "swap_share": spec.swap_share, "swap_gap": spec.swap_gap,
                                 "gold_share": spec.gold_share,
                                 "gold_threshold": spec.gold_threshold, "gold_min": spec.gold_min,
-                                "gold_items": 0, "adjudication": spec.adjudication}
+                                "gold_items": 0, "adjudication": spec.adjudication,
+                                "adaptive": spec.adaptive, "adaptive_ci": spec.adaptive_ci,
+                                "adaptive_cap": spec.adaptive_cap}
     if spec.scale == "rubric":
         settings["criteria_max"] = spec.criteria_max
     tid = conn.execute(Task.__table__.insert().values(

@@ -167,6 +167,24 @@ class Assignment(Base):
     )
 
 
+class TaskPairStop(Base):
+    """A pair of models the adaptive stop rule closed for a task (``annotate.adaptive``):
+    ``reason`` separated (the CI of the rating difference excludes 0) or cap (the per-pair
+    verdict cap), with the figures at that moment. Sticky: the pair gets no more items."""
+
+    __tablename__ = "task_pair_stops"
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id"), primary_key=True)
+    model_a: Mapped[str] = mapped_column(String(200), primary_key=True)
+    model_b: Mapped[str] = mapped_column(String(200), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str] = mapped_column(String(300), default="")
+    n: Mapped[int] = mapped_column(Integer, default=0)
+    diff: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    ci_low: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    ci_high: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    stopped_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class AuthoringSet(Base):
     """A long-document set opened for writing instruction / reference pairs
     (``annotate.authoring``; L-Eval's ``web_annotate_jsonl``). Its questions live under
@@ -219,8 +237,8 @@ class AuthoredPair(Base):
                       Index("ix_authored_pairs_question", "question_id"))
 
 
-ANNOTATION_TABLES = [User, LoginAttempt, Task, TaskMember, TaskItem, Assignment, AuthoringSet,
-                     AuthoringDocument, AuthoredPair]
+ANNOTATION_TABLES = [User, LoginAttempt, Task, TaskMember, TaskItem, Assignment, TaskPairStop,
+                     AuthoringSet, AuthoringDocument, AuthoredPair]
 
 
 def _v2_annotation(conn) -> None:  # type: ignore[no-untyped-def]
