@@ -19,8 +19,9 @@ ranking, in the spirit of Chatbot Arena's active sampling:
   i.e. their bootstrap rating CIs (the task's ``adaptive_ci``, default 0.95) do not overlap
   (the rule the leaderboard's CI ranks use; far stricter than a CI of the difference, which
   matters because the rule is looked at again after every few verdicts; and only once both
-  models have ``MIN_MODEL_VERDICTS`` verdicts with a win and a loss among them and the pair
-  ``MIN_PAIR_VERDICTS`` of its own, before which a bootstrap CI means little), or
+  models have ``MIN_MODEL_VERDICTS`` verdicts and the pair ``MIN_PAIR_VERDICTS`` of its own,
+  before which a bootstrap CI means little; a model that never lost or never won is trusted
+  only when the pair's own verdicts all went one way), or
   *cap* when it has ``adaptive_cap`` verdicts. Separation is judged afresh by every plan (a
   pair whose CIs come to overlap again, through other pairs' verdicts, reopens); a cap is
   final and recorded (``TaskPairStop``, with the figures at that moment). The dashboard shows
@@ -55,10 +56,8 @@ log = logging.getLogger(__name__)
 
 FOCUS = 2.0
 EXPLORE = 0.15  # share of each draw spread evenly over the open pairs
-MIN_MODEL_VERDICTS = 10  # a model's CI is trusted for the stop rule after this many verdicts,
-# at least one of them won and one lost (a model that never lost has no finite MLE and a
-# bootstrap CI that says nothing), and the pair itself needs this many verdicts of its own:
-MIN_PAIR_VERDICTS = 2
+MIN_MODEL_VERDICTS = 10  # a model's CI is trusted for the stop rule after this many verdicts
+MIN_PAIR_VERDICTS = 2  # ... and a pair's after this many of its own
 ROUNDS = 100
 DEFAULT_CI = 0.95
 DEFAULT_CAP = 50
@@ -219,7 +218,10 @@ def plan_from_arrays(task_id: int, models: list[str], a: np.ndarray, b: np.ndarr
         np.bincount(bi, weights=score < 0.5, minlength=m)
     lost = np.bincount(ai, weights=score < 0.5, minlength=m) + \
         np.bincount(bi, weights=score > 0.5, minlength=m)
-    known = (per_model >= MIN_MODEL_VERDICTS) & (won > 0) & (lost > 0)
+    # A model that never lost (or never won) is trusted only through the pair's own verdicts
+    # going the same way: its rating has no finite MLE and its bootstrap CI says little.
+    known = per_model >= MIN_MODEL_VERDICTS
+    one_sided = (won == 0) | (lost == 0)
     alpha = (1.0 - cfg.ci_level) / 2.0
     samples = res.samples
     for k, key in enumerate(pairs):
@@ -233,6 +235,8 @@ def plan_from_arrays(task_id: int, models: list[str], a: np.ndarray, b: np.ndarr
         lo_i, hi_i = float(res.ci_low[pi[k]]), float(res.ci_high[pi[k]])
         lo_j, hi_j = float(res.ci_low[pj[k]]), float(res.ci_high[pj[k]])
         trusted = bool(known[pi[k]] and known[pj[k]]) and st.n >= MIN_PAIR_VERDICTS
+        if trusted and (one_sided[pi[k]] or one_sided[pj[k]]):
+            trusted = _one_way(a, b, score, int(pi[k]), int(pj[k]))
         if trusted and (lo_i > hi_j or lo_j > hi_i):  # the leaderboard would rank them apart
             st.status = "separated"
             st.reason = (f"their {cfg.ci_level:.0%} rating CIs do not overlap ({key[0]} "
@@ -244,6 +248,14 @@ def plan_from_arrays(task_id: int, models: list[str], a: np.ndarray, b: np.ndarr
         else:
             st.value = float(values[k])
     return plan
+
+
+def _one_way(a: np.ndarray, b: np.ndarray, score: np.ndarray, i: int, j: int) -> bool:
+    """Whether every direct verdict between i and j was won by the same one of them."""
+    ij = (a == i) & (b == j)
+    ji = (a == j) & (b == i)
+    s_i = np.concatenate([score[ij], 1.0 - score[ji]])
+    return bool(len(s_i)) and (bool((s_i == 1.0).all()) or bool((s_i == 0.0).all()))
 
 
 SCORE_OF = np.array([1.0, 0.0, 0.5, 0.5])  # outcome codes A, B, TIE, BOTH_BAD
