@@ -153,7 +153,8 @@ def login() -> Any:
         return _login_form("Wrong username or password.", 401)
     limits, user_key = _limits(username)
     window = float(current_app.config.get("LOGIN_WINDOW_S", 300))
-    if not db.write(lambda c: ratelimit.begin_attempt(c, limits, window)):
+    attempt = db.write(lambda c: ratelimit.begin_attempt(c, limits, window))
+    if attempt is None:
         log.warning("login rate limit hit for %r from %s", username, request.remote_addr)
         return _login_form("Too many failed attempts; wait a few minutes and try again.", 429)
     with db.read() as conn:
@@ -161,7 +162,7 @@ def login() -> Any:
     if user is None:
         return _login_form("Wrong username or password.", 401,
                            request.form.get("next", ""))
-    db.write(lambda c: ratelimit.succeeded(c, user_key))
+    db.write(lambda c: ratelimit.succeeded(c, user_key, attempt))
     _start_session(user)
     return redirect(safe_next(request.form.get("next")))
 

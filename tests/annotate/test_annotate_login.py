@@ -148,3 +148,14 @@ def test_tutorial_fixtures_and_end_sessions_command(auth, client, runner  # type
     assert client.get("/").status_code == 302  # the command ended this session
     result = runner.invoke(args=["end-sessions", "nobody"])
     assert result.exit_code != 0 and "no account named" in result.output
+
+
+@pytest.mark.db
+def test_many_logins_from_one_address_are_not_limited(app: Flask, astore: Store) -> None:
+    """Only failures count against an address: a class of 30 annotators behind one NAT
+    address all log in."""
+    for k in range(30):
+        add_user(astore, f"student{k}")
+    assert [_try(app, f"student{k}", PASSWORD) for k in range(30)] == [302] * 30
+    assert [_try(app, f"student{k}") for k in range(20)] == [401] * 20  # 20 failures ...
+    assert _try(app, "student29", PASSWORD) == 429  # ... block the address
