@@ -220,16 +220,31 @@ def api_next(task_id: int) -> Any:
 
 @api.route("/assignments/<int:assignment_id>/verdict", methods=["POST"])
 def api_verdict(assignment_id: int) -> Any:
+    """Store a verdict; with ``"next": true`` also lease the next item of the same task in the
+    same transaction and answer it as ``next`` (``{done, item}``, as ``/api/tasks/<id>/next``):
+    one request per item instead of two. A retried request gets the same verdict and the same
+    next item (the live lease)."""
     uid = _uid()
     try:
         data = validate.json_body()
         elapsed = verdicts.elapsed_seconds(data.get("elapsed_ms"))
-        stored = db.write(lambda c: verdicts.submit(
-            c, assignment_id, uid, data, data.get("submission_id") or "", elapsed))
+        want_next = data.get("next") is True
+
+        def do(c: Any) -> tuple[verdicts.Stored, Optional[assign.Lease]]:
+            stored = verdicts.submit(c, assignment_id, uid, data,
+                                     data.get("submission_id") or "", elapsed)
+            lease = assign.claim(c, stored.task_id, uid) \
+                if want_next and stored.task_id is not None else None
+            return stored, lease
+
+        stored, lease = db.write(do)
     except LookupError:
         abort(404)
     except InputError as err:
         return jsonify(error="Bad Request", detail=str(err), field=err.field), 400
     except verdicts.Conflict as err:
         return jsonify(error="Conflict", detail=str(err)), 409
-    return jsonify(judgment_id=stored.judgment_id, duplicate=stored.duplicate)
+    out: dict[str, Any] = {"judgment_id": stored.judgment_id, "duplicate": stored.duplicate}
+    if want_next:
+        out["next"] = {"done": lease is None, **({"item": _item_json(lease)} if lease else {})}
+    return jsonify(out)

@@ -143,6 +143,7 @@ def parse_verdict(task_scale: str, criteria: list[str], settings: Mapping[str, A
 class Stored:
     judgment_id: int
     duplicate: bool
+    task_id: Optional[int] = None
 
 
 _CTX = (select(Assignment.id, Assignment.status, Assignment.first, Assignment.round,
@@ -194,18 +195,19 @@ def _row(ctx, user_id: int, v: Verdict, submission_id: str,  # type: ignore[no-u
     }
 
 
-_EXISTING = select(Judgment.id, Judgment.annotator_id, Judgment.meta).where(
+_EXISTING = select(Judgment.id, Judgment.annotator_id, Judgment.meta, Judgment.task_id).where(
     Judgment.submission_id == bindparam("p_sub"))
 _INSERTS: dict[str, Any] = {}
 
 
-def _existing(conn: Connection, submission_id: str, user_id: int) -> Optional[int]:
+def _existing(conn: Connection, submission_id: str, user_id: int) -> Optional[Any]:
+    """The stored row (id, task_id) under this submission id, if it is the user's."""
     row = conn.execute(_EXISTING, {"p_sub": submission_id}).first()
     if row is None:
         return None
     if row.annotator_id != user_id:
         raise Conflict("this submission id belongs to someone else")
-    return int(row.id)
+    return row
 
 
 def _check_submission_id(submission_id: Any) -> None:
@@ -276,12 +278,12 @@ def submit(conn: Connection, assignment_id: int, user_id: int, data: Mapping[str
     if ctx is None:
         dup = _existing(conn, submission_id, user_id)
         if dup is not None:
-            return Stored(dup, True)
+            return Stored(int(dup.id), True, dup.task_id)
         raise LookupError(assignment_id)
     if ctx.dup_id is not None:
         if ctx.dup_user != user_id:
             raise Conflict("this submission id belongs to someone else")
-        return Stored(int(ctx.dup_id), True)
+        return Stored(int(ctx.dup_id), True, ctx.task_id)
     check_open(ctx.task_status, ctx.task_archived)
     verdict = parse_verdict(ctx.scale, list(ctx.criteria or []), ctx.settings or {}, ctx.first,
                             data)
@@ -291,13 +293,13 @@ def submit(conn: Connection, assignment_id: int, user_id: int, data: Mapping[str
     if not ours or ctx.judgment_id == jid:
         # The same submission, stored by our own retry that ran at the same time: its
         # success is this request's answer too (the lease is already done with it).
-        return Stored(jid, True)
+        return Stored(jid, True, ctx.task_id)
     if assign.complete(conn, assignment_id, user_id, now, judgment_id=jid,
                        time_on_task_s=tot) is None:
         if ctx.status == "done":
             raise Conflict("this item already has your verdict; edit it from 'My verdicts'")
         raise Conflict("this item's lease ended and it went to another annotator")
-    return Stored(jid, False)
+    return Stored(jid, False, ctx.task_id)
 
 
 def current_verdict(conn: Connection, judgment_id: int, user_id: int) -> Optional[Row]:
@@ -318,7 +320,7 @@ def edit(conn: Connection, judgment_id: int, user_id: int, data: Mapping[str, An
     _check_submission_id(submission_id)
     dup = _existing(conn, submission_id, user_id)
     if dup is not None:
-        return Stored(dup, True)
+        return Stored(int(dup.id), True, dup.task_id)
     old = current_verdict(conn, judgment_id, user_id)
     if old is None:
         raise LookupError(judgment_id)
@@ -339,9 +341,9 @@ def edit(conn: Connection, judgment_id: int, user_id: int, data: Mapping[str, An
     row = _row(ctx, user_id, verdict, submission_id, old.time_on_task_s, int(latest))
     jid, ours = _insert(conn, row, now)
     if not ours:
-        return Stored(jid, True)
+        return Stored(jid, True, ctx.task_id)
     conn.execute(update(Assignment).where(Assignment.id == aid).values(judgment_id=jid))
-    return Stored(jid, False)
+    return Stored(jid, False, ctx.task_id)
 
 
 def my_verdicts(conn: Connection, task_id: int, user_id: int) -> list[Any]:

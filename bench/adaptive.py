@@ -19,7 +19,7 @@ Simulated annotation of a pairwise task over ``--models`` models (default 20, ev
 
 Prints the median over ``--runs`` (20) runs of both, on the same seeds, and the reduction.
 
-Usage: python bench/adaptive.py [--runs 20] [--models 20] [--target 0.9] [--spread 200]
+Usage: python bench/adaptive.py [--runs 20] [--models 20] [--target 0.9] [--spread 400]
        [--noise 0.4] [--seed 0]
 """
 
@@ -119,7 +119,7 @@ def main() -> int:
     ap.add_argument("--models", type=int, default=20)
     ap.add_argument("--questions", type=int, default=100, help="items per pair")
     ap.add_argument("--target", type=float, default=0.9, help="Kendall tau to reach")
-    ap.add_argument("--spread", type=float, default=200.0, help="sd of true Elo strengths")
+    ap.add_argument("--spread", type=float, default=400.0, help="sd of true Elo strengths")
     ap.add_argument("--annotators", type=int, default=5)
     ap.add_argument("--noise", type=float, default=0.4,
                     help="the least reliable annotator answers at random this often")

@@ -2,8 +2,10 @@
 
 Starts ``arena annotate`` (waitress, as served to users) in a subprocess on a free loopback
 port over a fresh store, logs in ``--annotators`` accounts, and has each of them run
-next-item + submit cycles (``POST /api/tasks/<id>/next`` then ``POST /api/assignments/<id>/
-verdict``) with keep-alive connections for ``--duration`` seconds. A share of submits is sent
+cycles (a verdict stored and the next item received) with keep-alive connections for
+``--duration`` seconds: by default one request per cycle (``POST /api/assignments/<id>/
+verdict`` with ``"next": true``, answered with the next item), with ``--api separate`` two
+(``POST /api/tasks/<id>/next`` then the verdict). A share of submits is sent
 twice (a retried request: it must come back as the same verdict, ``duplicate: true``).
 
 Prints throughput (cycles/s), p50 / p99 / max latency of a cycle, the CPU seconds used by the
@@ -153,10 +155,13 @@ class Result:
 
 def annotate_loop(client: Client, tid: int, stop: float, rng: random.Random,
                   retry_share: float, out: Result, lock: threading.Lock,
-                  interval: float = 0.0) -> None:
+                  interval: float = 0.0, combined: bool = True) -> None:
     """Cycles until ``stop``. With ``interval`` > 0 the annotator starts a cycle every
     ``interval`` seconds (random phase); latency then counts from the planned start, so a
-    server that falls behind shows it (no coordinated omission)."""
+    server that falls behind shows it (no coordinated omission). ``combined``: each verdict
+    asks for the next item in the same request (``"next": true``); otherwise a cycle is two
+    requests (next, then verdict)."""
+    item: Optional[dict[str, Any]] = None
     lat: list[float] = []
     starts: list[float] = []
     stored: dict[int, int] = {}
@@ -174,16 +179,19 @@ def annotate_loop(client: Client, tid: int, stop: float, rng: random.Random,
                     break
             else:
                 t0 = time.perf_counter()
-            status, got = client.post_json(f"/api/tasks/{tid}/next", {})
-            if status != 200:
-                raise RuntimeError(f"next: HTTP {status} {got}")
-            if got.get("done"):
-                with lock:
-                    out.done_early += 1
-                break
-            item = got["item"]
+            if item is None:  # separate requests, or the first item
+                status, got = client.post_json(f"/api/tasks/{tid}/next", {})
+                if status != 200:
+                    raise RuntimeError(f"next: HTTP {status} {got}")
+                if got.get("done"):
+                    with lock:
+                        out.done_early += 1
+                    break
+                item = got["item"]
             body = {"choice": rng.choice(("left", "right", "tie", "both_bad")),
                     "submission_id": item["submission_id"], "elapsed_ms": 1000}
+            if combined:
+                body["next"] = True
             path = f"/api/assignments/{item['assignment_id']}/verdict"
             status, res = client.post_json(path, body)
             if status != 200:
@@ -195,8 +203,18 @@ def annotate_loop(client: Client, tid: int, stop: float, rng: random.Random,
                 retries += 1
                 status, again = client.post_json(path, body)
                 if status != 200 or again.get("judgment_id") != res["judgment_id"] \
-                        or not again.get("duplicate"):
+                        or not again.get("duplicate") or (combined and (
+                            again["next"].get("item") or {}).get("assignment_id") != (
+                            res["next"].get("item") or {}).get("assignment_id")):
                     mismatch += 1
+            item = None
+            if combined:
+                nxt = res["next"]
+                if nxt.get("done"):
+                    with lock:
+                        out.done_early += 1
+                    break
+                item = nxt["item"]
     except Exception as exc:  # noqa: BLE001 - reported in the summary
         with lock:
             out.errors.append(repr(exc))
@@ -312,6 +330,9 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=0.0,
                     help="paced load: total cycles/s the annotators aim at together (each "
                          "waits between cycles); 0 = closed loop, as fast as answers come")
+    ap.add_argument("--api", choices=("combined", "separate"), default="combined",
+                    help="combined: each verdict request also returns the next item (one "
+                         "request per cycle); separate: POST next, then POST verdict")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--windows", type=float, default=0.0,
                     help="also print throughput and worst latency per window of this many s")
@@ -362,7 +383,7 @@ def main() -> int:
         interval = args.annotators / args.rate if args.rate > 0 else 0.0
         threads = [threading.Thread(target=annotate_loop, args=(
             c, tid, stop, random.Random(args.seed * 1000 + k), args.retry_share, res, lock,
-            interval)) for k, c in enumerate(clients)]
+            interval, args.api == "combined")) for k, c in enumerate(clients)]
         for t in threads:
             t.start()
         for t in threads:
@@ -383,8 +404,10 @@ def main() -> int:
         pace = f"paced at {args.rate:g} cycles/s" if args.rate > 0 else "closed loop"
         print(f"\n== {('SQLite' if args.db == 'sqlite' else 'PostgreSQL')}, "
               f"{args.annotators} annotators ({pace}), {args.workers} worker(s) x "
-              f"{args.threads} waitress threads, {os.cpu_count()} cores ==")
-        print(f"cycles (next + submit): {n} in {wall:.1f} s = {n / wall:.1f} cycles/s")
+              f"{args.threads} waitress threads, {os.cpu_count()} cores, {args.api} API, "
+              f"load average {os.getloadavg()[0]:.1f} at the end ==")
+        print(f"cycles (verdict stored, next item received): {n} in {wall:.1f} s = "
+              f"{n / wall:.1f} cycles/s")
         if n:
             print(f"latency per cycle: p50 {q[49] * 1000:.1f} ms, p99 {q[98] * 1000:.1f} ms, "
                   f"max {lat[-1] * 1000:.1f} ms")

@@ -57,7 +57,7 @@ def test_login_takes_as_long_for_every_kind_of_account(store_url: str, tmp_path:
             conn.execute(update(User).where(User.id == off).values(active=False))
         kinds = ("real", "invited", "deactivated", "nobody-has-this-name")
         times: dict[str, list[float]] = {k: [] for k in kinds}
-        for _ in range(5):
+        for _ in range(7):
             for name in kinds:
                 client = app.test_client()
                 tok = csrf_of(client)
@@ -70,7 +70,7 @@ def test_login_takes_as_long_for_every_kind_of_account(store_url: str, tmp_path:
         # The password hash dominates (scrypt: tens of ms); an account that skipped it
         # answered in a few ms before.
         for name in kinds[1:]:
-            assert 0.6 < med[name] / med["real"] < 1.6, med
+            assert 0.5 < med[name] / med["real"] < 2.0, med  # (before: about 0.04)
     finally:
         app.extensions[db.EXT].close()
 

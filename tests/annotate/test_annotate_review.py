@@ -218,3 +218,28 @@ def test_progress_and_all_done(astore: Store, client: FlaskClient) -> None:
     assert resp.status_code == 200 and 'id="all-done"' in resp.get_data(as_text=True)
     with astore.begin() as conn:
         assert conn.execute(select(func.count()).select_from(Judgment)).scalar() == 2
+
+
+def test_verdict_with_next_answers_the_next_item(astore: Store, client: FlaskClient) -> None:
+    """One request per item: the verdict's answer carries the next item; a retry of that
+    request gets the same verdict and the same next item."""
+    seed(astore, n_questions=2)
+    tid = make_task(astore)
+    add_user(astore, "ann")
+    tok = login(client, "ann")
+    item = client.post(f"/api/tasks/{tid}/next", headers={"X-CSRF-Token": tok}).get_json()["item"]
+    body = {"choice": "left", "submission_id": item["submission_id"], "next": True}
+    r = client.post(f"/api/assignments/{item['assignment_id']}/verdict", json=body,
+                    headers={"X-CSRF-Token": tok}).get_json()
+    assert r["duplicate"] is False and r["next"]["done"] is False
+    nxt = r["next"]["item"]
+    assert nxt["assignment_id"] != item["assignment_id"] and nxt["answers"]
+    again = client.post(f"/api/assignments/{item['assignment_id']}/verdict", json=body,
+                        headers={"X-CSRF-Token": tok}).get_json()
+    assert again["duplicate"] is True and again["judgment_id"] == r["judgment_id"]
+    assert again["next"]["item"]["assignment_id"] == nxt["assignment_id"]
+    last = client.post(f"/api/assignments/{nxt['assignment_id']}/verdict", json={
+        "choice": "tie", "submission_id": nxt["submission_id"], "next": True},
+        headers={"X-CSRF-Token": tok}).get_json()
+    assert last["next"] == {"done": True}
+    assert len(judgments(astore)) == 2
