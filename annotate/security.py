@@ -116,13 +116,13 @@ class CachedSessionInterface(SecureCookieSessionInterface):
 
     def open_session(self, app: Flask, request: Any) -> Any:
         val = request.cookies.get(self.get_cookie_name(app))
-        if not val or self.get_signing_serializer(app) is None:
+        if not val or not app.secret_key:
             return super().open_session(app, request)
         now = time.monotonic()
         with self._lock:
             hit = self._seen.get(val)
         if hit is not None and hit[0] > now:
-            return self.session_class(dict(hit[1]))
+            return self.session_class(dict(hit[1]))  # (no serializer built: half the cost)
         s = self.get_signing_serializer(app)
         max_age = int(app.permanent_session_lifetime.total_seconds())
         try:
