@@ -23,8 +23,10 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 from sqlalchemy import Connection, case, func, select
@@ -48,6 +50,34 @@ def task_mode(conn: Connection, task_id: int) -> str:
     return "pairwise" if scale in (None, "pairwise") else "single"
 
 
+_MEMO: ContextVar[Optional[tuple[dict[Any, Any], dict[Any, Any]]]] = ContextVar(
+    "dashboard_memo", default=None)
+_SHARED_KEYS = ("frame", "llm_votes")  # loads that depend on the verdicts only
+
+
+@contextmanager
+def memo(shared: Optional[dict[Any, Any]] = None) -> Iterator[None]:
+    """Within this block the store's verdicts are loaded once (per kind and mode) and shared
+    by every figure: one page render reads them once, not once per table. ``shared``: a dict
+    kept by the caller for as long as the verdicts do not change (``annotate.figures``), in
+    which those loads are kept between renders."""
+    token = _MEMO.set(({}, shared if shared is not None else {}))
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
+
+
+def _loaded(conn: Connection, key: Any, load: Callable[[], Any]) -> Any:
+    got = _MEMO.get()
+    if got is None:
+        return load()
+    cache = got[1] if (key[0] if isinstance(key, tuple) else key) in _SHARED_KEYS else got[0]
+    if key not in cache:
+        cache[key] = load()
+    return cache[key]
+
+
 def task_frame(conn: Connection, task_id: int, *, include_excluded: bool,
                rounds: tuple[int, ...] = (1, 2), mode: Optional[str] = None,
                adjudicated: bool = False) -> VerdictFrame:
@@ -55,17 +85,30 @@ def task_frame(conn: Connection, task_id: int, *, include_excluded: bool,
     excluded annotators left out unless ``include_excluded``); with ``adjudicated``, the
     admins' adjudicated verdicts counted as the task's setting says (``annotate.adjudicate``)."""
     mode = mode or task_mode(conn, task_id)
-    kinds = ("human", ADJUDICATED_KIND) if adjudicated else ("human",)
-    frame = load_verdicts(conn, Selection(mode=mode, judge_kinds=kinds,  # type: ignore
-                                          include_excluded_annotators=include_excluded,
-                                          with_lengths=False))
-    if adjudicated:
-        ids = counted_ids(conn, task_id, rounds)
-    else:
-        ids = list(conn.execute(select(Judgment.id).where(
-            Judgment.task_id == task_id, Judgment.judge_kind == "human",
-            Judgment.round.in_(rounds))).scalars())
-    return frame.subset(np.isin(frame.id, np.asarray(ids, dtype=np.int64)))
+    # One load of every human and adjudicated verdict (excluded annotators included); the
+    # selection's exclusion rule is applied below on its annotator column.
+    frame = _loaded(conn, ("frame", mode), lambda: load_verdicts(conn, Selection(
+        mode=mode, judge_kinds=("human", ADJUDICATED_KIND),  # type: ignore[arg-type]
+        include_excluded_annotators=True, with_lengths=False)))
+    if not include_excluded:
+        excluded = _loaded(conn, "excluded", lambda: np.fromiter(conn.execute(
+            select(User.id).where(User.excluded.is_(True))).scalars(), np.int64))
+        if len(excluded):
+            frame = frame.subset(~np.isin(frame.annotator, excluded))
+    def ids() -> np.ndarray:
+        if adjudicated:
+            got = counted_ids(conn, task_id, rounds)
+        else:
+            got = list(conn.execute(select(Judgment.id).where(
+                Judgment.task_id == task_id, Judgment.judge_kind == "human",
+                Judgment.round.in_(rounds))).scalars())
+        return np.asarray(got, dtype=np.int64)
+
+    keep = _loaded(conn, ("ids", task_id, tuple(rounds), adjudicated), ids)
+    return frame.subset(np.isin(frame.id, keep))
+    if frame is frame_all:
+        return frame.subset(keep)
+    return frame.subset(np.isin(frame.id, frame_all.id[keep]))
 
 
 @dataclass
@@ -166,8 +209,11 @@ def _latest(items: list, raters: list, values: list) -> dict[Any, dict[str, str]
 
 def llm_votes_on(conn: Connection, items: set) -> tuple[list, list, list]:
     """The LLM judges' votes (item, judge label, value) on the given items."""
-    frame = load_verdicts(conn, Selection(judge_kinds=("llm",), with_lengths=False))
-    li, lr, lv = votes(frame, by="judge") if len(frame) else ([], [], [])
+    def load() -> tuple[list, list, list]:
+        frame = load_verdicts(conn, Selection(judge_kinds=("llm",), with_lengths=False))
+        return votes(frame, by="judge") if len(frame) else ([], [], [])
+
+    li, lr, lv = _loaded(conn, "llm_votes", load)
     keep = [k for k, it in enumerate(li) if it in items]
     return [li[k] for k in keep], [lr[k] for k in keep], [lv[k] for k in keep]
 

@@ -58,12 +58,18 @@ def task_dashboard(task_id: int) -> Any:
 
     from annotate.adjudicate_views import disagreement_page
 
+    from annotate.figures import AGREEMENT, FRAMES, signature
+
     rounds = _rounds()
+    st = db.app_store()
     with db.read() as conn:
+        shared = FRAMES.shared(st.url, task_id, signature(conn, task_id))
+    with db.read() as conn, dashboard.memo(shared):
         t = _task(conn, task_id)
         summary = dashboard.task_summary(conn, task_id)
         annotators = dashboard.annotator_rows(conn, task_id)
-        agree = dashboard.agreement_report(conn, task_id, rounds=rounds)
+        figures, updating = AGREEMENT.get(conn, st.url, task_id, rounds, st.reader.begin)
+        agree = figures.report if figures is not None else dashboard.AgreementReport()
         board, left_out = dashboard.live_leaderboard(conn, task_id, rounds=rounds)
         disagree = disagreement_page(conn, task_id, 1, DASHBOARD_DISAGREEMENTS)
         skip_summary = skips.summary(conn, task_id)
@@ -77,6 +83,7 @@ def task_dashboard(task_id: int) -> Any:
                            agree=agree, board=board, left_out=left_out, disagree=disagree,
                            stat_keys=dashboard.STAT_KEYS, categories=dashboard.CATEGORIES,
                            isfinite=math.isfinite, adjudication=adjudicate.mode_of(t.settings),
+                           figures=figures, updating=updating,
                            skip_summary=skip_summary, skip_rows=skip_rows,
                            skip_total=sum(n for _, n in skip_summary), pairs=pairs,
                            gold_rule=gold.rule_of(t.settings))

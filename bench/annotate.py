@@ -13,9 +13,16 @@ server and by this load generator (they share the machine's cores), and the chec
 verdict a client was told about is stored exactly once, no assignment has two verdicts, no
 item has more than k distinct annotators, and no annotator judged an item twice.
 
+With ``--dashboard`` it times the admin dashboard instead: a task with ``--annotators``
+annotators and ``--verdicts`` verdicts (written in bulk), the page rendered ``--renders``
+times through the app; the median is printed (goal: 0.5 s for 100 annotators and 10,000
+verdicts).
+
 Usage:
   python bench/annotate.py [--db sqlite|postgresql+psycopg://user@host/db] [--duration 60]
-         [--annotators 50] [--overlap 3] [--retry-share 0.02] [--threads 16]
+         [--annotators 50] [--overlap 3] [--retry-share 0.02] [--threads 16] [--workers N]
+         [--rate R] [--api combined|separate]
+  python bench/annotate.py --dashboard --annotators 100 [--verdicts 10000] [--db ...]
 """
 
 from __future__ import annotations
@@ -314,6 +321,134 @@ def proc_cpu(pid: int) -> float:
     return total
 
 
+def fill_dashboard_store(url: str, annotators: int, verdicts_wanted: int, overlap: int = 3,
+                         seed: int = 0) -> int:
+    """A task with ``annotators`` annotators and about ``verdicts_wanted`` human verdicts
+    (overlap ``overlap``, 6 models, 10 % swap probes, some gold items, an LLM judge on the
+    same battles), written in bulk with the app's own row shapes; return the task id."""
+    import itertools
+    from datetime import timedelta
+
+    from annotate.auth import create_user
+    from annotate.tasks import TaskSpec, create_task
+    from arena.store.annotation_schema import Assignment as A, Task as T, TaskItem as TI
+    from arena.store.ingest import add_judgments
+    from arena.store.schema import utcnow
+    from sqlalchemy import update
+
+    rng = random.Random(seed)
+    models = [f"model-{c}" for c in "abcdef"]
+    strength = {m: 100.0 * k for k, m in enumerate(models)}
+    n_items = verdicts_wanted // overlap
+    n_q = n_items // 15 + 1  # 15 pairs per question
+    store = Store.open(url)
+    try:
+        with store.begin() as conn:
+            add_questions(conn, [QuestionRecord(turns=[f"Question {i}?"], local_id=f"q{i}",
+                                                category=f"c{i % 4}") for i in range(n_q)],
+                          "dash")
+            add_answers(conn, [AnswerRecord(question_id=f"dash/q{i}", model=m,
+                                            turns=[f"{m} on {i}"])
+                               for i in range(n_q) for m in models])
+            tid, _, _ = create_task(conn, TaskSpec(name="dashboard", models=models,
+                                                   overlap=overlap, swap_share=0.1,
+                                                   question_limit=n_q))
+            users = [create_user(conn, f"dash{k}", "annotator", None)[0]
+                     for k in range(annotators)]
+            items = conn.execute(select(TI.id, TI.question_id, TI.battle_id, TI.answer_a_id,
+                                        TI.answer_b_id, TI.model_a, TI.model_b)
+                                 .where(TI.task_id == tid).order_by(TI.seq)
+                                 .limit(n_items)).all()
+            conn.execute(update(TI).where(TI.id.in_([it.id for it in items[:30]]))
+                         .values(kind="gold", gold={"accept": ["B"]}))
+            now = utcnow()
+            judg, assigns, llm = [], [], []
+            for it in items:
+                p = 1 / (1 + 10 ** ((strength[it.model_b] - strength[it.model_a]) / 400))
+                for uid in rng.sample(users, overlap):
+                    for rnd in ((1, 2) if rng.random() < 0.1 else (1,)):
+                        first = rng.choice("AB")
+                        outcome = "A" if rng.random() < p else "B"
+                        if rng.random() < 0.1:
+                            outcome = "TIE"
+                        sub = secrets.token_hex(16)
+                        judg.append({"mode": "pairwise-all", "battle_id": it.battle_id,
+                                     "question_id": it.question_id, "model_a": it.model_a,
+                                     "model_b": it.model_b, "answer_a_id": it.answer_a_id,
+                                     "answer_b_id": it.answer_b_id, "first": first,
+                                     "judge_kind": "human", "judge_id": f"human:{uid}",
+                                     "policy": "random_order", "outcome": outcome,
+                                     "annotator_id": uid, "task_id": tid, "round": rnd,
+                                     "submission_id": sub, "time_on_task_s": rng.uniform(5, 90),
+                                     "comment": None, "parse_status": "ok",
+                                     "meta": {"item_id": it.id, "scale": "pairwise"}})
+                        assigns.append({"item_id": it.id, "task_id": tid, "annotator_id": uid,
+                                        "round": rnd, "status": "done", "first": first,
+                                        "leased_at": now - timedelta(minutes=5),
+                                        "expires_at": now, "finished_at": now,
+                                        "time_on_task_s": 30.0, "_sub": sub})
+                for first in "AB":
+                    llm.append({"mode": "pairwise-all", "battle_id": it.battle_id,
+                                "question_id": it.question_id, "model_a": it.model_a,
+                                "model_b": it.model_b, "answer_a_id": it.answer_a_id,
+                                "answer_b_id": it.answer_b_id, "first": first,
+                                "judge_kind": "llm", "judge_id": "judge-x",
+                                "outcome": "A" if rng.random() < p else "B",
+                                "parse_status": "ok", "meta": {}})
+            add_judgments(conn, judg)
+            add_judgments(conn, llm)
+            ids = dict(conn.execute(select(Judgment.submission_id, Judgment.id)
+                                    .where(Judgment.task_id == tid)).all())
+            for a in assigns:
+                a["judgment_id"] = ids[a.pop("_sub")]
+            conn.execute(A.__table__.insert(), assigns)
+            conn.execute(update(TI).where(TI.task_id == tid, TI.id.in_(
+                [it.id for it in items])).values(held_count=overlap, done_count=overlap))
+            settings = dict(conn.execute(select(T.settings).where(T.id == tid)).scalar())
+            settings["gold_items"] = 30
+            conn.execute(update(T).where(T.id == tid).values(settings=settings))
+        print(f"store: task {tid}, {annotators} annotators, {len(judg)} human verdicts "
+              f"({len(items)} items x {overlap}, probes included), {len(llm)} LLM verdicts",
+              flush=True)
+        return int(tid)
+    finally:
+        store.close()
+
+
+def dashboard_bench(url: str, args: argparse.Namespace) -> int:
+    """Render the admin dashboard of a big task through the app; print the median time."""
+    import tempfile as _tf
+
+    from annotate import create_app
+
+    tid = fill_dashboard_store(url, args.annotators, args.verdicts)
+    app = create_app({"DATABASE": url, "SECRET_KEY": secrets.token_hex(32),
+                      "ADMIN_USER": "boss", "ADMIN_PASSWORD": PASSWORD,
+                      "INSTANCE_PATH": _tf.mkdtemp()})
+    client = app.test_client()
+    page = client.get("/auth/login").get_data(as_text=True)
+    tok = CSRF_RE.search(page).group(1)
+    assert client.post("/auth/login", data={"username": "boss", "password": PASSWORD,
+                                            "csrf_token": tok}).status_code == 302
+    times = []
+    for k in range(args.renders + 1):
+        t0 = time.perf_counter()
+        r = client.get(f"/admin/tasks/{tid}/dashboard")
+        took = time.perf_counter() - t0
+        if r.status_code != 200:
+            raise RuntimeError(f"dashboard: HTTP {r.status_code}")
+        if k:  # the first render loads the ratings stack (imports)
+            times.append(took)
+    med = statistics.median(times)
+    print(f"\n== dashboard of a task with {args.annotators} annotators and about "
+          f"{args.verdicts} verdicts ({'SQLite' if args.db == 'sqlite' else 'PostgreSQL'}, "
+          f"load average {os.getloadavg()[0]:.1f}) ==")
+    print(f"render: median {med * 1000:.0f} ms over {len(times)} renders (min "
+          f"{min(times) * 1000:.0f}, max {max(times) * 1000:.0f}); goal: at most 500 ms")
+    app.extensions["arena_store"].close()
+    return 0 if med <= 0.5 else 1
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--db", default="sqlite",
@@ -336,6 +471,11 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--windows", type=float, default=0.0,
                     help="also print throughput and worst latency per window of this many s")
+    ap.add_argument("--dashboard", action="store_true",
+                    help="instead: time the admin dashboard of a task with --annotators "
+                         "(give 100) and --verdicts verdicts")
+    ap.add_argument("--verdicts", type=int, default=10_000, help="with --dashboard")
+    ap.add_argument("--renders", type=int, default=5, help="with --dashboard")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="arena-bench-annotate-"))
@@ -346,6 +486,13 @@ def main() -> int:
         url, drop = pg_schema(args.db)
     n_q = args.questions or max(200, int(300 * args.duration / args.overlap / 3) + 1)
     server = None
+    if args.dashboard:
+        try:
+            return dashboard_bench(url, args)
+        finally:
+            if drop is not None:
+                drop()
+            shutil.rmtree(tmp, ignore_errors=True)
     try:
         tid = fill_store(url, n_q, args.annotators, args.overlap)
         port = free_port()
