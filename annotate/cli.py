@@ -21,6 +21,7 @@ from arena.errors import ConfigError
 log = logging.getLogger(__name__)
 
 MIN_THREADS = 16
+SWITCH_INTERVAL_S = 0.001
 
 
 def _common(p: argparse.ArgumentParser, default: Any) -> None:
@@ -144,6 +145,10 @@ def serve(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("serving on %s: reachable from other machines; put it behind HTTPS",
                     args.host)
+    # waitress reads and writes every connection in one thread; with Python's default 5 ms
+    # GIL switch interval it waits up to that long behind busy request threads each time it
+    # wakes, which under load queues requests (the latency tail) while a core idles.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     # "Task queue depth is N" is waitress reporting normal queueing under load, once per
     # request: at hundreds of requests a second it costs CPU and drowns real warnings.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
