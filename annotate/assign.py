@@ -76,8 +76,9 @@ _LIVE = (select(Assignment.id, Assignment.item_id, Assignment.first, Assignment.
 _RENEW = update(Assignment).where(Assignment.id == P("p_aid")).values(expires_at=P("p_exp"))
 # Whether the user may work on the task: it is not restricted to chosen annotators, or they are
 # one of them (annotate.members). Evaluated in the claim's own statement: no extra round trip.
-_MEMBER = (Task.restricted.is_(False)) | exists().where(
+MEMBER = (Task.restricted.is_(False)) | exists().where(
     TaskMember.task_id == Task.id, TaskMember.user_id == P("p_uid"))
+_MEMBER = MEMBER
 _TASK = select(Task.status, Task.archived, Task.overlap, Task.lease_seconds, Task.settings,
                Task.scale, Task.criteria, Task.mode, _MEMBER.label("member")
                ).where(Task.id == P("p_tid"))
@@ -91,6 +92,21 @@ _TASK_LIVE = (select(Task.status, Task.archived, Task.overlap, Task.lease_second
                                           Assignment.annotator_id == P("p_uid"),
                                           Assignment.status == LIVE))
               .where(Task.id == P("p_tid")).order_by(Assignment.id).limit(1))
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """The task columns a claim reads (as ``_TASK``), when a caller has them already."""
+
+    status: str
+    archived: bool
+    overlap: int
+    lease_seconds: int
+    settings: Any
+    scale: str
+    criteria: Any
+    mode: str
+    member: bool
 
 
 def _open_for(task: Optional[Row]) -> bool:
@@ -136,18 +152,27 @@ def live_lease(conn: Connection, task_id: int, user_id: int) -> Optional[Row]:
 
 
 def claim(conn: Connection, task_id: int, user_id: int, *, rng: Optional[random.Random] = None,
-          now: Optional[datetime] = None) -> Optional[Lease]:
+          now: Optional[datetime] = None, after: Optional[TaskRow] = None) -> Optional[Lease]:
     """Return the user's live lease on the task, or lease a new item; None when none is left.
 
     Returns None also for a task that is not active, is archived, or is restricted to chosen
-    annotators without this user. Sides: for a pairwise item the side shown
-    first is drawn at random and kept on the assignment (server only). Order of choice: a due
+    annotators without this user. ``after``: the task row read by a verdict this user just
+    stored in the same transaction (``verdicts.Stored.task``): that lease was their live one,
+    so the claim need not read the task and look for a live lease again. Sides: for a
+    pairwise item the side shown first is drawn at random and kept on the assignment (server
+    only). Order of choice: a due
     swap probe (``annotate.probes``), a gold item with the task's ``gold_share`` chance
     (``annotate.gold``), a normal item (breadth-first), any gold item left, any probe left.
     """
     real_clock = now is None
     now = now or utcnow()
-    if real_clock is False or _expiry_due(conn, task_id):
+    due = real_clock is False or _expiry_due(conn, task_id)
+    if after is not None and not due:
+        task = after  # read a moment ago in this transaction; no live lease is left
+        if not _open_for(task):  # type: ignore[arg-type]
+            return None
+        live = None
+    elif due:
         task = conn.execute(_TASK, {"p_tid": task_id, "p_uid": user_id}).first()
         if not _open_for(task):
             return None

@@ -233,7 +233,7 @@ def api_verdict(assignment_id: int) -> Any:
         def do(c: Any) -> tuple[verdicts.Stored, Optional[assign.Lease]]:
             stored = verdicts.submit(c, assignment_id, uid, data,
                                      data.get("submission_id") or "", elapsed)
-            lease = assign.claim(c, stored.task_id, uid) \
+            lease = assign.claim(c, stored.task_id, uid, after=stored.task) \
                 if want_next and stored.task_id is not None else None
             return stored, lease
 

@@ -144,6 +144,9 @@ class Stored:
     judgment_id: int
     duplicate: bool
     task_id: Optional[int] = None
+    # The task as read with the verdict (``assign.TaskRow``), for a claim in the same
+    # transaction; None when the verdict was a repeat.
+    task: Optional[Any] = None
 
 
 _CTX = (select(Assignment.id, Assignment.status, Assignment.first, Assignment.round,
@@ -152,7 +155,9 @@ _CTX = (select(Assignment.id, Assignment.status, Assignment.first, Assignment.ro
                TaskItem.answer_a_id, TaskItem.answer_b_id, TaskItem.model_a, TaskItem.model_b,
                TaskItem.kind.label("item_kind"), Task.mode, Task.scale, Task.criteria,
                Task.settings, Task.status.label("task_status"),
-               Task.archived.label("task_archived"),
+               Task.archived.label("task_archived"), Task.overlap.label("task_overlap"),
+               Task.lease_seconds.label("task_lease_seconds"),
+               assign.MEMBER.label("task_member"),
                # the submission id's row, if stored already (idempotent submit): one query
                select(Judgment.id).where(Judgment.submission_id == bindparam("p_sub"))
                .scalar_subquery().label("dup_id"),
@@ -299,7 +304,13 @@ def submit(conn: Connection, assignment_id: int, user_id: int, data: Mapping[str
         if ctx.status == "done":
             raise Conflict("this item already has your verdict; edit it from 'My verdicts'")
         raise Conflict("this item's lease ended and it went to another annotator")
-    return Stored(jid, False, ctx.task_id)
+    # The lease just completed was the user's one live lease of the task (a claim keeps at
+    # most one): a claim in this transaction may skip reading the task again. Not after a
+    # late submit of an expired lease, when another may be live.
+    task = assign.TaskRow(ctx.task_status, ctx.task_archived, ctx.task_overlap,
+                          ctx.task_lease_seconds, ctx.settings, ctx.scale, ctx.criteria,
+                          ctx.mode, ctx.task_member) if ctx.status == assign.LIVE else None
+    return Stored(jid, False, ctx.task_id, task)
 
 
 def current_verdict(conn: Connection, judgment_id: int, user_id: int) -> Optional[Row]:

@@ -243,3 +243,43 @@ def test_verdict_with_next_answers_the_next_item(astore: Store, client: FlaskCli
         headers={"X-CSRF-Token": tok}).get_json()
     assert last["next"] == {"done": True}
     assert len(judgments(astore)) == 2
+
+
+def test_verdict_then_next_keeps_one_live_lease_after_a_late_submit(store: Store) -> None:
+    """A late submit (its lease had expired and another item is live) must not skip the
+    claim's look for the live lease: the user keeps one live lease per task."""
+    from datetime import timedelta
+
+    from annotate import assign, verdicts
+    from arena.store.schema import utcnow
+
+    seed(store, n_questions=3)
+    tid = make_task(store, lease_seconds=60)
+    uid = add_user(store, "ann", password=None)
+    from sqlalchemy import update
+
+    from arena.store.annotation_schema import TaskItem
+
+    t0 = utcnow()
+    with store.begin() as conn:
+        old = assign.claim(conn, tid, uid, now=t0)
+    with store.begin() as conn:  # the lease runs out, and (its item full for a moment) the
+        assign.expire_leases(conn, tid, t0 + timedelta(seconds=120))  # next claim gives
+        conn.execute(update(TaskItem).where(TaskItem.id == old.item_id)  # another item
+                     .values(held_count=TaskItem.held_count + 1))
+        live = assign.claim(conn, tid, uid, now=t0 + timedelta(seconds=121))
+        conn.execute(update(TaskItem).where(TaskItem.id == old.item_id)
+                     .values(held_count=TaskItem.held_count - 1))
+    assert live.assignment_id != old.assignment_id
+    with store.begin() as conn:
+        late = verdicts.submit(conn, old.assignment_id, uid, {"choice": "tie"}, "late-1")
+        assert late.task is None  # not the live lease: a claim must read the task again
+        nxt = assign.claim(conn, tid, uid, after=late.task)
+    assert nxt.assignment_id == live.assignment_id and nxt.resumed
+    with store.begin() as conn:
+        fresh = verdicts.submit(conn, live.assignment_id, uid, {"choice": "tie"}, "live-1")
+        assert fresh.task is not None and fresh.task.status == "active"
+        nxt = assign.claim(conn, tid, uid, after=fresh.task)
+        n_live = conn.execute(select(func.count()).select_from(Assignment).where(
+            Assignment.annotator_id == uid, Assignment.status == "leased")).scalar_one()
+    assert nxt is not None and not nxt.resumed and n_live == 1
