@@ -45,10 +45,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, and_, bindparam, exists, func, select, update
 
 from arena.ratings.bt import fit_bt
-from arena.store.annotation_schema import TaskItem, TaskPairStop
+from arena.store.annotation_schema import Assignment, TaskItem, TaskPairStop
 from arena.store.ingest import insert_ignore
 from arena.store.schema import Judgment, utcnow
 
@@ -357,6 +357,61 @@ class PlanCache:
 
 
 PLANS = PlanCache()
+
+
+P = bindparam
+_PAIR_SLOTS: dict[str, tuple[Any, Any]] = {}
+
+
+def _pair_statements(dialect: str) -> tuple[Any, Any]:
+    """(open pairs for the user, take a slot of one pair) for adaptive tasks, built once."""
+    got = _PAIR_SLOTS.get(dialect)
+    if got is not None:
+        return got
+    not_mine = ~exists().where(and_(Assignment.item_id == TaskItem.id,
+                                    Assignment.annotator_id == P("p_uid"),
+                                    Assignment.round == 1,
+                                    Assignment.status != "expired"))
+    open_items = (TaskItem.task_id == P("p_tid"), TaskItem.held_count < P("p_overlap"),
+                  TaskItem.kind == "normal", TaskItem.model_b.is_not(None), not_mine)
+    pairs = select(TaskItem.model_a, TaskItem.model_b).where(*open_items).distinct()
+    candidate = (select(TaskItem.id).where(*open_items, TaskItem.model_a == P("p_ma"),
+                                           TaskItem.model_b == P("p_mb"))
+                 .order_by(TaskItem.held_count.desc(), TaskItem.seq, TaskItem.id).limit(1))
+    if dialect == "postgresql":
+        candidate = candidate.with_for_update(skip_locked=True, of=TaskItem)
+    take = (update(TaskItem)
+            .where(TaskItem.id == candidate.scalar_subquery(),
+                   TaskItem.held_count < P("p_overlap"))
+            .values(held_count=TaskItem.held_count + 1)
+            .returning(TaskItem.id, TaskItem.answer_b_id))
+    _PAIR_SLOTS[dialect] = (pairs, take)
+    return pairs, take
+
+
+def take_slot(conn: Connection, task_id: int, user_id: int, task: Any, rng: Any, *,
+              sync: bool) -> Optional[tuple[int, bool]]:
+    """For ``annotate.assign.claim``: take a slot of an open item of the pair the task's plan
+    draws (the same slot rule as breadth-first: below the overlap, not the user's, most
+    holders first); (item id, is a pair) or None when no open pair has an item left for this
+    user (or the stop rule closed them all)."""
+    plan = PLANS.get(conn, task_id, task.settings or {}, sync=sync)
+    if not plan.persisted:
+        persist_stops(conn, plan)
+    if plan.finished:
+        return None
+    pairs_q, take = _pair_statements(conn.dialect.name)
+    params = {"p_tid": task_id, "p_uid": user_id, "p_overlap": int(task.overlap)}
+    candidates = [tuple(r) for r in conn.execute(pairs_q, params).all()]
+    for _ in range(len(candidates)):
+        pair = plan.pick(rng, candidates)
+        if pair is None:
+            return None
+        got = conn.execute(take, {**params, "p_ma": pair[0], "p_mb": pair[1]}).first()
+        if got is not None:
+            return int(got.id), got.answer_b_id is not None
+        candidates.remove(pair)  # taken by someone else a moment ago (SKIP LOCKED)
+    return None
 
 
 @dataclass

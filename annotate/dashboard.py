@@ -106,9 +106,6 @@ def task_frame(conn: Connection, task_id: int, *, include_excluded: bool,
 
     keep = _loaded(conn, ("ids", task_id, tuple(rounds), adjudicated), ids)
     return frame.subset(np.isin(frame.id, keep))
-    if frame is frame_all:
-        return frame.subset(keep)
-    return frame.subset(np.isin(frame.id, frame_all.id[keep]))
 
 
 @dataclass

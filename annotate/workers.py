@@ -7,9 +7,10 @@ database connections: nothing opened before the fork is used after it) and serve
 socket with waitress; the kernel spreads connections over them. The parent only waits: it
 stops the children on SIGINT / SIGTERM and stops the others if one dies.
 
-What is per process, and so per worker: the 2-second account cache and the rendered-item
-cache (the login rate limit is in the store, shared by all). SQLite writers of different workers queue on SQLite's own lock
-(busy timeout) instead of the in-process lock; PostgreSQL is unaffected.
+What is per process, and so per worker: the 2-second account cache, the cache of verified
+session cookies and the rendered-item cache (the login rate limit is in the store, shared by
+all). SQLite writers of different workers queue on a file lock beside the database
+(``annotate.db``); PostgreSQL is unaffected.
 """
 
 from __future__ import annotations

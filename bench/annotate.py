@@ -326,7 +326,6 @@ def fill_dashboard_store(url: str, annotators: int, verdicts_wanted: int, overla
     """A task with ``annotators`` annotators and about ``verdicts_wanted`` human verdicts
     (overlap ``overlap``, 6 models, 10 % swap probes, some gold items, an LLM judge on the
     same battles), written in bulk with the app's own row shapes; return the task id."""
-    import itertools
     from datetime import timedelta
 
     from annotate.auth import create_user
