@@ -429,19 +429,27 @@ def dashboard_bench(url: str, args: argparse.Namespace) -> int:
     tok = CSRF_RE.search(page).group(1)
     assert client.post("/auth/login", data={"username": "boss", "password": PASSWORD,
                                             "csrf_token": tok}).status_code == 302
-    times = []
-    for k in range(args.renders + 1):
+    def render() -> tuple[float, str]:
         t0 = time.perf_counter()
         r = client.get(f"/admin/tasks/{tid}/dashboard")
-        took = time.perf_counter() - t0
         if r.status_code != 200:
             raise RuntimeError(f"dashboard: HTTP {r.status_code}")
-        if k:  # the first render loads the ratings stack (imports)
-            times.append(took)
+        return time.perf_counter() - t0, r.get_data(as_text=True)
+
+    cold, _ = render()  # imports the ratings stack, loads the verdicts, starts the agreement
+    t0 = time.perf_counter()
+    while "Agreement figures from" not in render()[1]:  # the figures computed off the request
+        time.sleep(1.0)
+        if time.perf_counter() - t0 > 1800:
+            raise RuntimeError("the agreement figures took more than 30 minutes")
+    background = time.perf_counter() - t0
+    times = [render()[0] for _ in range(args.renders)]
     med = statistics.median(times)
     print(f"\n== dashboard of a task with {args.annotators} annotators and about "
           f"{args.verdicts} verdicts ({'SQLite' if args.db == 'sqlite' else 'PostgreSQL'}, "
           f"load average {os.getloadavg()[0]:.1f}) ==")
+    print(f"first render {cold * 1000:.0f} ms (agreement still computing; ready about "
+          f"{background:.0f} s later, in the background)")
     print(f"render: median {med * 1000:.0f} ms over {len(times)} renders (min "
           f"{min(times) * 1000:.0f}, max {max(times) * 1000:.0f}); goal: at most 500 ms")
     app.extensions["arena_store"].close()
