@@ -40,8 +40,12 @@ def _config_store_url(config_path: Optional[str]) -> Optional[str]:
 
 def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     """Build the app. Raises ConfigError for a bad config file or a debug-mode start."""
-    app = Flask(__name__, instance_relative_config=True)
+    from annotate.instance import instance_dir, protect_sqlite
+
     test_config = dict(test_config or {})
+    # The instance folder (secret key) lives outside the code checkout: Flask's default is a
+    # folder beside the package.
+    app = Flask(__name__, instance_path=str(instance_dir(test_config)))
     app.config.from_mapping(
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -73,18 +77,29 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     url = resolve_db_url(test_config.get("DATABASE"), _config_store_url(config_path))
     app.config["DATABASE"] = url
 
-    from annotate import admin, auth, db, manage, review, security
+    from annotate import (admin, adjudicate_views, auth, authoring_views, db, manage, review,
+                          security, validate)
 
+    protect_sqlite(url)  # mode 0600 before SQLite creates or opens the file
     store = db.init_app(app, url)
     log.info("annotation app using store %s", describe(url))
-    manage.init_app(app)  # before security: its upload limit must precede the CSRF check
     security.init_app(app)
+    # Order matters: who is asking and whether they may (neither reads the body), then the
+    # admin upload limit, then the checks that read the form (validation, CSRF).
     app.before_request(auth.load_user)
+    app.before_request(auth.require_role)
+    app.before_request(manage.bigger_uploads)
+    app.before_request(validate.check_request)
+    app.before_request(security.check_csrf)
+    manage.init_app(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(review.bp)
     app.register_blueprint(review.api)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(adjudicate_views.bp)
+    app.register_blueprint(authoring_views.bp)
     _register_errors(app)
+    _register_commands(app)
 
     admin_user = test_config.get("ADMIN_USER") or os.environ.get(ADMIN_USER_ENV)
     admin_pw = test_config.get("ADMIN_PASSWORD") or os.environ.get(ADMIN_PASSWORD_ENV)
@@ -95,6 +110,18 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
 
 
 def _register_errors(app: Flask) -> None:
+    from arena.errors import InputError
+
+    @app.errorhandler(InputError)
+    def input_error(err: InputError) -> Any:
+        # Bad input found by annotate.validate (or a view that lets it through): a 400 that
+        # names the field; nothing was written.
+        from flask import jsonify, request
+
+        if request.path.startswith("/api/"):
+            return jsonify(error="Bad Request", detail=str(err), field=err.field), 400
+        return render_template("error.html", err=_Shown(400, "Bad Request", str(err))), 400
+
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException) -> Any:
         from flask import jsonify, request
@@ -102,3 +129,34 @@ def _register_errors(app: Flask) -> None:
         if request.path.startswith("/api/"):
             return jsonify(error=err.name, detail=err.description), err.code
         return render_template("error.html", err=err), err.code
+
+
+def _register_commands(app: Flask) -> None:
+    import click
+
+    @app.cli.command("end-sessions")
+    @click.argument("username")
+    def end_sessions_command(username: str) -> None:
+        """End every session of USERNAME (e.g. after a cookie was stolen)."""
+        from sqlalchemy import select
+
+        from arena.store.annotation_schema import User
+        from annotate import accounts, db
+
+        def do(conn: Any) -> bool:
+            uid = conn.execute(select(User.id).where(User.username == username)).scalar()
+            if uid is None:
+                return False
+            accounts.end_sessions(conn, int(uid))
+            return True
+
+        if not db.write(do):
+            raise click.ClickException(f"no account named {username!r}")
+        click.echo(f"ended every session of {username!r}")
+
+
+class _Shown:
+    """What error.html shows: code, name, description."""
+
+    def __init__(self, code: int, name: str, description: str) -> None:
+        self.code, self.name, self.description = code, name, description

@@ -9,7 +9,9 @@ Contract (all functions take a connection inside one *write* transaction):
   On SQLite the store's ``BEGIN IMMEDIATE`` serialises writers; on PostgreSQL the candidate row
   is picked with ``FOR UPDATE SKIP LOCKED`` and re-checked by the UPDATE.
 - Breadth-first: items with the most holders (but still below k) go first, then task order,
-  so items reach k verdicts before new items are opened.
+  so items reach k verdicts before new items are opened. A task with the ``adaptive`` setting
+  draws the pair of models first (``annotate.adaptive``), then takes that pair's item the
+  same way.
 - An annotator never gets an item they already did or skipped; their own expired lease on an
   item can be taken up again.
 - Expired leases (``expires_at`` past) are released by claims (status ``expired``, the item's
@@ -36,7 +38,7 @@ from sqlalchemy import (Connection, DateTime, Integer, Row, String, and_, bindpa
                         exists, func, literal, null, select, update)
 from sqlalchemy.dialects import postgresql, sqlite
 
-from arena.store.annotation_schema import Assignment, Task, TaskItem
+from arena.store.annotation_schema import Assignment, Task, TaskItem, TaskMember
 from arena.store.schema import utcnow
 from annotate import gold, probes
 
@@ -72,17 +74,45 @@ _LIVE = (select(Assignment.id, Assignment.item_id, Assignment.first, Assignment.
                 Assignment.status == LIVE)
          .order_by(Assignment.id).limit(1))
 _RENEW = update(Assignment).where(Assignment.id == P("p_aid")).values(expires_at=P("p_exp"))
-_TASK = select(Task.status, Task.overlap, Task.lease_seconds, Task.settings, Task.scale,
-               Task.criteria, Task.mode).where(Task.id == P("p_tid"))
+# Whether the user may work on the task: it is not restricted to chosen annotators, or they are
+# one of them (annotate.members). Evaluated in the claim's own statement: no extra round trip.
+MEMBER = (Task.restricted.is_(False)) | exists().where(
+    TaskMember.task_id == Task.id, TaskMember.user_id == P("p_uid"))
+_MEMBER = MEMBER
+_TASK = select(Task.status, Task.archived, Task.overlap, Task.lease_seconds, Task.settings,
+               Task.scale, Task.criteria, Task.mode, _MEMBER.label("member")
+               ).where(Task.id == P("p_tid"))
 # The task row and the user's live lease in one round trip (the common claim, when no expiry
 # is due): a left join gives one row with NULL lease columns when there is no live lease.
-_TASK_LIVE = (select(Task.status, Task.overlap, Task.lease_seconds, Task.settings, Task.scale,
-                     Task.criteria, Task.mode, Assignment.id.label("live_id"),
+_TASK_LIVE = (select(Task.status, Task.archived, Task.overlap, Task.lease_seconds,
+                     Task.settings, Task.scale, Task.criteria, Task.mode,
+                     _MEMBER.label("member"), Assignment.id.label("live_id"),
                      Assignment.item_id.label("live_item"), Assignment.first.label("live_first"))
               .outerjoin(Assignment, and_(Assignment.task_id == Task.id,
                                           Assignment.annotator_id == P("p_uid"),
                                           Assignment.status == LIVE))
               .where(Task.id == P("p_tid")).order_by(Assignment.id).limit(1))
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    """The task columns a claim reads (as ``_TASK``), when a caller has them already."""
+
+    status: str
+    archived: bool
+    overlap: int
+    lease_seconds: int
+    settings: Any
+    scale: str
+    criteria: Any
+    mode: str
+    member: bool
+
+
+def _open_for(task: Optional[Row]) -> bool:
+    """Whether a claim may hand out items of this task row to its user."""
+    return task is not None and task.status == "active" and not task.archived \
+        and bool(task.member)
 
 
 def expire_leases(conn: Connection, task_id: int, now: Optional[datetime] = None) -> int:
@@ -122,26 +152,36 @@ def live_lease(conn: Connection, task_id: int, user_id: int) -> Optional[Row]:
 
 
 def claim(conn: Connection, task_id: int, user_id: int, *, rng: Optional[random.Random] = None,
-          now: Optional[datetime] = None) -> Optional[Lease]:
+          now: Optional[datetime] = None, after: Optional[TaskRow] = None) -> Optional[Lease]:
     """Return the user's live lease on the task, or lease a new item; None when none is left.
 
-    Returns None also for a task that is not active. Sides: for a pairwise item the side shown
-    first is drawn at random and kept on the assignment (server only). Order of choice: a due
+    Returns None also for a task that is not active, is archived, or is restricted to chosen
+    annotators without this user. ``after``: the task row read by a verdict this user just
+    stored in the same transaction (``verdicts.Stored.task``): that lease was their live one,
+    so the claim need not read the task and look for a live lease again. Sides: for a
+    pairwise item the side shown first is drawn at random and kept on the assignment (server
+    only). Order of choice: a due
     swap probe (``annotate.probes``), a gold item with the task's ``gold_share`` chance
     (``annotate.gold``), a normal item (breadth-first), any gold item left, any probe left.
     """
     real_clock = now is None
     now = now or utcnow()
-    if real_clock is False or _expiry_due(conn, task_id):
-        task = conn.execute(_TASK, {"p_tid": task_id}).first()
-        if task is None or task.status != "active":
+    due = real_clock is False or _expiry_due(conn, task_id)
+    if after is not None and not due:
+        task = after  # read a moment ago in this transaction; no live lease is left
+        if not _open_for(task):  # type: ignore[arg-type]
+            return None
+        live = None
+    elif due:
+        task = conn.execute(_TASK, {"p_tid": task_id, "p_uid": user_id}).first()
+        if not _open_for(task):
             return None
         expire_leases(conn, task_id, now)
         mine = live_lease(conn, task_id, user_id)
         live = (mine.id, mine.item_id, mine.first) if mine is not None else None
     else:  # the common case: task and live lease in one statement
         task = conn.execute(_TASK_LIVE, {"p_tid": task_id, "p_uid": user_id}).first()
-        if task is None or task.status != "active":
+        if not _open_for(task):
             return None
         live = (task.live_id, task.live_item, task.live_first) \
             if task.live_id is not None else None
@@ -163,7 +203,17 @@ def claim(conn: Connection, task_id: int, user_id: int, *, rng: Optional[random.
     pairwise: Optional[bool] = None  # known from the slot's RETURNING, else looked up
     if has_gold and rng.random() < gold.rule_of(settings)[0]:
         item_id = gold.take_gold(conn, task_id, user_id)
-    if item_id is None and conn.dialect.name == "postgresql":
+    # The adaptive module (numpy, the ratings) loads only for tasks that use it.
+    adaptive_on = task.scale == "pairwise" and bool(settings.get("adaptive"))
+    if item_id is None and adaptive_on:
+        # The next pair by how much it is expected to tell about the ranking; nothing when
+        # the stop rule closed every pair (annotate.adaptive).
+        from annotate import adaptive
+
+        slot = adaptive.take_slot(conn, task_id, user_id, task, rng, sync=not real_clock)
+        if slot is not None:
+            item_id, pairwise = slot
+    elif item_id is None and conn.dialect.name == "postgresql":
         # One round trip: take the best open slot and write the lease in one statement.
         # Nothing comes back when SKIP LOCKED found no row: the loop below looks again.
         got = conn.execute(_take_and_lease_pg(), {
@@ -172,7 +222,7 @@ def claim(conn: Connection, task_id: int, user_id: int, *, rng: Optional[random.
         if got is not None:
             return Lease(int(got.id), int(got.item_id), task_id, got.first, expires, False,
                          task)
-    if item_id is None:
+    if item_id is None and not adaptive_on:
         slot = _take_slot(conn, task_id, user_id, int(task.overlap))
         if slot is not None:
             item_id, pairwise = slot

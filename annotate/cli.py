@@ -21,6 +21,7 @@ from arena.errors import ConfigError
 log = logging.getLogger(__name__)
 
 MIN_THREADS = 16
+SWITCH_INTERVAL_S = 0.001
 
 
 def _common(p: argparse.ArgumentParser, default: Any) -> None:
@@ -59,7 +60,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--real-names", action="store_true",
                    help="annotators' usernames instead of their pseudonyms")
     e.add_argument("--all", action="store_true", help="superseded verdicts too")
+    e.add_argument("--skips", action="store_true",
+                   help="the skipped items with their reasons instead of the verdicts")
     e.set_defaults(func=export_cmd)
+    w = sub.add_parser("export-authored",
+                       help="write an authoring set's current pairs as L-Eval jsonl")
+    _common(w, argparse.SUPPRESS)
+    w.add_argument("set_id", type=int)
+    w.add_argument("--out", default="-", help="output file (default: stdout)")
+    w.set_defaults(func=export_authored_cmd)
     i = sub.add_parser("import-task", help="create a task from a question file and answer files")
     _common(i, argparse.SUPPRESS)
     i.add_argument("--questions", required=True, help="question file (any supported format)")
@@ -69,11 +78,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     i.add_argument("--mode", default="pairwise-all",
                    choices=("pairwise-all", "pairwise-baseline", "single"))
     i.add_argument("--scale", default=None, help="pairwise | 1-5 | 1-10 | rubric")
-    i.add_argument("--models", nargs="*", default=[], help="default: every model answering")
+    i.add_argument("--models", nargs="*", default=[],
+                   help="default: the models whose answers are in the --answers files")
     i.add_argument("--baseline", default=None)
     i.add_argument("--overlap", type=int, default=1)
     i.add_argument("--guidelines", default=None, help="markdown file shown to annotators")
     i.add_argument("--swap-share", type=float, default=0.0)
+    i.add_argument("--criteria", default="",
+                   help="rubric criteria, comma separated (with --scale rubric)")
+    i.add_argument("--criteria-max", type=int, default=5, help="top of each criterion's scale")
+    i.add_argument("--references", nargs="*", default=[],
+                   help="reference-answer file(s) for the questions (any supported format)")
+    i.add_argument("--show-references", action="store_true",
+                   help="show reference answers to annotators (behind a toggle)")
+    i.add_argument("--lease-minutes", type=int, default=15,
+                   help="how long an unanswered item stays with one annotator (default 15)")
+    i.add_argument("--public-title", default=None,
+                   help="what annotators see instead of --name (default 'Task <id>')")
     i.set_defaults(func=import_cmd)
 
 
@@ -93,47 +114,68 @@ def build_app(args: argparse.Namespace) -> Any:
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Serve until interrupted. Raises ConfigError for a bad port or thread count."""
+    """Serve until interrupted. Raises ConfigError for a bad or busy port or thread count."""
     import waitress
+
+    from annotate.manage import UPLOAD_LIMIT
+    from annotate.workers import listen
 
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port} is not a TCP port")
     threads = max(int(args.threads), MIN_THREADS)
-    app = build_app(args)
-    from annotate import db
-
-    with app.app_context():
-        from annotate.auth import admin_count
-
-        with db.read() as conn:
-            if not admin_count(conn):
-                log.warning("no admin account yet: run `arena annotate create-admin NAME` or set "
-                            "ARENA_ADMIN_USER and ARENA_ADMIN_PASSWORD")
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        log.warning("serving on %s: reachable from other machines; put it behind HTTPS",
-                    args.host)
-    # "Task queue depth is N" is waitress reporting normal queueing under load, once per
-    # request: at hundreds of requests a second it costs CPU and drowns real warnings.
-    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     workers = int(getattr(args, "workers", 1) or 1)
     if not 1 <= workers <= 64:
         raise ConfigError(f"--workers {workers}: give 1 to 64")
-    print(f"annotation app on http://{args.host}:{args.port}/ (store: "
+    # Bind first: a busy port is one line naming it, before any work.
+    sock = listen(args.host, args.port)
+    try:
+        app = build_app(args)
+        from annotate import db
+
+        with app.app_context():
+            from annotate.auth import admin_count
+
+            with db.read() as conn:
+                if not admin_count(conn):
+                    log.warning("no admin account yet: run `arena annotate create-admin NAME` "
+                                "or set ARENA_ADMIN_USER and ARENA_ADMIN_PASSWORD")
+    except BaseException:
+        sock.close()
+        raise
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("serving on %s: reachable from other machines; put it behind HTTPS",
+                    args.host)
+    # waitress reads and writes every connection in one thread; with Python's default 5 ms
+    # GIL switch interval it waits up to that long behind busy request threads each time it
+    # wakes, which under load queues requests (the latency tail) while a core idles.
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    # "Task queue depth is N" is waitress reporting normal queueing under load, once per
+    # request: at hundreds of requests a second it costs CPU and drowns real warnings.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    port = sock.getsockname()[1]
+    print(f"annotation app on http://{args.host}:{port}/ (store: "
           f"{db.describe_store(app)}; {workers} worker(s) x {threads} threads); Ctrl-C stops",
           file=sys.stderr, flush=True)
-    serve_kw = dict(threads=threads, ident="arena-annotate", clear_untrusted_proxy_headers=True)
+    # waitress buffers a whole request body before the app sees it: no request may be larger
+    # than the admin file import allows (the app refuses others sooner, by role and size).
+    serve_kw = dict(threads=threads, ident="arena-annotate", clear_untrusted_proxy_headers=True,
+                    max_request_body_size=UPLOAD_LIMIT + 1024 * 1024)
     if workers > 1:
         from annotate.workers import serve_forked
 
         app.extensions[db.EXT].close()  # nothing opened before the fork is used after it
+
         def make() -> Any:
             child = build_app(args)
             db.warm_pool(child.extensions[db.EXT], threads)
             return child
 
-        return serve_forked(workers, args.host, args.port, make, serve_kw)
+        return serve_forked(workers, sock, make, serve_kw)
     db.warm_pool(app.extensions[db.EXT], threads)
-    waitress.serve(app, host=args.host, port=args.port, **serve_kw)
+    try:
+        waitress.serve(app, sockets=[sock], **serve_kw)
+    finally:
+        sock.close()
     return 0
 
 
@@ -154,11 +196,11 @@ def _read_password(args: argparse.Namespace) -> str:
 
 def create_admin(args: argparse.Namespace) -> int:
     """Create the admin ``username`` (or, if it exists, make it an admin with this password)."""
-    from sqlalchemy import select, update
+    from sqlalchemy import select
 
     from arena.errors import InputError
     from arena.store.annotation_schema import User
-    from annotate import auth, db
+    from annotate import accounts, auth, db
 
     password = _read_password(args)
     app = build_app(args)
@@ -168,8 +210,9 @@ def create_admin(args: argparse.Namespace) -> int:
         if uid is None:
             auth.create_user(conn, args.username, "admin", password)
             return "created"
-        auth.set_password(conn, uid, password)
-        conn.execute(update(User).where(User.id == uid).values(role="admin", active=True))
+        auth.set_password(conn, uid, password)  # ends the account's sessions
+        accounts.set_role(conn, None, uid, "admin")
+        accounts.set_active(conn, None, uid, True)
         return "updated"
 
     with app.app_context():
@@ -185,17 +228,43 @@ def export_cmd(args: argparse.Namespace) -> int:
     """Write a task's verdicts; pseudonymised unless --real-names."""
     from annotate import db, export
 
+    from annotate import skips
+
     app = build_app(args)
     with app.app_context(), db.read() as conn:
-        text = export.export_text(conn, args.task_id, args.format, real_names=args.real_names,
-                                  include_superseded=args.all)
+        if args.skips:
+            text = skips.export_text(conn, args.task_id, args.format,
+                                     real_names=args.real_names)
+        else:
+            text = export.export_text(conn, args.task_id, args.format,
+                                      real_names=args.real_names, include_superseded=args.all)
     if args.out == "-":
         sys.stdout.write(text)
     else:
         with open(args.out, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
-        print(f"wrote {text.count(chr(10)) - (args.format == 'csv')} verdict(s) to {args.out}",
+        what = "skip(s)" if args.skips else "verdict(s)"
+        print(f"wrote {text.count(chr(10)) - (args.format == 'csv')} {what} to {args.out}",
               file=sys.stderr)
+    return 0
+
+
+def export_authored_cmd(args: argparse.Namespace) -> int:
+    """Write an authoring set (annotate.authoring) as L-Eval jsonl."""
+    from annotate import authoring, db
+
+    app = build_app(args)
+    with app.app_context(), db.read() as conn:
+        try:
+            text = authoring.export_text(conn, args.set_id)
+        except LookupError:
+            raise ConfigError(f"no authoring set {args.set_id}") from None
+    if args.out == "-":
+        sys.stdout.write(text)
+    else:
+        with open(args.out, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        print(f"wrote {text.count(chr(10))} document(s) to {args.out}", file=sys.stderr)
     return 0
 
 
@@ -207,15 +276,29 @@ def import_cmd(args: argparse.Namespace) -> int:
     from annotate.importer import import_task
     from annotate.tasks import TaskSpec
 
+    from arena.errors import InputError
+
     guidelines = Path(args.guidelines).read_text(encoding="utf-8") if args.guidelines else ""
-    scale = args.scale or ("1-10" if args.mode == "single" else "pairwise")
-    spec = TaskSpec(name=args.name, mode=args.mode, scale=scale, models=list(args.models),
-                    baseline=args.baseline, overlap=args.overlap, guidelines=guidelines,
-                    swap_share=args.swap_share)
+    criteria = [c.strip() for c in args.criteria.split(",") if c.strip()]
+    scale = args.scale or ("rubric" if criteria else
+                           "1-10" if args.mode == "single" else "pairwise")
+    spec = TaskSpec(name=args.name, public_title=args.public_title, mode=args.mode,
+                    scale=scale, models=list(args.models), baseline=args.baseline,
+                    overlap=args.overlap, guidelines=guidelines, swap_share=args.swap_share,
+                    criteria=criteria, criteria_max=args.criteria_max,
+                    show_references=args.show_references or bool(args.references),
+                    lease_seconds=args.lease_minutes * 60)
     app = build_app(args)
     with app.app_context():
-        done = db.write(lambda c: import_task(c, spec, args.questions, args.answers,
-                                              source=args.source))
+        try:
+            done = db.write(lambda c: import_task(c, spec, args.questions, args.answers,
+                                                  source=args.source,
+                                                  references=args.references))
+        except InputError as err:
+            field = {"lease_seconds": "--lease-minutes", "criteria": "--criteria",
+                     "criteria_max": "--criteria-max"}.get(err.field or "")
+            raise InputError(err.detail, file=err.file, line=err.line,
+                             field=field or err.field) from None
     for note in done.notes:
         print(note)
     print(f"task {done.task_id}: {done.items} items over {', '.join(done.models)}"

@@ -10,7 +10,8 @@
   Round-1 verdicts only (a probe is the same annotator again), excluded annotators included
   (agreement is a diagnostic of everyone's work).
 - ``live_leaderboard``: ``arena.leaderboard.compute_leaderboard`` over the task's human
-  verdicts as ``load_verdicts`` selects them, so excluded annotators are left out.
+  verdicts as ``load_verdicts`` selects them, so excluded annotators are left out; adjudicated
+  verdicts count as the task's ``adjudication`` setting says (``annotate.adjudicate``).
 - ``disagreements``: items whose human votes differ, or differ from the LLM judge's.
 
 Verdicts on gold items (judge kind ``human-gold``) enter none of these but gold accuracy.
@@ -22,8 +23,10 @@ from __future__ import annotations
 import math
 import statistics
 from collections import defaultdict
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 from sqlalchemy import Connection, case, func, select
@@ -34,6 +37,7 @@ from arena.ratings.judge_stats import rater_stats, votes
 from arena.ratings.selection import Selection, VerdictFrame, load_verdicts
 from arena.store.annotation_schema import Assignment, Task, TaskItem, User
 from arena.store.schema import Judgment
+from annotate.adjudicate import ADJUDICATED_KIND, counted_ids
 from annotate.gold import gold_accuracy
 
 CATEGORIES = ("first model", "second model", "TIE", "BOTH_BAD")
@@ -46,18 +50,62 @@ def task_mode(conn: Connection, task_id: int) -> str:
     return "pairwise" if scale in (None, "pairwise") else "single"
 
 
+_MEMO: ContextVar[Optional[tuple[dict[Any, Any], dict[Any, Any]]]] = ContextVar(
+    "dashboard_memo", default=None)
+_SHARED_KEYS = ("frame", "llm_votes")  # loads that depend on the verdicts only
+
+
+@contextmanager
+def memo(shared: Optional[dict[Any, Any]] = None) -> Iterator[None]:
+    """Within this block the store's verdicts are loaded once (per kind and mode) and shared
+    by every figure: one page render reads them once, not once per table. ``shared``: a dict
+    kept by the caller for as long as the verdicts do not change (``annotate.figures``), in
+    which those loads are kept between renders."""
+    token = _MEMO.set(({}, shared if shared is not None else {}))
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
+
+
+def _loaded(conn: Connection, key: Any, load: Callable[[], Any]) -> Any:
+    got = _MEMO.get()
+    if got is None:
+        return load()
+    cache = got[1] if (key[0] if isinstance(key, tuple) else key) in _SHARED_KEYS else got[0]
+    if key not in cache:
+        cache[key] = load()
+    return cache[key]
+
+
 def task_frame(conn: Connection, task_id: int, *, include_excluded: bool,
-               rounds: tuple[int, ...] = (1, 2), mode: Optional[str] = None) -> VerdictFrame:
+               rounds: tuple[int, ...] = (1, 2), mode: Optional[str] = None,
+               adjudicated: bool = False) -> VerdictFrame:
     """The task's human verdicts as the ratings code selects them (superseded rows replaced,
-    excluded annotators left out unless ``include_excluded``)."""
+    excluded annotators left out unless ``include_excluded``); with ``adjudicated``, the
+    admins' adjudicated verdicts counted as the task's setting says (``annotate.adjudicate``)."""
     mode = mode or task_mode(conn, task_id)
-    frame = load_verdicts(conn, Selection(mode=mode, judge_kinds=("human",),  # type: ignore
-                                          include_excluded_annotators=include_excluded,
-                                          with_lengths=False))
-    ids = list(conn.execute(select(Judgment.id).where(
-        Judgment.task_id == task_id, Judgment.judge_kind == "human",
-        Judgment.round.in_(rounds))).scalars())
-    return frame.subset(np.isin(frame.id, np.asarray(ids, dtype=np.int64)))
+    # One load of every human and adjudicated verdict (excluded annotators included); the
+    # selection's exclusion rule is applied below on its annotator column.
+    frame = _loaded(conn, ("frame", mode), lambda: load_verdicts(conn, Selection(
+        mode=mode, judge_kinds=("human", ADJUDICATED_KIND),  # type: ignore[arg-type]
+        include_excluded_annotators=True, with_lengths=False)))
+    if not include_excluded:
+        excluded = _loaded(conn, "excluded", lambda: np.fromiter(conn.execute(
+            select(User.id).where(User.excluded.is_(True))).scalars(), np.int64))
+        if len(excluded):
+            frame = frame.subset(~np.isin(frame.annotator, excluded))
+    def ids() -> np.ndarray:
+        if adjudicated:
+            got = counted_ids(conn, task_id, rounds)
+        else:
+            got = list(conn.execute(select(Judgment.id).where(
+                Judgment.task_id == task_id, Judgment.judge_kind == "human",
+                Judgment.round.in_(rounds))).scalars())
+        return np.asarray(got, dtype=np.int64)
+
+    keep = _loaded(conn, ("ids", task_id, tuple(rounds), adjudicated), ids)
+    return frame.subset(np.isin(frame.id, keep))
 
 
 @dataclass
@@ -158,8 +206,11 @@ def _latest(items: list, raters: list, values: list) -> dict[Any, dict[str, str]
 
 def llm_votes_on(conn: Connection, items: set) -> tuple[list, list, list]:
     """The LLM judges' votes (item, judge label, value) on the given items."""
-    frame = load_verdicts(conn, Selection(judge_kinds=("llm",), with_lengths=False))
-    li, lr, lv = votes(frame, by="judge") if len(frame) else ([], [], [])
+    def load() -> tuple[list, list, list]:
+        frame = load_verdicts(conn, Selection(judge_kinds=("llm",), with_lengths=False))
+        return votes(frame, by="judge") if len(frame) else ([], [], [])
+
+    li, lr, lv = _loaded(conn, "llm_votes", load)
     keep = [k for k, it in enumerate(li) if it in items]
     return [li[k] for k in keep], [lr[k] for k in keep], [lv[k] for k in keep]
 
@@ -200,8 +251,8 @@ def live_leaderboard(conn: Connection, task_id: int, *, rounds: int = 200, seed:
 
     Both orders of a swap probe by one annotator make one game (``tie_if_inconsistent``)."""
     mode = task_mode(conn, task_id)
-    frame = task_frame(conn, task_id, include_excluded=False, mode=mode)
-    everyone = task_frame(conn, task_id, include_excluded=True, mode=mode)
+    frame = task_frame(conn, task_id, include_excluded=False, mode=mode, adjudicated=True)
+    everyone = task_frame(conn, task_id, include_excluded=True, mode=mode, adjudicated=True)
     settings = LeaderboardSettings(mode=mode, policy="tie_if_inconsistent", rounds=rounds,
                                    seed=seed, methods=("bt", "winrate"), per_category=False)
     return compute_leaderboard(frame, settings), len(everyone) - len(frame)
@@ -217,7 +268,8 @@ class Disagreement:
     llm: list[tuple[str, str]]
 
 
-def disagreements(conn: Connection, task_id: int, limit: int = 200) -> list[Disagreement]:
+def disagreements(conn: Connection, task_id: int, limit: Optional[int] = 200
+                  ) -> list[Disagreement]:
     """Items to adjudicate: humans disagree, or the human majority differs from the LLM's."""
     if task_mode(conn, task_id) != "pairwise":
         return []
@@ -250,7 +302,7 @@ def disagreements(conn: Connection, task_id: int, limit: int = 200) -> list[Disa
             item_ids.get((it[0], it[1], it[2])), it[0], (it[1], it[2]), kind,
             [(names.get(r, r), v) for r, v in sorted(by.items())],
             sorted(llm.get(it, {}).items())))
-        if len(out) >= limit:
+        if limit is not None and len(out) >= limit:
             break
     return out
 

@@ -1,8 +1,14 @@
-"""The app's handle on the store: one writer engine and one reader engine per app.
+"""The app's handle on the store, bound through Flask-SQLAlchemy.
 
-Both point at the same database the pipeline uses. On SQLite the writer issues
-``BEGIN IMMEDIATE`` (writers queue instead of deadlocking) and the reader a plain ``BEGIN``, so
-page views never wait behind the write lock; on PostgreSQL both are ordinary engines.
+``fsa`` is the app's ``flask_sqlalchemy.SQLAlchemy`` extension, on the project's one metadata
+(``arena.store.schema.Base.metadata``) and with the engines the rest of the project uses
+(``arena.store.db.make_engine``: the same pool sizes, SQLite pragmas and ``BEGIN IMMEDIATE``).
+Its default bind is the writer; on SQLite a second bind, ``reader``, issues a plain ``BEGIN``
+so page views never wait behind the write lock (on PostgreSQL the reader is the writer).
+``fsa.session`` is an ORM session on the same engines; the hot paths use Core connections from
+``read()`` / ``write()`` below, which run on the same engines.
+
+Both point at the same database the pipeline uses, found by the one resolver.
 """
 
 from __future__ import annotations
@@ -15,22 +21,51 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator, TypeVar
 
 from flask import Flask, current_app
-from sqlalchemy import Connection, make_url
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
 from arena.store import Store
+from arena.store.db import make_engine
+from arena.store.schema import Base
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 EXT = "arena_store"
+READER = "reader"
+# Writer engine id -> a read transaction on the same store, for work that must not hold the
+# SQLite write lock (annotate.adaptive's background plans).
+READERS: dict[int, Callable[[], Any]] = {}
+
+
+class ArenaSQLAlchemy(SQLAlchemy):
+    """Flask-SQLAlchemy with the project's engines.
+
+    Flask-SQLAlchemy would make a relative SQLite path relative to the instance folder and
+    build engines with its own defaults; the store must be the file the one resolver named
+    (relative to the working directory, as for every entry point) and opened the way
+    ``arena.store.db.make_engine`` opens it.
+    """
+
+    def _apply_driver_defaults(self, options: dict[str, Any], app: Flask) -> None:
+        return None
+
+    def _make_engine(self, bind_key: str | None, options: dict[str, Any],
+                     app: Flask) -> Engine:
+        return make_engine(str(options["url"]), readonly=bind_key == READER)
+
+
+# Bound to each app in ``init_app`` (the Flask tutorial's pattern: one extension object, bound
+# in the factory). It holds no connection and reads no environment at import.
+fsa = ArenaSQLAlchemy(metadata=Base.metadata)
 
 
 class AppStore:
-    """The writer and reader stores of one app."""
+    """The writer and reader stores of one app (engines owned by ``fsa``)."""
 
-    def __init__(self, url: str) -> None:
-        self.writer = Store.open(url)  # migrates an empty or older store
+    def __init__(self, url: str, writer: Engine, reader: Engine) -> None:
+        self.writer = Store(writer, url)
         # SQLite has one writer at a time. Threads of this process queue on a lock instead of
         # in SQLite's busy handler, whose growing sleeps (up to 100 ms each) make long tails;
         # other processes (the pipeline) still wait on the busy timeout.
@@ -43,21 +78,30 @@ class AppStore:
             database = make_url(url).database
             if database and database != ":memory:" and not database.startswith("file:"):
                 self.file_lock = _FileLock(database + "-annotate.lock")
-        if self.writer.dialect == "sqlite":
-            self.reader = Store.open(url, upgrade=False, readonly=True)
-        else:
-            self.reader = self.writer
+        self.reader = Store(reader, url) if reader is not writer else self.writer
+        READERS[id(self.writer.engine)] = self.reader.begin
         self.url = url
         from annotate.present import ContentCache
 
         self.content = ContentCache()  # rendered item content for the JSON API
         self.users: dict[int, tuple[float, Any]] = {}  # auth.load_user's short cache
 
+    @classmethod
+    def open(cls, url: str) -> "AppStore":
+        """The same store outside a Flask app (scripts, tests): engines made here, with the
+        same options as ``fsa``'s."""
+        Store.open(url).close()
+        writer = make_engine(url)
+        reader = make_engine(url, readonly=True) \
+            if make_url(url).get_backend_name() == "sqlite" else writer
+        return cls(url, writer, reader)
+
     @property
     def dialect(self) -> str:
         return self.writer.dialect
 
     def close(self) -> None:
+        READERS.pop(id(self.writer.engine), None)
         if self.file_lock is not None:
             self.file_lock.close()
         self.writer.close()
@@ -93,7 +137,19 @@ class _FileLock:
 
 
 def init_app(app: Flask, url: str) -> AppStore:
-    store = AppStore(url)
+    """Migrate the store if needed, bind ``fsa`` to the app and return the app's store.
+
+    Raises ConfigError for a bad URL and the store's own errors for an unreachable database.
+    """
+    Store.open(url).close()  # the project's migration path (an empty or older store)
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    binds = {READER: url} if make_url(url).get_backend_name() == "sqlite" else {}
+    app.config["SQLALCHEMY_BINDS"] = binds
+    fsa.init_app(app)
+    with app.app_context():
+        writer = fsa.engines[None]
+        reader = fsa.engines[READER] if binds else writer
+    store = AppStore(url, writer, reader)
     app.extensions[EXT] = store
     return store
 

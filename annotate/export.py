@@ -6,6 +6,11 @@ which of model_a / model_b was shown on the left, and the left / right model nam
 round (2 = a swap probe), time on task, the item kind (gold checks are marked) and, for a
 correction, the verdict it supersedes. By default only current verdicts are exported
 (``include_superseded`` adds the replaced ones). CSV cells hold JSON for rubric scores.
+
+Untrusted text is made harmless for the programs that open exports: a CSV cell that starts
+with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading ``'`` (a
+spreadsheet would run it as a formula: ``=HYPERLINK(...)``), and a number that is not finite is
+written as ``null`` (JSON has no ``NaN``).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from typing import Any, Iterator
 
 from sqlalchemy import Connection, select
@@ -71,12 +77,42 @@ def export_text(conn: Connection, task_id: int, fmt: str, *, real_names: bool = 
     if fmt not in FORMATS:
         raise InputError(f"format must be one of {', '.join(FORMATS)}", field="format")
     data = rows(conn, task_id, real_names=real_names, include_superseded=include_superseded)
+    return write_rows(data, fmt, FIELDS)
+
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV cell: JSON for lists and dicts, text that cannot start a formula."""
+    if isinstance(value, (dict, list)):
+        value = json.dumps(finite(value), ensure_ascii=False, allow_nan=False)
+    if isinstance(value, float) and not math.isfinite(value):
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def finite(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by None (recursively)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [finite(v) for v in value]
+    return value
+
+
+def write_rows(data: Any, fmt: str, fields: tuple[str, ...]) -> str:
+    """Rows (dicts with ``fields``) as JSONL or CSV text, made safe as described above."""
     if fmt == "jsonl":
-        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in data)
+        return "".join(json.dumps(finite(r), ensure_ascii=False, allow_nan=False) + "\n"
+                       for r in data)
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=FIELDS, lineterminator="\n")
+    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     w.writeheader()
     for r in data:
-        w.writerow({k: json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v
-                    for k, v in r.items()})
+        w.writerow({k: csv_cell(v) for k, v in r.items()})
     return buf.getvalue()

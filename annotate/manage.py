@@ -16,17 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from flask import (Blueprint, Response, abort, flash, g, jsonify, redirect, render_template,
-                   request, session, url_for)
-from sqlalchemy import and_, or_, select, update
+                   request, url_for)
+from sqlalchemy import select, update
 from werkzeug.utils import secure_filename
 
 from arena.errors import InputError
-from arena.store.annotation_schema import Task, TaskItem, User
-from arena.store.schema import Answer, Judgment, Question
+from arena.store.annotation_schema import Task, TaskItem
 from arena.types import Mode
-from annotate import db, export, gold, tasks
+from annotate import adjudicate, db, export, gold, skips, tasks, validate
 from annotate.admin import _form_spec
-from annotate.verdicts import HUMAN_KINDS
 
 log = logging.getLogger(__name__)
 
@@ -58,19 +56,57 @@ def _rounds() -> int:
 def task_dashboard(task_id: int) -> Any:
     from annotate import dashboard  # the ratings stack loads on first use, not at start
 
+    from annotate.adjudicate_views import disagreement_page
+
+    from annotate.figures import AGREEMENT, FRAMES, signature
+
     rounds = _rounds()
+    st = db.app_store()
     with db.read() as conn:
+        shared = FRAMES.shared(st.url, task_id, signature(conn, task_id))
+    with db.read() as conn, dashboard.memo(shared):
         t = _task(conn, task_id)
         summary = dashboard.task_summary(conn, task_id)
         annotators = dashboard.annotator_rows(conn, task_id)
-        agree = dashboard.agreement_report(conn, task_id, rounds=rounds)
+        figures, updating = AGREEMENT.get(conn, st.url, task_id, rounds, st.reader.begin)
+        agree = figures.report if figures is not None else dashboard.AgreementReport()
         board, left_out = dashboard.live_leaderboard(conn, task_id, rounds=rounds)
-        disagree = dashboard.disagreements(conn, task_id)
+        disagree = disagreement_page(conn, task_id, 1, DASHBOARD_DISAGREEMENTS)
+        skip_summary = skips.summary(conn, task_id)
+        pairs = None
+        if (t.settings or {}).get("adaptive"):
+            from annotate import adaptive
+
+            pairs = adaptive.pair_report(conn, task_id, t.settings)
+        skip_rows = list(skips.rows(conn, task_id))[-DASHBOARD_SKIPS:][::-1]
     return render_template("admin/dashboard.html", t=t, summary=summary, annotators=annotators,
                            agree=agree, board=board, left_out=left_out, disagree=disagree,
                            stat_keys=dashboard.STAT_KEYS, categories=dashboard.CATEGORIES,
-                           isfinite=math.isfinite,
+                           isfinite=math.isfinite, adjudication=adjudicate.mode_of(t.settings),
+                           figures=figures, updating=updating,
+                           skip_summary=skip_summary, skip_rows=skip_rows,
+                           skip_total=sum(n for _, n in skip_summary), pairs=pairs,
                            gold_rule=gold.rule_of(t.settings))
+
+
+DASHBOARD_DISAGREEMENTS = 20
+DASHBOARD_SKIPS = 50
+
+
+@bp.route("/tasks/<int:task_id>/skips.<fmt>")
+def export_skips(task_id: int, fmt: str) -> Any:
+    """The task's skips with their reasons (pseudonymised unless ``?names=real``)."""
+    real = request.args.get("names") == "real"
+    with db.read() as conn:
+        t = _task(conn, task_id)
+        try:
+            text = skips.export_text(conn, task_id, fmt, real_names=real)
+        except InputError:
+            abort(404)
+    name = secure_filename(f"task-{t.id}-skips")
+    mime = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
+    return Response(text, mimetype=mime, headers={
+        "Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
 
 
 @bp.route("/tasks/<int:task_id>/leaderboard.json")
@@ -110,7 +146,10 @@ def task_settings(task_id: int) -> Any:
             swap_share=_float(f, "swap_share", 0.0), swap_gap=int(_float(f, "swap_gap", 3)),
             gold_share=_float(f, "gold_share", gold.DEFAULT_SHARE),
             gold_threshold=_float(f, "gold_threshold", gold.DEFAULT_THRESHOLD),
-            gold_min=int(_float(f, "gold_min", gold.DEFAULT_MIN)))
+            gold_min=int(_float(f, "gold_min", gold.DEFAULT_MIN)),
+            adaptive=f.get("adaptive") == "1",
+            adaptive_ci=_float(f, "adaptive_ci", 0.95),
+            adaptive_cap=int(_float(f, "adaptive_cap", 50)))
         tasks.validate_research(spec)  # the same checks as at creation
     except InputError as err:
         flash(str(err))
@@ -118,8 +157,19 @@ def task_settings(task_id: int) -> Any:
     settings = dict(t.settings or {})
     settings.update(swap_share=spec.swap_share, swap_gap=spec.swap_gap,
                     gold_share=spec.gold_share, gold_threshold=spec.gold_threshold,
-                    gold_min=spec.gold_min)
+                    gold_min=spec.gold_min, adaptive=spec.adaptive,
+                    adaptive_ci=spec.adaptive_ci, adaptive_cap=spec.adaptive_cap)
+    try:
+        settings["adjudication"] = adjudicate.check_mode(
+            f.get("adjudication") or adjudicate.mode_of(settings))
+    except InputError as err:
+        flash(str(err))
+        return redirect(url_for("admin.task", task_id=task_id)), 303
     guidelines = f.get("guidelines", t.guidelines or "")
+    if settings.get("adaptive"):
+        from annotate import adaptive
+
+        adaptive.PLANS.forget(task_id)  # the next claim plans with the new settings
     db.write(lambda c: c.execute(update(Task).where(Task.id == task_id).values(
         settings=settings, guidelines=guidelines)))
     flash("Settings saved.")
@@ -130,9 +180,11 @@ def task_settings(task_id: int) -> Any:
 def gold_mark(task_id: int) -> Any:
     f = request.form
     try:
-        item_id = int(f.get("item_id", ""))
-    except ValueError:
-        flash("field 'item_id': give the item number")
+        item_id = validate.int_field(f.get("item_id"), "item_id", 1)
+        if item_id is None:
+            raise InputError("give the item number", field="item_id")
+    except InputError as err:
+        flash(str(err))
         return redirect(url_for("admin.task", task_id=task_id)), 303
     action = f.get("action", "mark")
     try:
@@ -206,42 +258,6 @@ def export_task(task_id: int, fmt: str) -> Any:
         "Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
 
 
-@bp.route("/tasks/<int:task_id>/items/<int:item_id>")
-def item_view(task_id: int, item_id: int) -> Any:
-    """One item with model names, both answers and every verdict on it (for adjudication)."""
-    from annotate.render import markdown
-
-    with db.read() as conn:
-        t = _task(conn, task_id)
-        it = conn.execute(select(TaskItem).where(TaskItem.id == item_id,
-                                                 TaskItem.task_id == task_id)).first()
-        if it is None:
-            abort(404)
-        q = conn.execute(select(Question.turns).where(Question.id == it.question_id)).scalar()
-        ids = [a for a in (it.answer_a_id, it.answer_b_id) if a is not None]
-        texts = dict(conn.execute(select(Answer.id, Answer.turns)
-                                  .where(Answer.id.in_(ids))).all())
-        if it.answer_b_id is None:
-            same = Judgment.answer_id == it.answer_a_id
-        else:
-            same = and_(Judgment.question_id == it.question_id, or_(
-                and_(Judgment.model_a == it.model_a, Judgment.model_b == it.model_b),
-                and_(Judgment.model_a == it.model_b, Judgment.model_b == it.model_a)))
-        verdicts = conn.execute(
-            select(Judgment.id, Judgment.judge_kind, Judgment.judge_id, Judgment.outcome,
-                   Judgment.score_a, Judgment.first, Judgment.round, Judgment.comment,
-                   Judgment.model_a, Judgment.model_b, Judgment.supersedes_id, User.pseudonym)
-            .join(User, User.id == Judgment.annotator_id, isouter=True)
-            .where(same, Judgment.judge_kind.in_(HUMAN_KINDS + ("llm",)))
-            .order_by(Judgment.id)).all()
-    answers = [(m, [markdown(str(x)) for x in (texts.get(a) or [])])
-               for m, a in ((it.model_a, it.answer_a_id), (it.model_b, it.answer_b_id))
-               if a is not None]
-    return render_template("admin/item.html", t=t, it=it,
-                           question=[markdown(str(x)) for x in (q or [])],
-                           answers=answers, verdicts=verdicts)
-
-
 @bp.route("/tasks/import", methods=["GET", "POST"])
 def import_task() -> Any:
     from annotate.importer import import_task as do_import
@@ -252,6 +268,7 @@ def import_task() -> Any:
                                modes=[m.value for m in Mode], scales=tasks.SCALES)
     qfile = request.files.get("questions")
     afiles = [f for f in request.files.getlist("answers") if f and f.filename]
+    rfiles = [f for f in request.files.getlist("references") if f and f.filename]
     try:
         spec = _form_spec(request.form)
         if qfile is None or not qfile.filename:
@@ -259,14 +276,20 @@ def import_task() -> Any:
         with tempfile.TemporaryDirectory(prefix="arena-import-") as tmp:
             qpath = Path(tmp) / (secure_filename(qfile.filename) or "questions.jsonl")
             qfile.save(qpath)
-            apaths = []
-            for i, f in enumerate(afiles):
-                p = Path(tmp) / f"{i}-{secure_filename(f.filename) or 'answers.jsonl'}"
-                f.save(p)
-                apaths.append(p)
-            source = (request.form.get("source") or "").strip() or None
+            apaths, rpaths = [], []
+            for kind, files, out in (("answers", afiles, apaths),
+                                     ("references", rfiles, rpaths)):
+                for i, f in enumerate(files):
+                    p = Path(tmp) / kind / f"{i}-{secure_filename(f.filename) or kind + '.jsonl'}"
+                    p.parent.mkdir(exist_ok=True)
+                    f.save(p)
+                    out.append(p)
+            source = validate.check_text((request.form.get("source") or "").strip(), "source",
+                                         200) or None
+            if rpaths:
+                spec.show_references = True
             done = db.write(lambda c: do_import(c, spec, qpath, apaths, source=source,
-                                                created_by=g.user["id"]))
+                                                created_by=g.user["id"], references=rpaths))
     except InputError as err:
         return render_template("admin/import.html", form=form, error=str(err),
                                modes=[m.value for m in Mode], scales=tasks.SCALES), 400
@@ -275,16 +298,17 @@ def import_task() -> Any:
     return redirect(url_for("admin.task", task_id=done.task_id)), 303
 
 
+def bigger_uploads() -> None:
+    """before_request, after the role check and before anything reads the body: the whole app
+    keeps its 1 MB request limit; only an admin's file import may send more."""
+    if request.endpoint in UPLOAD_ENDPOINTS and request.method == "POST" \
+            and g.get("user") is not None and g.user["role"] == "admin":
+        request.max_content_length = UPLOAD_LIMIT
+
+
+UPLOAD_ENDPOINTS = {"manage.import_task", "authoring.index"}
+
+
 def init_app(app: Any) -> None:
-    """Register the blueprint and the upload limit hook. Call before ``security.init_app``:
-    the CSRF check reads the form, so the bigger limit must be set before it runs."""
-
-    @app.before_request
-    def _bigger_uploads() -> None:
-        # The whole app keeps its 1 MB request limit; only the admin's file import may send
-        # more (question and answer files). Admin rights are checked by the view's blueprint.
-        if request.endpoint == "manage.import_task" and request.method == "POST" \
-                and session.get("uid") is not None:
-            request.max_content_length = UPLOAD_LIMIT
-
+    """Register the blueprint (the upload hook is registered by the app factory, in order)."""
     app.register_blueprint(bp)

@@ -1,8 +1,10 @@
 """What an annotator sees for one assignment, built on the server.
 
 The view never contains model names, answer ids or which side is ``model_a``: the two answers
-are given as ``left`` / ``right`` in the order this annotator's assignment fixed. All text is
-rendered through ``annotate.render`` (markdown with HTML off, then the sanitiser); a document
+are given as ``left`` / ``right`` in the order this annotator's assignment fixed. Nor does it
+name the task (annotators see its public title, ``public_title``) or the authors of reference
+answers ("Reference 1", "Reference 2", ...): either could tell which side is a baseline. All text is
+rendered through ``arena.render`` (markdown with HTML off, then the sanitiser); a document
 is passed as plain text (the template escapes it).
 """
 
@@ -19,7 +21,7 @@ from sqlalchemy.orm import aliased
 
 from arena.store.annotation_schema import Assignment, Task, TaskItem
 from arena.store.schema import Answer, Document, Question, Reference
-from annotate.render import markdown
+from arena.render import markdown
 
 
 @dataclass
@@ -28,11 +30,22 @@ class Shown:
     turns: list[Markup]
 
 
+def public_title(task: Any) -> str:
+    """What annotators call a task: its public title, else "Task <id>" (never its name)."""
+    title = getattr(task, "public_title", None)
+    return str(title) if title else f"Task {task.id}"
+
+
+def reference_labels(n: int) -> list[str]:
+    return ["Reference" if n == 1 else f"Reference {i + 1}" for i in range(n)]
+
+
 @dataclass
 class ItemView:
     assignment_id: int
     task_id: int
-    task_name: str
+    task_title: str
+    task_status: str
     mode: str
     scale: str
     criteria: list[str]
@@ -40,6 +53,7 @@ class ItemView:
     question_turns: list[Markup]
     category: str
     document: Optional[str]
+    document_id: Optional[str] = None
     references: list[tuple[str, list[Markup]]] = field(default_factory=list)
     answers: list[Shown] = field(default_factory=list)
     guidelines: Markup = Markup("")
@@ -55,7 +69,8 @@ def _turns(value: Any) -> list[str]:
 
 def item_view(conn: Connection, ctx: Any, criteria_max: int) -> ItemView:
     """Build the view of an assignment context (``verdicts.assignment_context``)."""
-    task = conn.execute(select(Task.name, Task.show_references, Task.guidelines)
+    task = conn.execute(select(Task.id, Task.public_title, Task.status, Task.archived,
+                               Task.show_references, Task.guidelines)
                         .where(Task.id == ctx.task_id)).first()
     q = conn.execute(select(Question.turns, Question.category, Question.document_id)
                      .where(Question.id == ctx.question_id)).first()
@@ -64,9 +79,10 @@ def item_view(conn: Connection, ctx: Any, criteria_max: int) -> ItemView:
         doc = conn.execute(select(Document.text).where(Document.id == q.document_id)).scalar()
     refs: list[tuple[str, list[Markup]]] = []
     if task.show_references:
-        for author, turns in conn.execute(select(Reference.author, Reference.turns).where(
-                Reference.question_id == ctx.question_id).order_by(Reference.author)):
-            refs.append((author, [markdown(t) for t in _turns(turns)]))
+        rows = conn.execute(select(Reference.turns).where(
+            Reference.question_id == ctx.question_id).order_by(Reference.author)).scalars().all()
+        refs = [(label, [markdown(t) for t in _turns(turns)])
+                for label, turns in zip(reference_labels(len(rows)), rows)]
     ids = [ctx.answer_a_id] if ctx.answer_b_id is None else (
         [ctx.answer_a_id, ctx.answer_b_id] if (ctx.first or "A") == "A"
         else [ctx.answer_b_id, ctx.answer_a_id])
@@ -74,10 +90,12 @@ def item_view(conn: Connection, ctx: Any, criteria_max: int) -> ItemView:
     answers = [Shown(label, [markdown(t) for t in _turns(texts.get(aid))])
                for label, aid in zip("AB", ids)]
     return ItemView(
-        assignment_id=ctx.id, task_id=ctx.task_id, task_name=task.name, mode=ctx.mode,
+        assignment_id=ctx.id, task_id=ctx.task_id, task_title=public_title(task),
+        task_status="archived" if task.archived else task.status, mode=ctx.mode,
         scale=ctx.scale, criteria=list(ctx.criteria or []), criteria_max=criteria_max,
         question_turns=[markdown(t) for t in _turns(q.turns)], category=q.category or "",
-        document=doc, references=refs, answers=answers,
+        document=doc, document_id=q.document_id if doc is not None else None,
+        references=refs, answers=answers,
         guidelines=markdown(task.guidelines) if task.guidelines else Markup(""))
 
 
@@ -128,13 +146,15 @@ class ItemContent:
     question_turns: tuple[str, ...]
     category: str
     document: Optional[str]
-    references: tuple[tuple[str, tuple[str, ...]], ...]
+    document_id: Optional[str]
+    references: tuple[tuple[str, tuple[str, ...]], ...]  # (label, turns): no author
     answers: dict[int, tuple[str, ...]]
 
 
 _A, _B = aliased(Answer), aliased(Answer)
 _CONTENT = (select(TaskItem.answer_a_id, TaskItem.answer_b_id, TaskItem.question_id,
                    Question.turns.label("q_turns"), Question.category, Document.text.label("doc"),
+                   Document.id.label("doc_id"),
                    Task.show_references, _A.turns.label("a_turns"), _B.turns.label("b_turns"))
             .select_from(TaskItem)
             .join(Task, Task.id == TaskItem.task_id)
@@ -143,7 +163,7 @@ _CONTENT = (select(TaskItem.answer_a_id, TaskItem.answer_b_id, TaskItem.question
             .join(_A, _A.id == TaskItem.answer_a_id)
             .outerjoin(_B, _B.id == TaskItem.answer_b_id)
             .where(TaskItem.id == bindparam("p_item")))
-_REFS = (select(Reference.author, Reference.turns)
+_REFS = (select(Reference.turns)
          .where(Reference.question_id == bindparam("p_q")).order_by(Reference.author))
 
 
@@ -165,7 +185,7 @@ class ContentCache:
             row = conn.execute(_CONTENT, {"p_item": item_id}).first()
             if row is None:
                 return None
-            refs = conn.execute(_REFS, {"p_q": row.question_id}).all() \
+            refs = conn.execute(_REFS, {"p_q": row.question_id}).scalars().all() \
                 if row.show_references else []
         answers = {row.answer_a_id: tuple(str(markdown(t)) for t in _turns(row.a_turns))}
         if row.answer_b_id is not None:
@@ -173,8 +193,9 @@ class ContentCache:
         content = ItemContent(
             answer_a_id=row.answer_a_id, answer_b_id=row.answer_b_id,
             question_turns=tuple(str(markdown(t)) for t in _turns(row.q_turns)),
-            category=row.category or "", document=row.doc,
-            references=tuple((a, tuple(str(markdown(t)) for t in _turns(ts))) for a, ts in refs),
+            category=row.category or "", document=row.doc, document_id=row.doc_id,
+            references=tuple((label, tuple(str(markdown(t)) for t in _turns(ts)))
+                             for label, ts in zip(reference_labels(len(refs)), refs)),
             answers=answers)
         with self._lock:
             self._data[item_id] = content

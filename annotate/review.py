@@ -16,34 +16,25 @@ from flask import (Blueprint, abort, flash, g, jsonify, redirect, render_templat
 from sqlalchemy import select
 
 from arena.errors import InputError
-from arena.store.annotation_schema import Task
 from arena.store.schema import Question
-from annotate import assign, db, present, verdicts
+from annotate import assign, db, members, present, validate, verdicts
+from annotate.skips import REASONS as SKIP_REASONS
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("review", __name__)
 api = Blueprint("api", __name__, url_prefix="/api")
 
-SKIP_REASONS = ("cannot judge (outside my knowledge)", "text is broken or empty",
-                "question is unclear", "other")
 
 
 def _uid() -> int:
     return int(g.user["id"])
 
 
-def _elapsed(value: Any) -> Optional[float]:
-    try:
-        return float(value) / 1000.0 if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
 def _task_or_404(task_id: int) -> Any:
+    """The task if this user may see it (``annotate.members``), else a 404."""
     with db.read() as conn:
-        task = conn.execute(select(Task.id, Task.name, Task.status, Task.scale, Task.mode)
-                            .where(Task.id == task_id)).first()
+        task = members.task_for(conn, task_id, _uid())
     if task is None:
         abort(404)
     return task
@@ -53,10 +44,8 @@ def _task_or_404(task_id: int) -> Any:
 def index() -> Any:
     uid = _uid()
     with db.read() as conn:
-        tasks = conn.execute(select(Task.id, Task.name, Task.status, Task.scale, Task.mode)
-                             .where(Task.status != "closed").order_by(Task.id)).all()
-        rows = [(t, present.progress(conn, t.id, uid)) for t in tasks]
-    return render_template("index.html", rows=rows)
+        rows = [(t, present.progress(conn, t.id, uid)) for t in members.visible_tasks(conn, uid)]
+    return render_template("index.html", rows=rows, title=present.public_title)
 
 
 @bp.route("/tasks/<int:task_id>/next", methods=["POST"])
@@ -67,7 +56,8 @@ def next_item(task_id: int) -> Any:
     if lease is None:
         with db.read() as conn:
             prog = present.progress(conn, task_id, _uid())
-        return render_template("done.html", task=task, progress=prog)
+        return render_template("done.html", task=task, progress=prog,
+                               title=present.public_title(task))
     return redirect(url_for("review.item", assignment_id=lease.assignment_id))
 
 
@@ -105,15 +95,19 @@ def submit(assignment_id: int) -> Any:
     uid = _uid()
     form = request.form
     try:
+        elapsed = verdicts.elapsed_seconds(form.get("elapsed_ms"))
         stored = db.write(lambda c: verdicts.submit(
-            c, assignment_id, uid, form.to_dict(), form.get("submission_id", ""),
-            _elapsed(form.get("elapsed_ms"))))
+            c, assignment_id, uid, form.to_dict(), form.get("submission_id", ""), elapsed))
     except LookupError:
         abort(404)
     except InputError as err:
         with db.read() as conn:
             ctx = verdicts.assignment_context(conn, assignment_id, uid)
+        if ctx is None:
+            abort(404)
         return _render_item(ctx, error=str(err), status=400)
+    except verdicts.TaskClosed as err:
+        abort(409, description=str(err))
     except verdicts.Conflict as err:
         flash(str(err))
         return redirect(url_for("review.index"))
@@ -160,7 +154,8 @@ def mine(task_id: int) -> Any:
                       "choice": verdicts.outcome_to_choice(r.outcome, r.first),
                       "score": r.score_a, "scores": r.scores, "comment": r.comment,
                       "edited": r.supersedes_id is not None, "created_at": r.created_at})
-    return render_template("mine.html", task=task, items=items, progress=prog)
+    return render_template("mine.html", task=task, items=items, progress=prog,
+                           title=present.public_title(task))
 
 
 @bp.route("/verdicts/<int:judgment_id>/edit", methods=["GET", "POST"])
@@ -184,6 +179,8 @@ def edit(judgment_id: int) -> Any:
         abort(404)
     except InputError as err:
         return _render_item(ctx, edit_of=old, error=str(err), status=400)
+    except verdicts.TaskClosed as err:
+        abort(409, description=str(err))
     flash("Verdict updated.")
     return redirect(url_for("review.mine", task_id=ctx.task_id))
 
@@ -202,7 +199,8 @@ def _item_json(lease: assign.Lease) -> dict[str, Any]:
         "assignment_id": lease.assignment_id, "task_id": lease.task_id, "scale": task.scale,
         "criteria": criteria, "criteria_max": verdicts.scale_max(task.scale, task.settings or {}),
         "question": list(content.question_turns), "document": content.document,
-        "references": [{"author": a, "turns": list(ts)} for a, ts in content.references],
+        "document_id": content.document_id,
+        "references": [{"label": a, "turns": list(ts)} for a, ts in content.references],
         "answers": [{"label": label, "turns": list(turns)}
                     for label, turns in zip("AB", present.shown_order(content, lease.first))],
         "expires_at": lease.expires_at.isoformat(), "resumed": lease.resumed,
@@ -215,25 +213,38 @@ def api_next(task_id: int) -> Any:
     uid = _uid()
     lease = db.write(lambda c: assign.claim(c, task_id, uid))
     if lease is None:
-        _task_or_404(task_id)  # an unknown task is a 404, a finished one "done"
+        _task_or_404(task_id)  # an unknown (or hidden) task is a 404, a finished one "done"
         return jsonify(done=True), 200
     return jsonify(done=False, item=_item_json(lease))
 
 
 @api.route("/assignments/<int:assignment_id>/verdict", methods=["POST"])
 def api_verdict(assignment_id: int) -> Any:
-    data = request.get_json(silent=True)
-    if not isinstance(data, dict):
-        return jsonify(error="Bad Request", detail="send a JSON object"), 400
+    """Store a verdict; with ``"next": true`` also lease the next item of the same task in the
+    same transaction and answer it as ``next`` (``{done, item}``, as ``/api/tasks/<id>/next``):
+    one request per item instead of two. A retried request gets the same verdict and the same
+    next item (the live lease)."""
     uid = _uid()
     try:
-        stored = db.write(lambda c: verdicts.submit(
-            c, assignment_id, uid, data, str(data.get("submission_id") or ""),
-            _elapsed(data.get("elapsed_ms"))))
+        data = validate.json_body()
+        elapsed = verdicts.elapsed_seconds(data.get("elapsed_ms"))
+        want_next = data.get("next") is True
+
+        def do(c: Any) -> tuple[verdicts.Stored, Optional[assign.Lease]]:
+            stored = verdicts.submit(c, assignment_id, uid, data,
+                                     data.get("submission_id") or "", elapsed)
+            lease = assign.claim(c, stored.task_id, uid, after=stored.task) \
+                if want_next and stored.task_id is not None else None
+            return stored, lease
+
+        stored, lease = db.write(do)
     except LookupError:
         abort(404)
     except InputError as err:
         return jsonify(error="Bad Request", detail=str(err), field=err.field), 400
     except verdicts.Conflict as err:
         return jsonify(error="Conflict", detail=str(err)), 409
-    return jsonify(judgment_id=stored.judgment_id, duplicate=stored.duplicate)
+    out: dict[str, Any] = {"judgment_id": stored.judgment_id, "duplicate": stored.duplicate}
+    if want_next:
+        out["next"] = {"done": lease is None, **({"item": _item_json(lease)} if lease else {})}
+    return jsonify(out)

@@ -25,6 +25,7 @@ from arena.store.annotation_schema import Task, TaskItem
 from arena.store.ingest import insert_ignore
 from arena.store.schema import Answer, Battle, Question, utcnow
 from arena.types import Mode
+from annotate.validate import check_text
 
 log = logging.getLogger(__name__)
 
@@ -49,16 +50,33 @@ class TaskSpec:
     criteria: list[str] = field(default_factory=list)
     criteria_max: int = 5
     show_references: bool = False
+    public_title: Optional[str] = None  # what annotators see (None: "Task <id>")
     guidelines: str = ""
     swap_share: float = 0.0  # annotate.probes
     swap_gap: int = 3
     gold_share: float = 0.1  # annotate.gold
     gold_threshold: float = 0.7
     gold_min: int = 3
+    adjudication: str = "final"  # annotate.adjudicate.MODES
+    adaptive: bool = False  # annotate.adaptive: next pair by expected information, stop rule
+    adaptive_ci: float = 0.95
+    adaptive_cap: int = 50
 
 
 def validate_research(spec: TaskSpec) -> None:
-    """Check the swap-probe and gold settings (also when an admin changes them later)."""
+    """Check the swap-probe, gold and adjudication settings (also when an admin changes them
+    later)."""
+    from annotate.adjudicate import check_mode
+
+    check_mode(spec.adjudication)
+    if spec.adaptive and spec.mode == Mode.SINGLE.value:
+        raise InputError("adaptive pair selection needs a pairwise task", field="adaptive")
+    if not 0.5 <= spec.adaptive_ci <= 0.999:
+        raise InputError("the stop rule's CI level must be from 0.5 to 0.999",
+                         field="adaptive_ci")
+    if not 1 <= spec.adaptive_cap <= 100_000:
+        raise InputError("the per-pair cap must be from 1 to 100000 verdicts",
+                         field="adaptive_cap")
     if not 0.0 <= spec.swap_share <= 1.0:
         raise InputError("swap-probe share must be from 0 to 1", field="swap_share")
     if not 0 <= spec.swap_gap <= 1000:
@@ -73,10 +91,38 @@ def validate_research(spec: TaskSpec) -> None:
         raise InputError("gold minimum must be from 1 to 1000 items", field="gold_min")
 
 
+MAX_NAME = 200  # Task.name, Task.public_title
+MAX_MODEL = 200  # TaskItem.model_a / model_b
+MAX_CRITERIA = 20
+MAX_GUIDELINES = 100_000
+MAX_QUESTIONS = 1_000_000
+
+
+def _check_names(values: list[str], field_name: str, max_len: int) -> None:
+    for v in values:
+        if not isinstance(v, str):
+            raise InputError("expected text", field=field_name)
+        check_text(v, field_name, max_len)
+
+
 def validate(spec: TaskSpec) -> None:
     """Raise InputError (naming the field) for an inconsistent spec."""
+    check_text(spec.name, "name", MAX_NAME)
     if not spec.name.strip():
         raise InputError("give the task a name", field="name")
+    if spec.public_title is not None:
+        check_text(spec.public_title, "public_title", MAX_NAME)
+    _check_names(spec.models, "models", MAX_MODEL)
+    _check_names([spec.baseline] if spec.baseline else [], "baseline", MAX_MODEL)
+    _check_names(spec.sources, "sources", 200)
+    _check_names(spec.categories, "categories", 200)
+    _check_names(spec.criteria, "criteria", 100)
+    check_text(spec.guidelines, "guidelines", MAX_GUIDELINES)
+    if len(spec.criteria) > MAX_CRITERIA:
+        raise InputError(f"at most {MAX_CRITERIA} criteria", field="criteria")
+    if spec.question_limit is not None and not 1 <= spec.question_limit <= MAX_QUESTIONS:
+        raise InputError(f"the question limit must be from 1 to {MAX_QUESTIONS} (or empty: "
+                         "all questions)", field="question_limit")
     if spec.mode not in {m.value for m in Mode}:
         raise InputError(f"unknown mode {spec.mode!r}", field="mode")
     if spec.scale not in SCALES:
@@ -113,7 +159,11 @@ def validate(spec: TaskSpec) -> None:
 
 
 def _questions(conn: Connection, spec: TaskSpec) -> list[str]:
-    q = select(Question.id).order_by(Question.source, Question.seq, Question.id)
+    from annotate.authoring import superseded_questions
+
+    # Old versions of authored pairs stay stored (append-only) but are never asked again.
+    q = (select(Question.id).where(Question.id.not_in(superseded_questions()))
+         .order_by(Question.source, Question.seq, Question.id))
     if spec.sources:
         q = q.where(Question.source.in_(spec.sources))
     if spec.categories:
@@ -246,11 +296,14 @@ def create_task(conn: Connection, spec: TaskSpec, created_by: Optional[int] = No
                                 "swap_share": spec.swap_share, "swap_gap": spec.swap_gap,
                                 "gold_share": spec.gold_share,
                                 "gold_threshold": spec.gold_threshold, "gold_min": spec.gold_min,
-                                "gold_items": 0}
+                                "gold_items": 0, "adjudication": spec.adjudication,
+                                "adaptive": spec.adaptive, "adaptive_ci": spec.adaptive_ci,
+                                "adaptive_cap": spec.adaptive_cap}
     if spec.scale == "rubric":
         settings["criteria_max"] = spec.criteria_max
     tid = conn.execute(Task.__table__.insert().values(
-        name=spec.name.strip(), mode=spec.mode, scale=spec.scale, criteria=spec.criteria,
+        name=spec.name.strip(), public_title=(spec.public_title or "").strip() or None,
+        mode=spec.mode, scale=spec.scale, criteria=spec.criteria,
         overlap=spec.overlap, status="active", guidelines=spec.guidelines,
         show_references=spec.show_references, lease_seconds=spec.lease_seconds,
         settings=settings, created_by=created_by, created_at=utcnow())

@@ -30,6 +30,7 @@ from arena.types import JudgeKind, Outcome
 from annotate import assign
 from annotate.gold import GOLD_KIND
 from annotate.timeutil import as_utc
+from annotate.validate import check_text, float_field
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +38,24 @@ CHOICES = ("left", "right", "tie", "both_bad")
 HUMAN_KINDS = (JudgeKind.HUMAN.value, GOLD_KIND)
 MAX_COMMENT = 5000
 SCALE_MAX = {"1-5": 5, "1-10": 10}
+MAX_ELAPSED_MS = 7 * 86400 * 1000.0
 
 
 class Conflict(Exception):
     """The submission cannot be stored (lease gone, already submitted); nothing was written."""
+
+
+class TaskClosed(Conflict):
+    """The task is paused, closed or archived: no verdict is taken or changed."""
+
+
+def check_open(status: Optional[str], archived: Optional[bool]) -> None:
+    """Raise TaskClosed unless a task with this status takes verdicts."""
+    if archived:
+        raise TaskClosed("this task is archived: verdicts can no longer be given or changed")
+    if status != "active":
+        raise TaskClosed(f"this task is {status}: verdicts can no longer be given or changed"
+                         + (" until an admin resumes it" if status == "paused" else ""))
 
 
 @dataclass
@@ -101,10 +116,9 @@ def parse_verdict(task_scale: str, criteria: list[str], settings: Mapping[str, A
     """Validate submitted fields for the task's scale; raise InputError naming the field."""
     comment = data.get("comment")
     if comment is not None:
-        comment = str(comment).strip()
-        if len(comment) > MAX_COMMENT:
-            raise InputError(f"comment is longer than {MAX_COMMENT} characters", field="comment")
-        comment = comment or None
+        if not isinstance(comment, str):
+            raise InputError("expected text", field="comment")
+        comment = check_text(comment, "comment", MAX_COMMENT).strip() or None
     if task_scale == "pairwise":
         choice = data.get("choice")
         if choice not in CHOICES:
@@ -129,6 +143,10 @@ def parse_verdict(task_scale: str, criteria: list[str], settings: Mapping[str, A
 class Stored:
     judgment_id: int
     duplicate: bool
+    task_id: Optional[int] = None
+    # The task as read with the verdict (``assign.TaskRow``), for a claim in the same
+    # transaction; None when the verdict was a repeat.
+    task: Optional[Any] = None
 
 
 _CTX = (select(Assignment.id, Assignment.status, Assignment.first, Assignment.round,
@@ -136,7 +154,10 @@ _CTX = (select(Assignment.id, Assignment.status, Assignment.first, Assignment.ro
                TaskItem.id.label("item_id"), TaskItem.question_id, TaskItem.battle_id,
                TaskItem.answer_a_id, TaskItem.answer_b_id, TaskItem.model_a, TaskItem.model_b,
                TaskItem.kind.label("item_kind"), Task.mode, Task.scale, Task.criteria,
-               Task.settings,
+               Task.settings, Task.status.label("task_status"),
+               Task.archived.label("task_archived"), Task.overlap.label("task_overlap"),
+               Task.lease_seconds.label("task_lease_seconds"),
+               assign.MEMBER.label("task_member"),
                # the submission id's row, if stored already (idempotent submit): one query
                select(Judgment.id).where(Judgment.submission_id == bindparam("p_sub"))
                .scalar_subquery().label("dup_id"),
@@ -179,18 +200,32 @@ def _row(ctx, user_id: int, v: Verdict, submission_id: str,  # type: ignore[no-u
     }
 
 
-_EXISTING = select(Judgment.id, Judgment.annotator_id, Judgment.meta).where(
+_EXISTING = select(Judgment.id, Judgment.annotator_id, Judgment.meta, Judgment.task_id).where(
     Judgment.submission_id == bindparam("p_sub"))
 _INSERTS: dict[str, Any] = {}
 
 
-def _existing(conn: Connection, submission_id: str, user_id: int) -> Optional[int]:
+def _existing(conn: Connection, submission_id: str, user_id: int) -> Optional[Any]:
+    """The stored row (id, task_id) under this submission id, if it is the user's."""
     row = conn.execute(_EXISTING, {"p_sub": submission_id}).first()
     if row is None:
         return None
     if row.annotator_id != user_id:
         raise Conflict("this submission id belongs to someone else")
-    return int(row.id)
+    return row
+
+
+def _check_submission_id(submission_id: Any) -> None:
+    if not isinstance(submission_id, str) or not submission_id or len(submission_id) > 64:
+        raise InputError("submission_id is required (at most 64 characters)",
+                         field="submission_id")
+
+
+def elapsed_seconds(value: Any) -> Optional[float]:
+    """The page's ``elapsed_ms`` as seconds: None when absent, else a finite number of
+    milliseconds from 0 to 7 days (InputError naming ``elapsed_ms`` otherwise)."""
+    ms = float_field(value, "elapsed_ms", 0.0, MAX_ELAPSED_MS)
+    return ms / 1000.0 if ms is not None else None
 
 
 def _time_on_task(leased_at: Optional[datetime], client_s: Optional[float],
@@ -212,22 +247,24 @@ def _insert_stmt(dialect: str) -> Any:
     return stmt
 
 
-def _insert(conn: Connection, row: dict[str, Any], now: datetime) -> int:
-    """Insert one verdict row (ON CONFLICT on submission_id does nothing); return its id.
+def _insert(conn: Connection, row: dict[str, Any], now: datetime) -> tuple[int, bool]:
+    """Insert one verdict row (ON CONFLICT on submission_id does nothing); return (its id,
+    whether this call stored it).
 
     When the submission id is taken, the row found under it must be this one (same
-    annotator and assignment): otherwise the id was reused for something else and Conflict
-    rolls the caller's transaction back.
+    annotator and assignment): it is then the same submission, stored by a request that ran
+    at the same time (on PostgreSQL the insert waited for that request to commit). Otherwise
+    the id was reused for something else and Conflict rolls the caller's transaction back.
     """
     data = {"meta": {}, "parse_status": "ok", **row, "created_at": now}
     got = conn.execute(_insert_stmt(conn.dialect.name), data).scalar()
     if got is not None:
-        return int(got)
+        return int(got), True
     old = conn.execute(_EXISTING, {"p_sub": row["submission_id"]}).first()
     if old is None or old.annotator_id != row["annotator_id"] or \
             (old.meta or {}).get("assignment_id") != row["meta"]["assignment_id"]:
         raise Conflict("a verdict with this submission id already exists")
-    return int(old.id)
+    return int(old.id), False
 
 
 def submit(conn: Connection, assignment_id: int, user_id: int, data: Mapping[str, Any],
@@ -241,32 +278,39 @@ def submit(conn: Connection, assignment_id: int, user_id: int, data: Mapping[str
     complete, item count (three on PostgreSQL, where complete and count are one).
     """
     now = now or utcnow()
-    if not submission_id or len(submission_id) > 64:
-        raise InputError("submission_id is required (at most 64 characters)",
-                         field="submission_id")
+    _check_submission_id(submission_id)
     ctx = _context(conn, assignment_id, user_id, submission_id)
     if ctx is None:
         dup = _existing(conn, submission_id, user_id)
         if dup is not None:
-            return Stored(dup, True)
+            return Stored(int(dup.id), True, dup.task_id)
         raise LookupError(assignment_id)
     if ctx.dup_id is not None:
         if ctx.dup_user != user_id:
             raise Conflict("this submission id belongs to someone else")
-        return Stored(int(ctx.dup_id), True)
+        return Stored(int(ctx.dup_id), True, ctx.task_id)
+    check_open(ctx.task_status, ctx.task_archived)
     verdict = parse_verdict(ctx.scale, list(ctx.criteria or []), ctx.settings or {}, ctx.first,
                             data)
     tot = _time_on_task(ctx.leased_at, client_elapsed_s, now)
     row = _row(ctx, user_id, verdict, submission_id, tot, None)
-    jid = _insert(conn, row, now)  # rolled back with the transaction if the lease is gone
-    if ctx.judgment_id == jid:
-        return Stored(jid, True)  # our own retry won the race and committed first
+    jid, ours = _insert(conn, row, now)  # rolled back with the transaction if the lease is gone
+    if not ours or ctx.judgment_id == jid:
+        # The same submission, stored by our own retry that ran at the same time: its
+        # success is this request's answer too (the lease is already done with it).
+        return Stored(jid, True, ctx.task_id)
     if assign.complete(conn, assignment_id, user_id, now, judgment_id=jid,
                        time_on_task_s=tot) is None:
         if ctx.status == "done":
             raise Conflict("this item already has your verdict; edit it from 'My verdicts'")
         raise Conflict("this item's lease ended and it went to another annotator")
-    return Stored(jid, False)
+    # The lease just completed was the user's one live lease of the task (a claim keeps at
+    # most one): a claim in this transaction may skip reading the task again. Not after a
+    # late submit of an expired lease, when another may be live.
+    task = assign.TaskRow(ctx.task_status, ctx.task_archived, ctx.task_overlap,
+                          ctx.task_lease_seconds, ctx.settings, ctx.scale, ctx.criteria,
+                          ctx.mode, ctx.task_member) if ctx.status == assign.LIVE else None
+    return Stored(jid, False, ctx.task_id, task)
 
 
 def current_verdict(conn: Connection, judgment_id: int, user_id: int) -> Optional[Row]:
@@ -284,9 +328,10 @@ def edit(conn: Connection, judgment_id: int, user_id: int, data: Mapping[str, An
     LookupError when the judgment is not the user's, InputError for bad fields.
     """
     now = now or utcnow()
+    _check_submission_id(submission_id)
     dup = _existing(conn, submission_id, user_id)
     if dup is not None:
-        return Stored(dup, True)
+        return Stored(int(dup.id), True, dup.task_id)
     old = current_verdict(conn, judgment_id, user_id)
     if old is None:
         raise LookupError(judgment_id)
@@ -300,13 +345,16 @@ def edit(conn: Connection, judgment_id: int, user_id: int, data: Mapping[str, An
     if latest is None:
         raise LookupError(judgment_id)
     ctx = _context(conn, int(aid), user_id)
+    check_open(ctx.task_status, ctx.task_archived)
     verdict = parse_verdict(ctx.scale, list(ctx.criteria or []), ctx.settings or {}, ctx.first,
                             data)
     verdict.meta["edit_of"] = int(latest)
     row = _row(ctx, user_id, verdict, submission_id, old.time_on_task_s, int(latest))
-    jid = _insert(conn, row, now)
+    jid, ours = _insert(conn, row, now)
+    if not ours:
+        return Stored(jid, True, ctx.task_id)
     conn.execute(update(Assignment).where(Assignment.id == aid).values(judgment_id=jid))
-    return Stored(jid, False)
+    return Stored(jid, False, ctx.task_id)
 
 
 def my_verdicts(conn: Connection, task_id: int, user_id: int) -> list[Any]:

@@ -7,13 +7,15 @@ database connections: nothing opened before the fork is used after it) and serve
 socket with waitress; the kernel spreads connections over them. The parent only waits: it
 stops the children on SIGINT / SIGTERM and stops the others if one dies.
 
-What is per process, and so per worker: the login rate limiter's counts, the 2-second account
-cache, the rendered-item cache. SQLite writers of different workers queue on SQLite's own lock
-(busy timeout) instead of the in-process lock; PostgreSQL is unaffected.
+What is per process, and so per worker: the 2-second account cache, the cache of verified
+session cookies and the rendered-item cache (the login rate limit is in the store, shared by
+all). SQLite writers of different workers queue on a file lock beside the database
+(``annotate.db``); PostgreSQL is unaffected.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
@@ -35,19 +37,24 @@ def listen(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc}") from None
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(f"port {port} on {host} is already in use (another server?); "
+                              f"stop it or choose a free port with --port") from None
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); choose "
+                          f"another address with --host or port with --port") from None
     sock.listen(1024)
     return sock
 
 
-def serve_forked(workers: int, host: str, port: int, make_app: Callable[[], Any],
+def serve_forked(workers: int, sock: socket.socket, make_app: Callable[[], Any],
                  serve_kw: dict[str, Any]) -> int:
-    """Run ``workers`` waitress processes on one socket until stopped; return an exit code."""
+    """Run ``workers`` waitress processes on the listening ``sock`` until stopped; return an
+    exit code."""
     if not hasattr(os, "fork"):
+        sock.close()
         raise ConfigError("--workers needs a POSIX system (fork); use --workers 1 here")
     import waitress
 
-    sock = listen(host, port)
     children: list[int] = []
     for _ in range(workers):
         pid = os.fork()

@@ -2,8 +2,10 @@
 
 Starts ``arena annotate`` (waitress, as served to users) in a subprocess on a free loopback
 port over a fresh store, logs in ``--annotators`` accounts, and has each of them run
-next-item + submit cycles (``POST /api/tasks/<id>/next`` then ``POST /api/assignments/<id>/
-verdict``) with keep-alive connections for ``--duration`` seconds. A share of submits is sent
+cycles (a verdict stored and the next item received) with keep-alive connections for
+``--duration`` seconds: by default one request per cycle (``POST /api/assignments/<id>/
+verdict`` with ``"next": true``, answered with the next item), with ``--api separate`` two
+(``POST /api/tasks/<id>/next`` then the verdict). A share of submits is sent
 twice (a retried request: it must come back as the same verdict, ``duplicate: true``).
 
 Prints throughput (cycles/s), p50 / p99 / max latency of a cycle, the CPU seconds used by the
@@ -11,9 +13,16 @@ server and by this load generator (they share the machine's cores), and the chec
 verdict a client was told about is stored exactly once, no assignment has two verdicts, no
 item has more than k distinct annotators, and no annotator judged an item twice.
 
+With ``--dashboard`` it times the admin dashboard instead: a task with ``--annotators``
+annotators and ``--verdicts`` verdicts (written in bulk), the page rendered ``--renders``
+times through the app; the median is printed (goal: 0.5 s for 100 annotators and 10,000
+verdicts).
+
 Usage:
   python bench/annotate.py [--db sqlite|postgresql+psycopg://user@host/db] [--duration 60]
-         [--annotators 50] [--overlap 3] [--retry-share 0.02] [--threads 16]
+         [--annotators 50] [--overlap 3] [--retry-share 0.02] [--threads 16] [--workers N]
+         [--rate R] [--api combined|separate]
+  python bench/annotate.py --dashboard --annotators 100 [--verdicts 10000] [--db ...]
 """
 
 from __future__ import annotations
@@ -153,10 +162,13 @@ class Result:
 
 def annotate_loop(client: Client, tid: int, stop: float, rng: random.Random,
                   retry_share: float, out: Result, lock: threading.Lock,
-                  interval: float = 0.0) -> None:
+                  interval: float = 0.0, combined: bool = True) -> None:
     """Cycles until ``stop``. With ``interval`` > 0 the annotator starts a cycle every
     ``interval`` seconds (random phase); latency then counts from the planned start, so a
-    server that falls behind shows it (no coordinated omission)."""
+    server that falls behind shows it (no coordinated omission). ``combined``: each verdict
+    asks for the next item in the same request (``"next": true``); otherwise a cycle is two
+    requests (next, then verdict)."""
+    item: Optional[dict[str, Any]] = None
     lat: list[float] = []
     starts: list[float] = []
     stored: dict[int, int] = {}
@@ -174,16 +186,19 @@ def annotate_loop(client: Client, tid: int, stop: float, rng: random.Random,
                     break
             else:
                 t0 = time.perf_counter()
-            status, got = client.post_json(f"/api/tasks/{tid}/next", {})
-            if status != 200:
-                raise RuntimeError(f"next: HTTP {status} {got}")
-            if got.get("done"):
-                with lock:
-                    out.done_early += 1
-                break
-            item = got["item"]
+            if item is None:  # separate requests, or the first item
+                status, got = client.post_json(f"/api/tasks/{tid}/next", {})
+                if status != 200:
+                    raise RuntimeError(f"next: HTTP {status} {got}")
+                if got.get("done"):
+                    with lock:
+                        out.done_early += 1
+                    break
+                item = got["item"]
             body = {"choice": rng.choice(("left", "right", "tie", "both_bad")),
                     "submission_id": item["submission_id"], "elapsed_ms": 1000}
+            if combined:
+                body["next"] = True
             path = f"/api/assignments/{item['assignment_id']}/verdict"
             status, res = client.post_json(path, body)
             if status != 200:
@@ -195,8 +210,18 @@ def annotate_loop(client: Client, tid: int, stop: float, rng: random.Random,
                 retries += 1
                 status, again = client.post_json(path, body)
                 if status != 200 or again.get("judgment_id") != res["judgment_id"] \
-                        or not again.get("duplicate"):
+                        or not again.get("duplicate") or (combined and (
+                            again["next"].get("item") or {}).get("assignment_id") != (
+                            res["next"].get("item") or {}).get("assignment_id")):
                     mismatch += 1
+            item = None
+            if combined:
+                nxt = res["next"]
+                if nxt.get("done"):
+                    with lock:
+                        out.done_early += 1
+                    break
+                item = nxt["item"]
     except Exception as exc:  # noqa: BLE001 - reported in the summary
         with lock:
             out.errors.append(repr(exc))
@@ -296,6 +321,141 @@ def proc_cpu(pid: int) -> float:
     return total
 
 
+def fill_dashboard_store(url: str, annotators: int, verdicts_wanted: int, overlap: int = 3,
+                         seed: int = 0) -> int:
+    """A task with ``annotators`` annotators and about ``verdicts_wanted`` human verdicts
+    (overlap ``overlap``, 6 models, 10 % swap probes, some gold items, an LLM judge on the
+    same battles), written in bulk with the app's own row shapes; return the task id."""
+    from datetime import timedelta
+
+    from annotate.auth import create_user
+    from annotate.tasks import TaskSpec, create_task
+    from arena.store.annotation_schema import Assignment as A, Task as T, TaskItem as TI
+    from arena.store.ingest import add_judgments
+    from arena.store.schema import utcnow
+    from sqlalchemy import update
+
+    rng = random.Random(seed)
+    models = [f"model-{c}" for c in "abcdef"]
+    strength = {m: 100.0 * k for k, m in enumerate(models)}
+    n_items = verdicts_wanted // overlap
+    n_q = n_items // 15 + 1  # 15 pairs per question
+    store = Store.open(url)
+    try:
+        with store.begin() as conn:
+            add_questions(conn, [QuestionRecord(turns=[f"Question {i}?"], local_id=f"q{i}",
+                                                category=f"c{i % 4}") for i in range(n_q)],
+                          "dash")
+            add_answers(conn, [AnswerRecord(question_id=f"dash/q{i}", model=m,
+                                            turns=[f"{m} on {i}"])
+                               for i in range(n_q) for m in models])
+            tid, _, _ = create_task(conn, TaskSpec(name="dashboard", models=models,
+                                                   overlap=overlap, swap_share=0.1,
+                                                   question_limit=n_q))
+            users = [create_user(conn, f"dash{k}", "annotator", None)[0]
+                     for k in range(annotators)]
+            items = conn.execute(select(TI.id, TI.question_id, TI.battle_id, TI.answer_a_id,
+                                        TI.answer_b_id, TI.model_a, TI.model_b)
+                                 .where(TI.task_id == tid).order_by(TI.seq)
+                                 .limit(n_items)).all()
+            conn.execute(update(TI).where(TI.id.in_([it.id for it in items[:30]]))
+                         .values(kind="gold", gold={"accept": ["B"]}))
+            now = utcnow()
+            judg, assigns, llm = [], [], []
+            for it in items:
+                p = 1 / (1 + 10 ** ((strength[it.model_b] - strength[it.model_a]) / 400))
+                for uid in rng.sample(users, overlap):
+                    for rnd in ((1, 2) if rng.random() < 0.1 else (1,)):
+                        first = rng.choice("AB")
+                        outcome = "A" if rng.random() < p else "B"
+                        if rng.random() < 0.1:
+                            outcome = "TIE"
+                        sub = secrets.token_hex(16)
+                        judg.append({"mode": "pairwise-all", "battle_id": it.battle_id,
+                                     "question_id": it.question_id, "model_a": it.model_a,
+                                     "model_b": it.model_b, "answer_a_id": it.answer_a_id,
+                                     "answer_b_id": it.answer_b_id, "first": first,
+                                     "judge_kind": "human", "judge_id": f"human:{uid}",
+                                     "policy": "random_order", "outcome": outcome,
+                                     "annotator_id": uid, "task_id": tid, "round": rnd,
+                                     "submission_id": sub, "time_on_task_s": rng.uniform(5, 90),
+                                     "comment": None, "parse_status": "ok",
+                                     "meta": {"item_id": it.id, "scale": "pairwise"}})
+                        assigns.append({"item_id": it.id, "task_id": tid, "annotator_id": uid,
+                                        "round": rnd, "status": "done", "first": first,
+                                        "leased_at": now - timedelta(minutes=5),
+                                        "expires_at": now, "finished_at": now,
+                                        "time_on_task_s": 30.0, "_sub": sub})
+                for first in "AB":
+                    llm.append({"mode": "pairwise-all", "battle_id": it.battle_id,
+                                "question_id": it.question_id, "model_a": it.model_a,
+                                "model_b": it.model_b, "answer_a_id": it.answer_a_id,
+                                "answer_b_id": it.answer_b_id, "first": first,
+                                "judge_kind": "llm", "judge_id": "judge-x",
+                                "outcome": "A" if rng.random() < p else "B",
+                                "parse_status": "ok", "meta": {}})
+            add_judgments(conn, judg)
+            add_judgments(conn, llm)
+            ids = dict(conn.execute(select(Judgment.submission_id, Judgment.id)
+                                    .where(Judgment.task_id == tid)).all())
+            for a in assigns:
+                a["judgment_id"] = ids[a.pop("_sub")]
+            conn.execute(A.__table__.insert(), assigns)
+            conn.execute(update(TI).where(TI.task_id == tid, TI.id.in_(
+                [it.id for it in items])).values(held_count=overlap, done_count=overlap))
+            settings = dict(conn.execute(select(T.settings).where(T.id == tid)).scalar())
+            settings["gold_items"] = 30
+            conn.execute(update(T).where(T.id == tid).values(settings=settings))
+        print(f"store: task {tid}, {annotators} annotators, {len(judg)} human verdicts "
+              f"({len(items)} items x {overlap}, probes included), {len(llm)} LLM verdicts",
+              flush=True)
+        return int(tid)
+    finally:
+        store.close()
+
+
+def dashboard_bench(url: str, args: argparse.Namespace) -> int:
+    """Render the admin dashboard of a big task through the app; print the median time."""
+    import tempfile as _tf
+
+    from annotate import create_app
+
+    tid = fill_dashboard_store(url, args.annotators, args.verdicts)
+    app = create_app({"DATABASE": url, "SECRET_KEY": secrets.token_hex(32),
+                      "ADMIN_USER": "boss", "ADMIN_PASSWORD": PASSWORD,
+                      "INSTANCE_PATH": _tf.mkdtemp()})
+    client = app.test_client()
+    page = client.get("/auth/login").get_data(as_text=True)
+    tok = CSRF_RE.search(page).group(1)
+    assert client.post("/auth/login", data={"username": "boss", "password": PASSWORD,
+                                            "csrf_token": tok}).status_code == 302
+    def render() -> tuple[float, str]:
+        t0 = time.perf_counter()
+        r = client.get(f"/admin/tasks/{tid}/dashboard")
+        if r.status_code != 200:
+            raise RuntimeError(f"dashboard: HTTP {r.status_code}")
+        return time.perf_counter() - t0, r.get_data(as_text=True)
+
+    cold, _ = render()  # imports the ratings stack, loads the verdicts, starts the agreement
+    t0 = time.perf_counter()
+    while "Agreement figures from" not in render()[1]:  # the figures computed off the request
+        time.sleep(1.0)
+        if time.perf_counter() - t0 > 1800:
+            raise RuntimeError("the agreement figures took more than 30 minutes")
+    background = time.perf_counter() - t0
+    times = [render()[0] for _ in range(args.renders)]
+    med = statistics.median(times)
+    print(f"\n== dashboard of a task with {args.annotators} annotators and about "
+          f"{args.verdicts} verdicts ({'SQLite' if args.db == 'sqlite' else 'PostgreSQL'}, "
+          f"load average {os.getloadavg()[0]:.1f}) ==")
+    print(f"first render {cold * 1000:.0f} ms (agreement still computing; ready about "
+          f"{background:.0f} s later, in the background)")
+    print(f"render: median {med * 1000:.0f} ms over {len(times)} renders (min "
+          f"{min(times) * 1000:.0f}, max {max(times) * 1000:.0f}); goal: at most 500 ms")
+    app.extensions["arena_store"].close()
+    return 0 if med <= 0.5 else 1
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--db", default="sqlite",
@@ -312,9 +472,17 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=0.0,
                     help="paced load: total cycles/s the annotators aim at together (each "
                          "waits between cycles); 0 = closed loop, as fast as answers come")
+    ap.add_argument("--api", choices=("combined", "separate"), default="combined",
+                    help="combined: each verdict request also returns the next item (one "
+                         "request per cycle); separate: POST next, then POST verdict")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--windows", type=float, default=0.0,
                     help="also print throughput and worst latency per window of this many s")
+    ap.add_argument("--dashboard", action="store_true",
+                    help="instead: time the admin dashboard of a task with --annotators "
+                         "(give 100) and --verdicts verdicts")
+    ap.add_argument("--verdicts", type=int, default=10_000, help="with --dashboard")
+    ap.add_argument("--renders", type=int, default=5, help="with --dashboard")
     args = ap.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="arena-bench-annotate-"))
@@ -325,6 +493,13 @@ def main() -> int:
         url, drop = pg_schema(args.db)
     n_q = args.questions or max(200, int(300 * args.duration / args.overlap / 3) + 1)
     server = None
+    if args.dashboard:
+        try:
+            return dashboard_bench(url, args)
+        finally:
+            if drop is not None:
+                drop()
+            shutil.rmtree(tmp, ignore_errors=True)
     try:
         tid = fill_store(url, n_q, args.annotators, args.overlap)
         port = free_port()
@@ -362,7 +537,7 @@ def main() -> int:
         interval = args.annotators / args.rate if args.rate > 0 else 0.0
         threads = [threading.Thread(target=annotate_loop, args=(
             c, tid, stop, random.Random(args.seed * 1000 + k), args.retry_share, res, lock,
-            interval)) for k, c in enumerate(clients)]
+            interval, args.api == "combined")) for k, c in enumerate(clients)]
         for t in threads:
             t.start()
         for t in threads:
@@ -383,8 +558,10 @@ def main() -> int:
         pace = f"paced at {args.rate:g} cycles/s" if args.rate > 0 else "closed loop"
         print(f"\n== {('SQLite' if args.db == 'sqlite' else 'PostgreSQL')}, "
               f"{args.annotators} annotators ({pace}), {args.workers} worker(s) x "
-              f"{args.threads} waitress threads, {os.cpu_count()} cores ==")
-        print(f"cycles (next + submit): {n} in {wall:.1f} s = {n / wall:.1f} cycles/s")
+              f"{args.threads} waitress threads, {os.cpu_count()} cores, {args.api} API, "
+              f"load average {os.getloadavg()[0]:.1f} at the end ==")
+        print(f"cycles (verdict stored, next item received): {n} in {wall:.1f} s = "
+              f"{n / wall:.1f} cycles/s")
         if n:
             print(f"latency per cycle: p50 {q[49] * 1000:.1f} ms, p99 {q[98] * 1000:.1f} ms, "
                   f"max {lat[-1] * 1000:.1f} ms")

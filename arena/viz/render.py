@@ -22,7 +22,7 @@ import html
 import re
 import string
 
-from annotate.render import markdown as _sanitised_markdown  # THE sanitiser (one import site)
+from arena.render import markdown as _sanitised_markdown  # THE sanitiser (one import site)
 
 MD_CLASS = "arena-md"
 

@@ -108,7 +108,7 @@ def test_paused_task_hands_out_nothing(store: Store) -> None:
 def test_twenty_threads_claiming_and_submitting(store_url: str) -> None:
     """Every item ends with exactly k verdicts from k distinct annotators; none lost."""
     k, n_threads = 3, 20
-    app_store = AppStore(store_url)  # the app's own engines (writer + reader)
+    app_store = AppStore.open(store_url)  # the app's own engines (writer + reader)
     try:
         store = app_store.writer
         seed(store, n_questions=10)

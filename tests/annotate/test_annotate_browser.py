@@ -91,7 +91,6 @@ def test_annotate_three_items_by_keyboard_and_edit_one(server, page) -> None:  #
             page.screenshot(path=str(ROOT / "test-artifacts" / "annotate-review.png"),
                             full_page=True)
         if page.locator("#doc-search").count():  # the long-document item: search inside it
-            page.click("#document summary")
             page.fill("#doc-search", "Idris")
             page.wait_for_selector("#doc-text mark.current")
             assert page.locator("#doc-count").inner_text() == "1 / 1"

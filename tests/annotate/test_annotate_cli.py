@@ -44,7 +44,8 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 30) -> httpx.Re
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("ARENA_", "FLASK_")) and k != "OPENAI_API_KEY"}
-    env.update(PYTHONPATH=str(ROOT), ARENA_SECRET_KEY="s" * 64, **extra)
+    env.update(PYTHONPATH=str(ROOT), ARENA_SECRET_KEY="s" * 64,
+               ARENA_INSTANCE=str(tmp_path / "instance"), **extra)
     return env
 
 
@@ -91,6 +92,21 @@ def test_arena_annotate_serves_with_waitress(store_url: str, tmp_path: Path) -> 
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_busy_port_is_one_line_naming_it(store_url: str, tmp_path: Path, workers: str) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-m", "arena.cli", "annotate", "--db", store_url,
+                               "--port", str(port), "--workers", workers], cwd=tmp_path,
+                              env=_env(tmp_path), capture_output=True, text=True, timeout=120)
+    err = proc.stderr.strip()
+    assert proc.returncode == 2, (proc.returncode, err)
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert f"port {port}" in err and "--port" in err
 
 
 def test_flask_run_finds_store_through_env(store_url: str, tmp_path: Path) -> None:

@@ -171,3 +171,33 @@ def test_exports_are_pseudonymised_by_default(astore: Store, client: FlaskClient
                  "--out", str(out)]) == 0
     body = out.read_text(encoding="utf-8")
     assert "ann1" not in body and pseudo["ann1"] in body and body.count("\n") == 28
+
+
+def test_agreement_of_many_annotators_is_computed_off_the_request(
+        astore: Store, client: FlaskClient, annotated,  # type: ignore[no-untyped-def]
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With more raters than ``figures.INLINE_RATERS`` the page does not wait for the
+    agreement statistics: it says they are being computed, then shows them (the same figures
+    as the ratings functions), and reuses them while the verdicts do not change."""
+    import time
+
+    from annotate import figures
+
+    monkeypatch.setattr(figures, "INLINE_RATERS", 2)  # the 3 annotators count as many
+    tid, _, _ = annotated
+    login(client, "admin")
+    first = client.get(f"/admin/tasks/{tid}/dashboard?rounds={ROUNDS}").get_data(as_text=True)
+    assert "<strong>computing</strong>" in first
+    deadline = time.monotonic() + 60
+    while True:
+        html = client.get(f"/admin/tasks/{tid}/dashboard?rounds={ROUNDS}").get_data(
+            as_text=True)
+        if "Agreement figures from" in html or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert "Agreement figures from" in html
+    want = figures.rounds_for(3, ROUNDS)
+    with astore.begin() as conn:
+        rep = dashboard.agreement_report(conn, tid, rounds=want)
+    kappa = rep.human_human["cohen_kappa"].value
+    assert f"{kappa:.3f}" in html and f"with {want} bootstrap rounds" in html

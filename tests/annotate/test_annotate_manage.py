@@ -12,7 +12,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from annotate.render import markdown
+from arena.render import markdown
 from annotate_fixtures import add_user, login, make_task, seed
 from arena.store import Store
 from arena.store.annotation_schema import Task, TaskItem

@@ -193,7 +193,7 @@ def test_document_references_and_turns_are_shown(astore: Store, client: FlaskCli
     with_doc = [p for p in pages if 'id="doc-text"' in p]
     assert len(with_doc) == 1
     assert "Idris Fenwick" in with_doc[0] and 'id="doc-search"' in with_doc[0]
-    assert f"Document ({len(DOCUMENT)} characters)" in with_doc[0]
+    assert f"{len(DOCUMENT):,} characters" in with_doc[0]
     assert "Reference answer 1" in with_doc[0]
     multi = [p for p in pages if "Turn 2" in p]
     assert multi and "And a follow-up turn?" in multi[0] and "second turn answer" in multi[0]
@@ -218,3 +218,68 @@ def test_progress_and_all_done(astore: Store, client: FlaskClient) -> None:
     assert resp.status_code == 200 and 'id="all-done"' in resp.get_data(as_text=True)
     with astore.begin() as conn:
         assert conn.execute(select(func.count()).select_from(Judgment)).scalar() == 2
+
+
+def test_verdict_with_next_answers_the_next_item(astore: Store, client: FlaskClient) -> None:
+    """One request per item: the verdict's answer carries the next item; a retry of that
+    request gets the same verdict and the same next item."""
+    seed(astore, n_questions=2)
+    tid = make_task(astore)
+    add_user(astore, "ann")
+    tok = login(client, "ann")
+    item = client.post(f"/api/tasks/{tid}/next", headers={"X-CSRF-Token": tok}).get_json()["item"]
+    body = {"choice": "left", "submission_id": item["submission_id"], "next": True}
+    r = client.post(f"/api/assignments/{item['assignment_id']}/verdict", json=body,
+                    headers={"X-CSRF-Token": tok}).get_json()
+    assert r["duplicate"] is False and r["next"]["done"] is False
+    nxt = r["next"]["item"]
+    assert nxt["assignment_id"] != item["assignment_id"] and nxt["answers"]
+    again = client.post(f"/api/assignments/{item['assignment_id']}/verdict", json=body,
+                        headers={"X-CSRF-Token": tok}).get_json()
+    assert again["duplicate"] is True and again["judgment_id"] == r["judgment_id"]
+    assert again["next"]["item"]["assignment_id"] == nxt["assignment_id"]
+    last = client.post(f"/api/assignments/{nxt['assignment_id']}/verdict", json={
+        "choice": "tie", "submission_id": nxt["submission_id"], "next": True},
+        headers={"X-CSRF-Token": tok}).get_json()
+    assert last["next"] == {"done": True}
+    assert len(judgments(astore)) == 2
+
+
+def test_verdict_then_next_keeps_one_live_lease_after_a_late_submit(store: Store) -> None:
+    """A late submit (its lease had expired and another item is live) must not skip the
+    claim's look for the live lease: the user keeps one live lease per task."""
+    from datetime import timedelta
+
+    from annotate import assign, verdicts
+    from arena.store.schema import utcnow
+
+    seed(store, n_questions=3)
+    tid = make_task(store, lease_seconds=60)
+    uid = add_user(store, "ann", password=None)
+    from sqlalchemy import update
+
+    from arena.store.annotation_schema import TaskItem
+
+    t0 = utcnow()
+    with store.begin() as conn:
+        old = assign.claim(conn, tid, uid, now=t0)
+    with store.begin() as conn:  # the lease runs out, and (its item full for a moment) the
+        assign.expire_leases(conn, tid, t0 + timedelta(seconds=120))  # next claim gives
+        conn.execute(update(TaskItem).where(TaskItem.id == old.item_id)  # another item
+                     .values(held_count=TaskItem.held_count + 1))
+        live = assign.claim(conn, tid, uid, now=t0 + timedelta(seconds=121))
+        conn.execute(update(TaskItem).where(TaskItem.id == old.item_id)
+                     .values(held_count=TaskItem.held_count - 1))
+    assert live.assignment_id != old.assignment_id
+    with store.begin() as conn:
+        late = verdicts.submit(conn, old.assignment_id, uid, {"choice": "tie"}, "late-1")
+        assert late.task is None  # not the live lease: a claim must read the task again
+        nxt = assign.claim(conn, tid, uid, after=late.task)
+    assert nxt.assignment_id == live.assignment_id and nxt.resumed
+    with store.begin() as conn:
+        fresh = verdicts.submit(conn, live.assignment_id, uid, {"choice": "tie"}, "live-1")
+        assert fresh.task is not None and fresh.task.status == "active"
+        nxt = assign.claim(conn, tid, uid, after=fresh.task)
+        n_live = conn.execute(select(func.count()).select_from(Assignment).where(
+            Assignment.annotator_id == uid, Assignment.status == "leased")).scalar_one()
+    assert nxt is not None and not nxt.resumed and n_live == 1

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 import pytest
 from flask.testing import FlaskClient
 
-from annotate.render import markdown
+from arena.render import markdown
 from annotate_fixtures import add_user, login, make_task, seed
 from arena.store import Store
 
@@ -86,6 +86,31 @@ def test_plain_markdown_still_renders() -> None:
         assert part in html
 
 
+def test_the_project_sanitiser_loads_nothing_and_keeps_code_and_names_as_text() -> None:
+    """``arena.render`` (shared with the battle browser): images become links the reader may
+    open, code blocks keep their text, names are plain text."""
+    from arena.render import markdown_to_safe_html, plain
+
+    html = markdown_to_safe_html("see ![a chart](https://cdn.example/chart.png?x=1&y=2) and "
+                                 "![local](/static/x.png)")
+    assert "<img" not in html and "src=" not in html
+    assert '<a href="https://cdn.example/chart.png?x=1&amp;y=2" rel="noopener noreferrer ' \
+           'nofollow">[image: a chart]</a>' in html
+    code = "def f(x):\n    return '<b>' + x  # <script>alert(1)</script> & $5 and $10\n"
+    html = markdown_to_safe_html(f"```python\n{code}```")
+    body = html.split('<code class="language-python">', 1)[1].split("</code>", 1)[0]
+    from html import unescape
+    assert unescape(body) == code and "<b>" not in body and "math-" not in body
+    assert str(plain("**bold** <i>model</i> & co")) == \
+        "**bold** &lt;i&gt;model&lt;/i&gt; &amp; co"
+    for tag in ("<video src=x>", "<audio src=x>", "<iframe src=x>", "<link rel=x href=y>",
+                '<p style="background:url(https://e.example/t.png)">x</p>'):
+        out = markdown_to_safe_html(tag)
+        audit = Audit()
+        audit.feed(out)
+        assert set(audit.tags) <= {"p"} and not audit.attrs, out
+
+
 @pytest.mark.db
 def test_pages_with_payloads_are_inert(astore: Store, client: FlaskClient) -> None:
     corpus = "\n\n".join(PAYLOADS)
@@ -113,7 +138,7 @@ def test_pages_with_payloads_are_inert(astore: Store, client: FlaskClient) -> No
         assert "&lt;script&gt;alert(" in before_form  # shown as text, not run
         if 'id="doc-text"' in page:
             seen_doc = True
-            doc = page.split('id="doc-text">', 1)[1].split("</pre>", 1)[0]
+            doc = re.split(r'id="doc-text"[^>]*>', page, maxsplit=1)[1].split("</pre>", 1)[0]
             assert "&lt;script&gt;" in doc and "<" not in doc  # escaped plain text
         aid = int(loc.rsplit("/", 1)[1])
         client.post(f"/a/{aid}/skip", data={"csrf_token": tok, "reason": "other"})

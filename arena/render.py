@@ -1,11 +1,19 @@
-"""Safe rendering of untrusted text (model answers, questions, references) to HTML.
+"""The project's one sanitiser: untrusted text (model answers, questions, references, judge
+rationales, documents) to HTML that is safe to show and loads nothing.
 
-Two layers, both always on: the markdown parser runs with raw HTML *off* (``<script>`` in an
-answer is shown as text, not parsed as a tag), and its output then goes through the nh3
-(ammonia) sanitiser with a small allow-list of tags and attributes, ``http``/``https``/``mailto``
-links only, and ``rel="noopener noreferrer nofollow"`` on every link. Images are not rendered
-(an answer must not make the annotator's browser fetch anything); the page's CSP would block
-them anyway.
+Used by the annotation app and the battle browser. Rules:
+- Markdown is parsed with raw HTML *off* (``<script>`` in an answer is shown as text), and the
+  result goes through the nh3 (ammonia) sanitiser with a small allow-list of tags and
+  attributes, ``http``/``https``/``mailto`` links only, ``rel="noopener noreferrer nofollow"``
+  on every link, no ``style`` attribute.
+- Nothing loads a remote resource: there is no ``<img>``, ``<iframe>``, ``<video>``... in the
+  allow-list; a markdown image becomes a plain link ``[image: alt]`` the reader may open.
+- Code blocks keep their exact text (escaped, never interpreted).
+- Names (models, authors, judges) are never markdown: ``plain`` escapes them as text.
+- Formulas become ``<span class="math-inline|math-display">`` holding the escaped TeX (the
+  annotation app typesets them in the browser with its vendored KaTeX; elsewhere they read as
+  TeX).
+Every function is pure (string in, markup out) and never raises for odd input.
 """
 
 from __future__ import annotations
@@ -44,7 +52,7 @@ def _parser() -> MarkdownIt:
 
 
 def _image_as_link(self, tokens, idx, options, env) -> str:  # type: ignore[no-untyped-def]
-    """An image becomes a plain link to it: the annotator's browser never loads it."""
+    """An image becomes a plain link to it: the reader's browser never loads it."""
     token = tokens[idx]
     src = token.attrGet("src") or ""
     alt = self.renderInlineAsText(token.children or [], options, env) or "image"
@@ -126,8 +134,34 @@ def markdown(text: str | None) -> Markup:
     """Render untrusted markdown to sanitised HTML, safe to put into a template as is.
 
     Formulas become ``<span class="math-inline|math-display">`` holding the escaped TeX,
-    typeset in the browser by the vendored KaTeX (``static/math.js``).
+    typeset in the browser by the vendored KaTeX (``annotate/static/math.js``).
     """
     if not text:
         return Markup("")
     return Markup(_render_cached(str(text)))
+
+
+def markdown_to_safe_html(text: str | None) -> str:
+    """``markdown`` as a plain string (for callers that are not Jinja templates)."""
+    return str(markdown(text))
+
+
+def plain(text: object) -> Markup:
+    """A name or label shown as exactly its characters (escaped; never markdown or HTML)."""
+    return escape("" if text is None else str(text))
+
+
+def turns_to_text(turns: object) -> list[str]:
+    """A stored ``turns`` value (list of str, or a bare str) as a list of strings; odd items
+    are shown with ``str()`` rather than dropped."""
+    if turns is None:
+        return []
+    if isinstance(turns, str):
+        return [turns]
+    if isinstance(turns, (list, tuple)):
+        return ["" if t is None else t if isinstance(t, str) else str(t) for t in turns]
+    return [str(turns)]
+
+
+__all__ = ["markdown", "markdown_to_safe_html", "plain", "sanitize", "turns_to_text",
+           "ALLOWED_TAGS", "ALLOWED_ATTRIBUTES", "URL_SCHEMES"]
