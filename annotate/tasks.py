@@ -22,7 +22,8 @@ from sqlalchemy import Connection, func, select
 
 from arena.errors import InputError
 from arena.store.annotation_schema import Task, TaskItem
-from arena.store.ingest import insert_ignore
+from arena.identity import battle_pair
+from arena.store.ingest import ensure_battles
 from arena.store.schema import Answer, Battle, Question, utcnow
 from arena.types import Mode
 from annotate.validate import check_text
@@ -193,38 +194,19 @@ def _pairs(spec: TaskSpec) -> list[tuple[str, str]]:
     return list(itertools.combinations(models, 2))
 
 
-def _stored_battles(conn: Connection, qids: list[str]) -> dict[tuple[str, str, str], int]:
-    found: dict[tuple[str, str, str], int] = {}
-    for start in range(0, len(qids), 1000):
-        for bid, q, a, b in conn.execute(select(Battle.id, Battle.question_id, Battle.model_a,
-                                                Battle.model_b)
-                                         .where(Battle.question_id.in_(qids[start:start + 1000]))):
-            found[(q, a, b)] = int(bid)
-    return found
-
-
 def _ensure_battles(conn: Connection, triples: list[tuple[str, str, str]]
                     ) -> dict[tuple[str, str, str], tuple[int, str, str]]:
-    """Map each wanted (question, a, b) to a battle (id, model_a, model_b).
+    """Map each wanted (question, a, b) to its battle (id, model_a, model_b).
 
-    A battle stored the other way round (b, a) is reused as it is, so a pair is one battle
-    whichever task or stage created it; missing ones are inserted.
+    A battle is one unordered pair stored in ``arena.identity.battle_pair`` order (the rule
+    lives in ``arena.store.ingest.ensure_battles``, shared with the pipeline), so a pair is one
+    battle whichever task or stage created it; missing ones are inserted.
     """
-    qids = sorted({t[0] for t in triples})
-    have = _stored_battles(conn, qids)
-    new = [t for t in triples if t not in have and (t[0], t[2], t[1]) not in have]
-    if new:
-        now = utcnow()
-        insert_ignore(conn, Battle.__table__,
-                      [{"question_id": q, "model_a": a, "model_b": b, "created_at": now}
-                       for q, a, b in sorted(set(new))], ["question_id", "model_a", "model_b"])
-        have = _stored_battles(conn, qids)
+    ids = ensure_battles(conn, triples)
     out: dict[tuple[str, str, str], tuple[int, str, str]] = {}
     for q, a, b in triples:
-        if (q, a, b) in have:
-            out[(q, a, b)] = (have[(q, a, b)], a, b)
-        else:
-            out[(q, a, b)] = (have[(q, b, a)], b, a)
+        ma, mb = battle_pair(a, b)
+        out[(q, a, b)] = (ids[(q, a, b)], ma, mb)
     return out
 
 

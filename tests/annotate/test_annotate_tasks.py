@@ -9,8 +9,10 @@ from sqlalchemy import func, select
 from annotate.tasks import TaskSpec, create_task
 from annotate_fixtures import MODELS, csrf_of, login, seed
 from arena.errors import InputError
+from arena.identity import battle_pair
 from arena.store import Store
 from arena.store.annotation_schema import Task, TaskItem
+from arena.store.ingest import ensure_battles
 from arena.store.schema import Battle
 
 pytestmark = pytest.mark.db
@@ -44,6 +46,22 @@ def test_modes_make_the_right_items(store: Store) -> None:
     assert n == 1
     with store.begin() as conn:  # battles are shared, not duplicated by a second task
         assert conn.execute(select(func.count()).select_from(Battle)).scalar() == 12
+
+
+def test_task_battles_are_the_pipelines_battles(store: Store) -> None:
+    """A task made first (the baseline shown first) stores each pair in the pipeline's order,
+    so the judge stage finds the same battle and its verdicts join the human ones."""
+    seed(store, n_questions=2)
+    make(store, mode="pairwise-baseline", baseline="model-gamma", models=MODELS)
+    with store.begin() as conn:
+        stored = conn.execute(select(Battle.id, Battle.question_id, Battle.model_a,
+                                     Battle.model_b)).all()
+        assert len(stored) == 4
+        assert all((a, b) == battle_pair(a, b) for _, _, a, b in stored)
+        either = [(q, a, b) for _, q, a, b in stored] + [(q, b, a) for _, q, a, b in stored]
+        found = ensure_battles(conn, either, create=False)
+        assert found == {**{(q, a, b): i for i, q, a, b in stored},
+                         **{(q, b, a): i for i, q, a, b in stored}}
 
 
 def test_task_from_stored_battles_and_missing_answers(store: Store) -> None:
