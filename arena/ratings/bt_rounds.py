@@ -125,10 +125,13 @@ class RoundFitter:
         last = np.inf
         for _ in range(F32_STEPS):
             STATS["steps"] += R
-            step = H0inv @ (won - self._expected(th, n32, self.absA32, self.absAT32) -
-                            lam * th)
-            th += step
-            th -= th.mean(axis=0, keepdims=True)
+            # a step out of float32's range is caught just below and redone in float64: no
+            # warning for it (a user's run would print one per occurrence)
+            with np.errstate(over="ignore", invalid="ignore"):
+                step = H0inv @ (won - self._expected(th, n32, self.absA32, self.absAT32) -
+                                lam * th)
+                th += step
+                th -= th.mean(axis=0, keepdims=True)
             if not np.isfinite(th).all():  # out of float32 range: redo these in float64
                 th = theta.copy()
                 break
