@@ -104,6 +104,24 @@ report: {{dir: {tmp / 'reports'}}}
     return cfg
 
 
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of one process, from /proc (Linux); 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat (Linux): every
+    process counts, PostgreSQL's backends and anything else running here included."""
+    v = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = v[3] + v[4]  # idle + iowait
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(v) - idle) / tick, sum(v) / tick
+
+
 def children_cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
     return r.ru_utime + r.ru_stime
@@ -125,6 +143,7 @@ def case(label: str, pg: Optional[str], workers: int, battles: int, latency: flo
     try:
         cfg = write_config(tmp, url, port, in_flight)
         cpu0 = children_cpu()
+        srv0, mach0 = proc_cpu(server.pid), machine_busy()
         t0 = time.perf_counter()
         procs = [subprocess.Popen([sys.executable, str(ROOT / "run_arena.py"), "-c", str(cfg),
                                    "--worker", "--no-progress"], cwd=tmp,
@@ -133,6 +152,9 @@ def case(label: str, pg: Optional[str], workers: int, battles: int, latency: flo
         errs = [p.communicate()[1] for p in procs]
         wall = time.perf_counter() - t0
         cpu = children_cpu() - cpu0
+        srv_cpu = proc_cpu(server.pid) - srv0
+        mach = machine_busy()
+        busy_s, total_s = mach[0] - mach0[0], mach[1] - mach0[1]
         for p, e in zip(procs, errs):
             if p.returncode != 0:
                 raise SystemExit(f"a worker failed:\n{e[-2000:]}")
@@ -158,6 +180,12 @@ def case(label: str, pg: Optional[str], workers: int, battles: int, latency: flo
           f"{rate / ideal:5.1%}); wall {wall:6.2f} s; client CPU {per_call:.2f} ms/call "
           f"({net:.2f} without start-up); calls {calls} / distinct {st['distinct']}; "
           f"judgments {n} / keys {keys}", flush=True)
+    # What bounds it: every process of the case shares the machine's cores.
+    srv_ms = srv_cpu / max(calls, 1) * 1000
+    print(f"{'':<11} CPU per call: workers {per_call:.2f} ms + fake server {srv_ms:.2f} ms = "
+          f"{per_call + srv_ms:.2f} ms (the database's share is in the machine figure); machine "
+          f"{busy_s / total_s:.0%} busy over the case ({os.cpu_count()} cores, every process)",
+          flush=True)
     return rate
 
 
