@@ -52,10 +52,8 @@ setup(
         "waitress>=3.0",
         "markdown-it-py>=3.0",
         "nh3>=0.2.14",
-        "krippendorff>=0.6",
         "scikit-learn>=1.4",
         "threadpoolctl>=3.1",
-        "statsmodels>=0.14",
         "pandas>=2.0",
     ],
     extras_require={
@@ -65,7 +63,9 @@ setup(
         "hf": ["torch==2.13.0", "transformers>=4.56", "accelerate>=0.30", "tokenizers>=0.15",
                "gguf>=0.10", "safetensors>=0.4"],
         "viz": ["streamlit>=1.30", "plotly>=5"],
-        "dev": ["pytest>=8", "pytest-timeout>=2", "playwright>=1.40"],
+        # statsmodels and krippendorff: independent references for the agreement statistics
+        "dev": ["pytest>=8", "pytest-timeout>=2", "playwright>=1.40", "statsmodels>=0.14",
+                "krippendorff>=0.6"],
     },
     entry_points={"console_scripts": ["arena=arena.cli:main"]},
 )

@@ -8,11 +8,15 @@ for every rater of an item, or a score).
   every pair of votes on the same item by two different raters (across the two groups when
   ``group_a``/``group_b`` are given), the share that agree; "without ties" drops pairs where
   either vote is a tie (``tie_values``).
-- ``cohen_kappa`` (scikit-learn): two raters, on the items both rated; with more raters the mean
-  over rater pairs that share at least two items.
-- ``fleiss_kappa`` (statsmodels): items rated by the most common number (>= 2) of raters.
-- ``krippendorff_alpha`` (``krippendorff`` package): nominal for outcomes, interval for scores;
-  missing ratings allowed.
+- ``cohen_kappa``: two raters, on the items both rated; with more raters the mean over rater
+  pairs that share at least two items.
+- ``fleiss_kappa``: items rated by the most common number (>= 2) of raters.
+- ``krippendorff_alpha``: nominal for outcomes, interval for scores; missing ratings allowed.
+
+The three are computed here from label counts (so a bootstrap round of 100 annotators costs
+milliseconds, not one library call per rater pair); they equal scikit-learn's
+``cohen_kappa_score``, statsmodels' ``fleiss_kappa`` and the ``krippendorff`` package's
+``alpha``, which the tests use as references.
 
 CIs: percentile bootstrap over items (seeded). A statistic that is undefined on the data (too
 few items or raters, no variation) is NaN with ``n`` saying how much data there was - never 0
@@ -98,55 +102,121 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
+class _CohenPairs:
+    """Mean pairwise Cohen's kappa over every two raters, from per-pair label counts.
+
+    Built once per data set: one row per (item, rater pair) where both raters voted. ``value``
+    takes per-item weights (1 each for the data, the bootstrap's draw counts for a round:
+    ``X[idx]`` repeats an item as often as it was drawn), so a round costs a few ``bincount``
+    over those rows instead of one ``sklearn.metrics.cohen_kappa_score`` call per rater pair
+    (4,950 pairs for 100 annotators). Per pair, kappa = (p_o - p_e) / (1 - p_e) - what
+    sklearn computes; a pair with fewer than 2 shared votes, or whose votes are all one label
+    (p_e = 1: kappa undefined), is left out, and the result is NaN when no pair is left."""
+
+    def __init__(self, X: np.ndarray, cols: list[int]) -> None:
+        finite = ~np.isnan(X[:, cols])
+        codes = np.where(finite, X[:, cols], -1).astype(np.int64)
+        self.n_items, self.n_cats = X.shape[0], int(codes.max()) + 1 if finite.any() else 1
+        k = len(cols)
+        item, x, y, pair = [], [], [], []
+        for p, q in combinations(range(k), 2):
+            both = np.flatnonzero(finite[:, p] & finite[:, q])
+            if len(both):
+                item.append(both)
+                x.append(codes[both, p])
+                y.append(codes[both, q])
+                pair.append(np.full(len(both), p * k + q))
+        cat = np.concatenate if item else (lambda _: np.zeros(0, dtype=np.int64))
+        self.item, self.x, self.y = cat(item), cat(x), cat(y)
+        _, self.pair = np.unique(cat(pair), return_inverse=True)
+        self.n_pairs = int(self.pair.max()) + 1 if len(self.pair) else 0
+        self.same = (self.x == self.y).astype(np.float64)
+
+    def value(self, weights: Optional[np.ndarray] = None) -> float:
+        if self.n_pairs == 0:
+            return math.nan
+        w = np.ones(len(self.item)) if weights is None else weights[self.item].astype(float)
+        P, C = self.n_pairs, self.n_cats
+        n = np.bincount(self.pair, weights=w, minlength=P)
+        agree = np.bincount(self.pair, weights=w * self.same, minlength=P)
+        a = np.bincount(self.pair * C + self.x, weights=w, minlength=P * C).reshape(P, C)
+        b = np.bincount(self.pair * C + self.y, weights=w, minlength=P * C).reshape(P, C)
+        chance = (a * b).sum(axis=1)  # n^2 p_e, exact in float64 for counts
+        ok = (n >= 2) & (n * n - chance > 0)
+        if not ok.any():
+            return math.nan
+        n, agree, chance = n[ok], agree[ok], chance[ok]
+        kappa = (agree / n - chance / (n * n)) / (1.0 - chance / (n * n))
+        return float(kappa.mean())
+
+
 def _cohen(X: np.ndarray, cols: list[int]) -> float:
-    from sklearn.metrics import cohen_kappa_score
-
-    vals = []
-    for p, q in combinations(cols, 2):
-        both = ~np.isnan(X[:, p]) & ~np.isnan(X[:, q])
-        if both.sum() < 2:
-            continue
-        x, y = X[both, p], X[both, q]
-        if len(np.unique(np.concatenate([x, y]))) < 2:
-            continue  # kappa is undefined without variation
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            k = cohen_kappa_score(x, y)
-        if math.isfinite(k):
-            vals.append(k)
-    return float(np.mean(vals)) if vals else math.nan
+    """Mean pairwise Cohen's kappa of the raters ``cols`` (see :class:`_CohenPairs`)."""
+    return _CohenPairs(X, cols).value()
 
 
-def _fleiss(X: np.ndarray, n_cats: int) -> tuple[float, int]:
-    from statsmodels.stats.inter_rater import fleiss_kappa
+class _CountTable:
+    """Per item, how many votes each label got (items x labels), built once per data set;
+    the Fleiss and Krippendorff statistics below read it with per-item weights (1 each for
+    the data, the bootstrap's draw counts for a round), so a round is a few matrix products
+    instead of a call into statsmodels / krippendorff on a resampled copy (the figures equal
+    theirs: tests/ratings/test_ratings_length_agreement.py compares them)."""
 
-    m = (~np.isnan(X)).sum(axis=1)
-    if not (m >= 2).any():
-        return math.nan, 0
-    k = np.bincount(m[m >= 2]).argmax()
-    rows = X[m == k]
-    if len(rows) < 2:
-        return math.nan, len(rows)
-    table = np.zeros((len(rows), n_cats))
-    for c in range(n_cats):
-        table[:, c] = (rows == c).sum(axis=1)
-    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        val = float(fleiss_kappa(table, method="fleiss"))
-    return (val if math.isfinite(val) else math.nan), len(rows)
+    def __init__(self, X: np.ndarray) -> None:
+        finite = ~np.isnan(X)
+        self.values = np.unique(X[finite])
+        T = np.zeros((X.shape[0], max(len(self.values), 1)))
+        if len(self.values):
+            rows, cols = np.nonzero(finite)
+            np.add.at(T, (rows, np.searchsorted(self.values, X[rows, cols])), 1.0)
+        self.T = T
+        self.m = T.sum(axis=1)  # votes per item
 
+    def weights(self, weights: Optional[np.ndarray]) -> np.ndarray:
+        return np.ones(len(self.m)) if weights is None else weights.astype(float)
 
-def _kripp(X: np.ndarray, level: str) -> float:
-    import krippendorff
+    def fleiss(self, weights: Optional[np.ndarray] = None) -> tuple[float, int]:
+        """Fleiss' kappa over the items with the most common number (>= 2) of votes (Fleiss
+        needs the same number of raters per item); (NaN, n) when undefined."""
+        w = self.weights(weights)
+        multi = self.m >= 2
+        if not (multi & (w > 0)).any():
+            return math.nan, 0
+        k = int(np.bincount(self.m[multi].astype(np.int64), weights=w[multi]).argmax())
+        rows = (self.m == k) & (w > 0)
+        N = float(w[rows].sum())
+        if N < 2:
+            return math.nan, int(N)
+        T, wr = self.T[rows], w[rows]
+        p = (wr @ T) / (N * k)
+        P_bar = float(wr @ (((T * T).sum(axis=1) - k) / (k * (k - 1)))) / N
+        P_e = float((p * p).sum())
+        if P_e >= 1.0:
+            return math.nan, int(N)
+        return (P_bar - P_e) / (1.0 - P_e), int(N)
 
-    paired = (~np.isnan(X)).sum(axis=1) >= 2
-    data = X[paired]
-    if len(data) < 2 or len(np.unique(data[~np.isnan(data)])) < 2:
-        return math.nan
-    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
-        warnings.simplefilter("ignore", RuntimeWarning)
-        val = float(krippendorff.alpha(reliability_data=data.T, level_of_measurement=level))
-    return val if math.isfinite(val) else math.nan
+    def kripp(self, level: str, weights: Optional[np.ndarray] = None) -> float:
+        """Krippendorff's alpha (nominal or interval) from the coincidence matrix of the
+        pairable items (>= 2 votes); NaN without two distinct values."""
+        w = self.weights(weights)
+        pairable = (self.m >= 2) & (w > 0)
+        if w[pairable].sum() < 2 or len(self.values) < 2:
+            return math.nan
+        T = self.T[pairable]
+        present = (T.sum(axis=0) > 0)
+        if present.sum() < 2:
+            return math.nan
+        u = w[pairable] / (self.m[pairable] - 1.0)
+        o = (T * u[:, None]).T @ T - np.diag(u @ T)  # coincidences, without self-pairs
+        n_c = o.sum(axis=1)
+        n = n_c.sum()
+        v = self.values
+        delta = (v[:, None] != v[None, :]).astype(float) if level == "nominal" \
+            else (v[:, None] - v[None, :]) ** 2
+        d_e = float(n_c @ delta @ n_c)
+        if d_e <= 0 or n <= 1:
+            return math.nan
+        return float(1.0 - (n - 1.0) * float((o * delta).sum()) / d_e)
 
 
 def _boot(stat: Callable[[np.ndarray], float], n_items: int, rounds: int, seed: int,
@@ -183,6 +253,10 @@ def agreement(item: Sequence, rater: Sequence, value: Sequence, *,
     tie_codes = np.array([cats.index(t) for t in tie_values if t in cats], dtype=float) \
         if not numeric else np.array([])
     all_cols = list(range(len(raters)))
+    counts = _CountTable(X)
+
+    def draws(idx: np.ndarray) -> np.ndarray:  # a round's items as per-item draw counts
+        return np.bincount(idx, minlength=n_items)
     if group_a is not None and group_b is not None:
         ca = [raters.index(r) for r in group_a if r in raters]
         cb = [raters.index(r) for r in group_b if r in raters]
@@ -202,17 +276,18 @@ def agreement(item: Sequence, rater: Sequence, value: Sequence, *,
         lo, hi = _boot(stat, n_items, rounds, seed, ci_level)
         out[key] = Stat(val, lo, hi, int(den.sum()))
     if not numeric:
-        val = _cohen(X, all_cols)
-        lo, hi = _boot(lambda idx: _cohen(X[idx], all_cols), n_items, rounds, seed, ci_level) \
-            if math.isfinite(val) else (math.nan, math.nan)
-        out["cohen_kappa"] = Stat(val, lo, hi, int(((~np.isnan(X)).sum(axis=1) >= 2).sum()))
-        val, n_f = _fleiss(X, len(cats))
-        lo, hi = _boot(lambda idx: _fleiss(X[idx], len(cats))[0], n_items, rounds, seed,
+        cohen = _CohenPairs(X, all_cols)
+        val = cohen.value()
+        lo, hi = _boot(lambda idx: cohen.value(draws(idx)), n_items, rounds, seed,
                        ci_level) if math.isfinite(val) else (math.nan, math.nan)
+        out["cohen_kappa"] = Stat(val, lo, hi, int(((~np.isnan(X)).sum(axis=1) >= 2).sum()))
+        val, n_f = counts.fleiss()
+        lo, hi = _boot(lambda idx: counts.fleiss(draws(idx))[0], n_items, rounds,
+                       seed, ci_level) if math.isfinite(val) else (math.nan, math.nan)
         out["fleiss_kappa"] = Stat(val, lo, hi, n_f)
-    val = _kripp(X, level)
-    lo, hi = _boot(lambda idx: _kripp(X[idx], level), n_items, rounds, seed, ci_level) \
-        if math.isfinite(val) else (math.nan, math.nan)
+    val = counts.kripp(level)
+    lo, hi = _boot(lambda idx: counts.kripp(level, draws(idx)), n_items, rounds, seed,
+                   ci_level) if math.isfinite(val) else (math.nan, math.nan)
     out["krippendorff_alpha"] = Stat(val, lo, hi,
                                      int(((~np.isnan(X)).sum(axis=1) >= 2).sum()))
     return out

@@ -115,6 +115,91 @@ def test_cohen_fleiss_krippendorff_hand_computed():
     assert again["cohen_kappa"].ci_low == k.ci_low
 
 
+def _sklearn_mean_kappa(X: np.ndarray) -> float:
+    """The mean pairwise kappa by sklearn, pair by pair (an independent reference)."""
+    from itertools import combinations
+
+    from sklearn.metrics import cohen_kappa_score
+
+    vals = []
+    for p, q in combinations(range(X.shape[1]), 2):
+        both = ~np.isnan(X[:, p]) & ~np.isnan(X[:, q])
+        x, y = X[both, p], X[both, q]
+        if both.sum() >= 2 and len(np.unique(np.concatenate([x, y]))) >= 2:
+            vals.append(cohen_kappa_score(x, y))
+    return float(np.mean(vals)) if vals else math.nan
+
+
+def test_cohen_kappa_equals_sklearn_per_pair_on_sparse_overlap_and_bootstrap_rounds():
+    """Many annotators, 3 votes per item: pairs with 0, 1 or many shared items, pairs whose
+    votes are all one label; every bootstrap round (items drawn with repeats) too."""
+    from arena.ratings.agreement import _CohenPairs, _matrix
+
+    rng = np.random.default_rng(4)
+    item, rater, value = [], [], []
+    for i in range(120):
+        for r in rng.choice(12, 3, replace=False):
+            item.append(i)
+            rater.append(f"r{r}")
+            value.append(rng.choice(["A", "B", "TIE"], p=[0.5, 0.4, 0.1]))
+    item += [500, 500, 501, 501]  # a pair of raters who only ever agree on "A"
+    rater += ["x1", "x2", "x1", "x2"]
+    value += ["A"] * 4
+    X, *_ = _matrix(item, rater, value, False)
+    pairs = _CohenPairs(X, list(range(X.shape[1])))
+    assert pairs.value() == pytest.approx(_sklearn_mean_kappa(X), abs=1e-12)
+    for _ in range(20):
+        idx = rng.integers(0, X.shape[0], X.shape[0])
+        got = pairs.value(np.bincount(idx, minlength=X.shape[0]))
+        assert got == pytest.approx(_sklearn_mean_kappa(X[idx]), abs=1e-12)
+
+
+def _fleiss_reference(X: np.ndarray) -> float:
+    from statsmodels.stats.inter_rater import fleiss_kappa
+
+    m = (~np.isnan(X)).sum(axis=1)
+    k = np.bincount(m[m >= 2]).argmax()
+    rows = X[m == k]
+    cats = np.unique(X[~np.isnan(X)])
+    return float(fleiss_kappa(np.stack([(rows == c).sum(axis=1) for c in cats], axis=1)))
+
+
+def _kripp_reference(X: np.ndarray, level: str) -> float:
+    import krippendorff
+
+    data = X[(~np.isnan(X)).sum(axis=1) >= 2]
+    return float(krippendorff.alpha(reliability_data=data.T, level_of_measurement=level))
+
+
+@pytest.mark.parametrize("level", ["nominal", "interval"])
+def test_fleiss_and_alpha_equal_statsmodels_and_krippendorff_in_bootstrap_rounds(level):
+    from arena.ratings.agreement import _CountTable, _matrix
+
+    rng = np.random.default_rng(7)
+    item, rater, value = [], [], []
+    for i in range(150):
+        k = 3 if i % 5 else 2  # Fleiss keeps the items with the most common count (3)
+        for r in rng.choice(10, k, replace=False):
+            item.append(i)
+            rater.append(f"r{r}")
+            value.append(int(rng.choice([1, 2, 3, 5], p=[0.4, 0.3, 0.2, 0.1])))
+    item.append(999)  # an item with one vote: not pairable
+    rater.append("r0")
+    value.append(4)
+    X, *_ = _matrix(item, rater, value, level == "interval")
+    counts = _CountTable(X)
+    assert counts.kripp(level) == pytest.approx(_kripp_reference(X, level), abs=1e-12)
+    if level == "nominal":
+        assert counts.fleiss()[0] == pytest.approx(_fleiss_reference(X), abs=1e-12)
+    for _ in range(15):
+        idx = rng.integers(0, X.shape[0], X.shape[0])
+        w = np.bincount(idx, minlength=X.shape[0])
+        assert counts.kripp(level, w) == pytest.approx(_kripp_reference(X[idx], level),
+                                                       abs=1e-12)
+        if level == "nominal":
+            assert counts.fleiss(w)[0] == pytest.approx(_fleiss_reference(X[idx]), abs=1e-12)
+
+
 def test_interval_alpha_and_undefined_cases():
     item = [1, 1, 2, 2, 3, 3]
     rater = ["a", "b"] * 3
