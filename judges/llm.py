@@ -129,6 +129,7 @@ class LLMJudge:
         self.fixed_concurrency = fixed_concurrency
         self._provider = provider
         self.ctx: Optional[StoreContext] = None
+        self.store: Any = None
         self._templates: dict[tuple[str, bool, bool, str], Template] = {}
         self.fingerprint = judge_fingerprint(spec, judge_cfg, weighted=self.weighted)
         self.stats = CallStats(priced=self.price is not None)
@@ -136,6 +137,7 @@ class LLMJudge:
     # -- the Judge protocol -------------------------------------------------------------------
     def bind(self, store: Any) -> None:
         self.ctx = StoreContext(store)
+        self.store = store  # a batch-mode provider records its batches there
 
     def prepare(self, items: list[Any]) -> None:
         """Read the questions of all items in bulk (planning asks for every item's template)."""
@@ -188,7 +190,7 @@ class LLMJudge:
         if self._provider is None:
             from arena.llm.factory import make_provider
 
-            self._provider = make_provider(self.spec)
+            self._provider = make_provider(self.spec, store=self.store)
         return self._provider
 
     def request(self, messages: list[dict[str, str]], key: str) -> ChatRequest:
@@ -376,7 +378,6 @@ def _merge_usage(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 
 
 def _price(spec: JudgeSpec) -> Optional[PriceTable]:
-    p = getattr(spec, "price", None)
-    if p is None:
-        return None
-    return PriceTable(input_per_mtok=p.input_per_mtok, output_per_mtok=p.output_per_mtok)
+    from arena.llm.factory import price_of  # batch judges are priced at batch prices
+
+    return price_of(spec)
