@@ -139,6 +139,7 @@ class BatchProvider:
         self._last_add = 0.0
         self._timer: Optional[asyncio.Task] = None
         self._tasks: set[asyncio.Task] = set()
+        self._finishing: set[asyncio.Task] = set()  # store writes that must complete
         self._batches: dict[str, _Batch] = {}  # by provider batch id
         self._early: dict[str, Outcome] = {}  # results of attached batches not asked for yet
 
@@ -186,6 +187,8 @@ class BatchProvider:
         return await fut
 
     async def aclose(self) -> None:
+        if self._finishing:
+            await asyncio.gather(*self._finishing, return_exceptions=True)
         for t in [self._timer, *self._tasks]:
             if t is not None and not t.done():
                 t.cancel()
@@ -357,7 +360,12 @@ class BatchProvider:
         batch.ingested = True  # set with no await after the last resolve (see _attach_open)
         self.stats["ingested"] += 1
         if batch.row_id is not None and self.store is not None:
-            await asyncio.to_thread(batch_store.mark_ingested, self.store, batch.row_id)
+            # awaited by aclose (not cancelled): the run may end as soon as the futures are
+            # resolved, and the mark must still be written
+            fin = asyncio.get_running_loop().create_task(asyncio.to_thread(
+                batch_store.mark_ingested, self.store, batch.row_id))
+            self._finishing.add(fin)
+            fin.add_done_callback(self._finishing.discard)
 
     async def _ingest_file(self, batch: _Batch, which: str, file_id: str,
                            seen: set[str]) -> None:
