@@ -218,7 +218,11 @@ class LLMJudge:
         provider = self.provider()
         settings = self.runner_settings
         preferred = getattr(provider, "preferred_concurrency", None)
-        if preferred and not self.fixed_concurrency:
+        # A batch judge fills a file's worth at once (judge.concurrency is for live calls);
+        # only the entry's own max_concurrency limits it.
+        batch = getattr(self.spec, "batch_settings", None) is not None and \
+            not getattr(self.spec, "max_concurrency", None)
+        if preferred and (batch or not self.fixed_concurrency):
             settings = replace(settings, concurrency=preferred)
         runner = CallRunner(provider, settings, budget=self.budget, price=self.price,
                             desc=f"judge {self.judge_id}")

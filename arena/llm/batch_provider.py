@@ -358,6 +358,7 @@ class BatchProvider:
             if cid in self._waiting:
                 self._resolve(cid, missing)
         batch.ingested = True  # set with no await after the last resolve (see _attach_open)
+        batch.ids = set()  # memory stays flat over many batches
         self.stats["ingested"] += 1
         if batch.row_id is not None and self.store is not None:
             # awaited by aclose (not cancelled): the run may end as soon as the futures are
