@@ -336,7 +336,13 @@ class _Batches:
                 rec["status"] = obj["status"] = "in_progress"
                 obj["in_progress_at"] = obj["in_progress_at"] or int(time.time())
                 return 200, dict(obj)
-        _Batches.finish(server, rec)
+        try:
+            _Batches.finish(server, rec)
+        except Exception as exc:  # a reply script that raised: the batch fails, visibly
+            rec["status"] = "failed"
+            rec["object"].update(status="failed", failed_at=int(time.time()), errors={
+                "object": "list", "data": [{"code": "fake_error", "message": repr(exc),
+                                            "line": None, "param": None}]})
         return 200, dict(rec["object"])
 
     @staticmethod

@@ -269,3 +269,40 @@ def test_arena_batches_lists_and_cancels(store: Store, store_url: str,
         res = run(provider(srv, store), ["a", "b", "c"])
         assert [r.text for r in res] == ["echo a", "echo b", "echo c"]
         assert len(srv.batches) == 2
+
+
+def test_a_batch_cancelled_while_polled_fails_its_unfinished_requests_without_retry(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    from arena.llm.batch_cli import cancel
+
+    monkeypatch.setenv("ARENA_TEST_BATCH_KEY", "x")
+    with FakeOpenAI(reply, batch_delay=30.0) as srv:
+        p = provider(srv, store)
+
+        async def main() -> list:
+            task = asyncio.ensure_future(CallRunner(p, RETRY).arun(make_requests(["a", "b"])))
+            while not batch_store.list_batches(store):
+                await asyncio.sleep(0.02)
+            line = await asyncio.to_thread(cancel, store, "batch_000001",
+                                           key_env="ARENA_TEST_BATCH_KEY")
+            assert "return to pending" in line
+            out = await task
+            await p.aclose()
+            return out
+
+        res = asyncio.run(main())
+        assert len(srv.batches) == 1  # not resubmitted by this run
+    assert all(not r.ok and r.attempts == 1 and "cancelled: returned to pending" in r.error
+               for r in res)
+    row = batch_store.find(store, "batch_000001")
+    assert row.status == "cancelled" and row.ingested_at is not None
+
+
+def test_a_reply_script_that_raises_fails_the_batch_visibly() -> None:
+    def broken(req: dict) -> str:
+        raise RuntimeError("script bug")
+
+    with FakeOpenAI(broken) as srv:
+        res = run(provider(srv), ["a"])
+        assert len(srv.batches) == 1
+    assert not res[0].ok and "failed" in res[0].error and "script bug" in res[0].error
