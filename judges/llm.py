@@ -239,6 +239,9 @@ class LLMJudge:
                 emit(row)
             # Nothing is returned: rows are stored, not kept (memory stays flat).
 
+        if self.price is not None and items:
+            log.info("judge %s: %d items; estimate: %s", self.judge_id, len(items),
+                     self.estimate(items))
         self.stats.started = self.stats.started or time.perf_counter()
         try:
             if source is None:
@@ -251,6 +254,21 @@ class LLMJudge:
             if runner.stopped:
                 log.warning("judge %s stopped by the budget: %s", self.judge_id, runner.stopped)
             await provider.aclose()
+
+    def estimate(self, items: list[Any], sample: int = 50) -> Any:
+        """The before-the-run estimate of one call per item (follow-ups not counted) at the
+        judge's prices (batch prices for a batch judge), from the prompts of the first
+        ``sample`` items scaled to all of them: building every prompt twice would cost more
+        than the estimate is worth."""
+        from arena.llm.limits import Estimate, estimate
+
+        part = items[:sample]
+        reqs = [self.request(build(self.settings, self.prompt_item(it), self.template(it))[1],
+                             "") for it in part]
+        e = estimate(reqs, self.price)
+        k = len(items) / max(1, len(part))
+        return Estimate(len(items), int(e.prompt_tokens * k), int(e.max_output_tokens * k),
+                        e.max_cost * k if e.max_cost is not None else None, batch=e.batch)
 
     async def _call(self, runner: CallRunner, req: ChatRequest) -> ChatResult:
         res = await runner.call(req)

@@ -228,3 +228,25 @@ def test_answers_stage_in_batch_mode_same_versions_half_the_estimate(store: Stor
             select(Answer.question_id, Answer.turns, Answer.params_hash).where(
                 Answer.model == m))) for m in ("plain", "batched")}
     assert got["plain"] == got["batched"]  # same texts, same answer version
+
+
+def test_judge_estimate_before_the_run_is_at_batch_prices(filled: Store,
+                                                          caplog: pytest.LogCaptureFixture
+                                                          ) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO, logger="judges.llm")
+    price = {"input_per_mtok": 1.0, "output_per_mtok": 4.0}
+    with FakeOpenAI(fair_judge()) as srv:
+        plain = make_cfg(srv.base_url, judges=[{**judge_entry(srv.base_url, None),
+                                                "price": price}])
+        batch = make_cfg(srv.base_url, judges=[{**judge_entry(srv.base_url, FAST_BATCH),
+                                                "price": price}])
+        [pj], [bj] = build_judge(plain), build_judge(batch)
+        pj.bind(filled)
+        bj.bind(filled)
+        items = plan_items(filled, plain)
+        e_plain, e_batch = pj.estimate(items), bj.estimate(items)
+        assert e_batch.max_cost == pytest.approx(e_plain.max_cost / 2) and e_batch.calls == 12
+        run_reviews(filled, batch, bj, progress=False)
+    assert "(batch prices)" in caplog.text and "judge judge-x: 12 items; estimate" in caplog.text
