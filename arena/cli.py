@@ -27,6 +27,7 @@ SUBCOMMANDS: list[tuple[str, str]] = [
     ("annotate.cli", "add_parser"),            # annotate
     ("arena.store.cli", "add_parser"),         # db
     ("arena.legacy_config", "add_parser"),     # config
+    ("arena.llm.batch_cli", "add_parser"),     # batches
 ]
 
 

@@ -56,6 +56,27 @@ class Price(Strict):
 
     input_per_mtok: float = 0.0
     output_per_mtok: float = 0.0
+    # Batch API prices (``batch: true``); unset = half the ordinary ones, as OpenAI charges.
+    batch_input_per_mtok: Optional[float] = Field(None, ge=0)
+    batch_output_per_mtok: Optional[float] = Field(None, ge=0)
+
+
+MAX_BATCH_REQUESTS = 50_000  # OpenAI's limit per batch input file
+MAX_BATCH_BYTES = 200 * 1024 * 1024
+
+
+class BatchSettings(Strict):
+    """OpenAI's Batch API for an ``openai`` model or judge (``arena.llm.batch_provider``):
+    requests are written to input files, submitted as batches and polled; results arrive
+    within ``completion_window`` at batch prices."""
+
+    enabled: bool = True
+    completion_window: str = "24h"
+    max_requests_per_file: int = Field(MAX_BATCH_REQUESTS, ge=1, le=MAX_BATCH_REQUESTS)
+    max_bytes_per_file: int = Field(MAX_BATCH_BYTES, ge=1024, le=MAX_BATCH_BYTES)
+    poll_s: float = Field(60.0, gt=0)
+    # a file is sent when no new request arrived for this long (the runner fills it first)
+    quiet_s: float = Field(0.5, gt=0)
 
 
 class ModelBase(Strict):
@@ -107,6 +128,19 @@ class OpenAIModel(ModelBase):
     # "openai": the official client; "fast": the lean HTTP/1.1 path (arena.llm.fast_http);
     # "auto": fast for plain http:// endpoints (self-hosted servers), official otherwise.
     http_client: Literal["auto", "openai", "fast"] = "auto"
+    # OpenAI's Batch API: ``true`` (defaults) or settings; not part of the answer version or
+    # the judge fingerprint (same model, same outputs, half the price, later).
+    batch: Union[bool, BatchSettings] = False
+
+    @property
+    def batch_settings(self) -> Optional[BatchSettings]:
+        """The batch settings when batch mode is on, else None."""
+        b = self.batch
+        if b is True:
+            return BatchSettings()
+        if isinstance(b, BatchSettings) and b.enabled:
+            return b
+        return None
 
 
 class TransformersModel(ModelBase):
@@ -337,12 +371,25 @@ def parse_config(data: dict[str, Any], path: Path | str = "<config>",
     """Validate a native config mapping; raise ConfigError naming file and key."""
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the config must be a mapping at the top level")
+    _check_batch_backends(data, path)
     try:
         cfg = ArenaConfig.model_validate(data)
     except ValidationError as err:
         raise ConfigError(format_validation_error(err, path)) from None
     _resolve_paths(cfg, base or Path(str(path)).resolve().parent)
     return cfg
+
+
+def _check_batch_backends(data: dict[str, Any], path: Path | str) -> None:
+    """``batch`` is OpenAI's Batch API: an entry of another backend that sets it gets an error
+    naming the model (rather than pydantic's "unknown key")."""
+    judge = data.get("judge") if isinstance(data.get("judge"), dict) else {}
+    for where, entries in (("models", data.get("models")), ("judge.judges", judge.get("judges"))):
+        for i, m in enumerate(entries if isinstance(entries, list) else []):
+            if isinstance(m, dict) and "batch" in m and m.get("backend") != "openai":
+                raise ConfigError(
+                    f"{path}: key '{where}.{i}.batch': model {m.get('name')!r} has backend "
+                    f"{m.get('backend')!r}; batch (OpenAI's Batch API) needs backend openai")
 
 
 def read_yaml(path: Path) -> dict[str, Any]:

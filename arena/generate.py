@@ -180,7 +180,7 @@ def estimate_for(spec: GenSpec, questions: Sequence[QuestionRow],
             prompt += chars // 4 + t * mnt
     out = calls * mnt
     cost = price.cost(prompt, out) if price is not None else None
-    return Estimate(calls, prompt, out, cost)
+    return Estimate(calls, prompt, out, cost, batch=bool(price is not None and price.batch))
 
 
 # -- one model -------------------------------------------------------------------------------
@@ -275,7 +275,9 @@ def _run_model(cfg: ArenaConfig, spec: GenSpec, provider: Provider, todo: list[Q
     source = ClaimedSource(book, todo, key=lambda q: key_of[q.id],
                            done=answers_done(spec.name, ph, {v: k for k, v in key_of.items()},
                                              book.started),
-                           chunk=max(64, settings.concurrency),
+                           # one claim statement at most 1,000 keys (a batch model's
+                           # concurrency is a whole file's worth)
+                           chunk=max(64, min(settings.concurrency, 1000)),
                            stop=lambda: budget.stopped is not None,
                            writer=writer, backlog=settings.concurrency)
 
@@ -330,7 +332,8 @@ def run_answers(store: Store, cfg: ArenaConfig, *, limit: Optional[int] = None,
         ensure_models(conn, {s.name: {"backend": s.backend, "spec": public_spec(s)}
                              for s in specs})
     # Keys and packages are checked for every model before the first call is paid for.
-    openai_providers = {s.name: make_provider(s) for s in specs if isinstance(s, OpenAIModel)}
+    openai_providers = {s.name: make_provider(s, store=store) for s in specs
+                        if isinstance(s, OpenAIModel)}
     _check_transformers(specs)
     budget = make_budget(store, f"{cfg.name}/answers", cfg.generation.max_calls,
                          cfg.generation.max_cost, lease_s=cfg.generation.lease_s)

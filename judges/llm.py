@@ -129,6 +129,7 @@ class LLMJudge:
         self.fixed_concurrency = fixed_concurrency
         self._provider = provider
         self.ctx: Optional[StoreContext] = None
+        self.store: Any = None
         self._templates: dict[tuple[str, bool, bool, str], Template] = {}
         self.fingerprint = judge_fingerprint(spec, judge_cfg, weighted=self.weighted)
         self.stats = CallStats(priced=self.price is not None)
@@ -136,6 +137,7 @@ class LLMJudge:
     # -- the Judge protocol -------------------------------------------------------------------
     def bind(self, store: Any) -> None:
         self.ctx = StoreContext(store)
+        self.store = store  # a batch-mode provider records its batches there
 
     def prepare(self, items: list[Any]) -> None:
         """Read the questions of all items in bulk (planning asks for every item's template)."""
@@ -188,7 +190,7 @@ class LLMJudge:
         if self._provider is None:
             from arena.llm.factory import make_provider
 
-            self._provider = make_provider(self.spec)
+            self._provider = make_provider(self.spec, store=self.store)
         return self._provider
 
     def request(self, messages: list[dict[str, str]], key: str) -> ChatRequest:
@@ -216,7 +218,11 @@ class LLMJudge:
         provider = self.provider()
         settings = self.runner_settings
         preferred = getattr(provider, "preferred_concurrency", None)
-        if preferred and not self.fixed_concurrency:
+        # A batch judge fills a file's worth at once (judge.concurrency is for live calls);
+        # only the entry's own max_concurrency limits it.
+        batch = getattr(self.spec, "batch_settings", None) is not None and \
+            not getattr(self.spec, "max_concurrency", None)
+        if preferred and (batch or not self.fixed_concurrency):
             settings = replace(settings, concurrency=preferred)
         runner = CallRunner(provider, settings, budget=self.budget, price=self.price,
                             desc=f"judge {self.judge_id}")
@@ -233,6 +239,9 @@ class LLMJudge:
                 emit(row)
             # Nothing is returned: rows are stored, not kept (memory stays flat).
 
+        if self.price is not None and items:
+            log.info("judge %s: %d items; estimate: %s", self.judge_id, len(items),
+                     self.estimate(items))
         self.stats.started = self.stats.started or time.perf_counter()
         try:
             if source is None:
@@ -245,6 +254,21 @@ class LLMJudge:
             if runner.stopped:
                 log.warning("judge %s stopped by the budget: %s", self.judge_id, runner.stopped)
             await provider.aclose()
+
+    def estimate(self, items: list[Any], sample: int = 50) -> Any:
+        """The before-the-run estimate of one call per item (follow-ups not counted) at the
+        judge's prices (batch prices for a batch judge), from the prompts of the first
+        ``sample`` items scaled to all of them: building every prompt twice would cost more
+        than the estimate is worth."""
+        from arena.llm.limits import Estimate, estimate
+
+        part = items[:sample]
+        reqs = [self.request(build(self.settings, self.prompt_item(it), self.template(it))[1],
+                             "") for it in part]
+        e = estimate(reqs, self.price)
+        k = len(items) / max(1, len(part))
+        return Estimate(len(items), int(e.prompt_tokens * k), int(e.max_output_tokens * k),
+                        e.max_cost * k if e.max_cost is not None else None, batch=e.batch)
 
     async def _call(self, runner: CallRunner, req: ChatRequest) -> ChatResult:
         res = await runner.call(req)
@@ -376,7 +400,6 @@ def _merge_usage(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 
 
 def _price(spec: JudgeSpec) -> Optional[PriceTable]:
-    p = getattr(spec, "price", None)
-    if p is None:
-        return None
-    return PriceTable(input_per_mtok=p.input_per_mtok, output_per_mtok=p.output_per_mtok)
+    from arena.llm.factory import price_of  # batch judges are priced at batch prices
+
+    return price_of(spec)

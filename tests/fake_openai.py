@@ -35,6 +35,20 @@ Faults: ``Fault.rate_limit(retry_after)`` (429 + Retry-After), ``Fault.server_er
 ``Fault.drop()`` (the connection closes without a reply), ``Fault.status(code, message)``.
 ``keepalive_timeout`` closes connections idle that long (as uvicorn does after 5 s).
 
+Batch API (``/v1/files`` and ``/v1/batches``, as the official client calls them): an
+uploaded JSONL input file becomes a batch whose lines are answered by the same reply / replies
+/ faults scripting as chat completions (a judge fixture gives the same verdicts in both modes;
+a line whose reply is a ``Fault.status`` lands in the error file with that status).
+``batch_delay``: an ``int`` is the number of status polls a batch stays ``in_progress``, a
+``float`` the seconds it does. ``batch_script=fn(batch_index, custom_ids) -> dict`` may say
+``{"expire_after": k}`` (only the first k lines are done, then the batch expires),
+``{"fail": {custom_id: status}}`` (those lines go to the error file), ``{"malformed":
+[custom_id, ...]}`` (their output lines are cut short: not JSON), ``{"unknown": n}`` (n extra
+output lines for request ids never sent), ``{"status": "failed"}`` (the batch fails,
+validation errors, no output). ``srv.batches`` lists the created batches (``id``,
+``custom_ids``, ``status``...), ``srv.batch_polls`` counts retrieves, ``srv.batch_lines`` the
+lines answered. A cancelled batch stays ``cancelled`` with no output.
+
 Each reply is written in one ``send`` with TCP_NODELAY set, so a client never waits ~40 ms on
 delayed ACKs. The server is threaded (one thread per connection, HTTP/1.1 keep-alive).
 
@@ -116,7 +130,9 @@ class FakeOpenAI:
                  replies: Optional[dict[str, Union[ReplyFn, str]]] = None,
                  faults: Optional[FaultFn] = None, latency: float = 0.0,
                  reject_params: Optional[set[str]] = None, port: int = 0,
-                 record: bool = True, keepalive_timeout: Optional[float] = None) -> None:
+                 record: bool = True, keepalive_timeout: Optional[float] = None,
+                 batch_delay: Union[int, float] = 0,
+                 batch_script: Optional[Callable[[int, list[str]], dict]] = None) -> None:
         self.reply = reply if reply is not None else echo_reply
         self.replies = dict(replies or {})
         self.faults = faults
@@ -130,6 +146,13 @@ class FakeOpenAI:
         self.arrivals: list[float] = []  # time.monotonic() of each chat request
         self.inflight = 0
         self.max_inflight = 0  # most chat requests being handled at once
+        self.batch_delay = batch_delay
+        self.batch_script = batch_script
+        self.files: dict[str, bytes] = {}
+        self.batches: list[dict[str, Any]] = []  # created batches (their custom_ids too)
+        self.batch_polls = 0
+        self.batch_lines = 0
+        self._batch_by_id: dict[str, dict[str, Any]] = {}
         self._seen: dict[str, int] = {}
         self._first: Optional[float] = None
         self._last: Optional[float] = None
@@ -258,6 +281,167 @@ class FakeOpenAI:
         }
 
 
+class _Batches:
+    """The Batch API side of :class:`FakeOpenAI` (methods take the server)."""
+
+    @staticmethod
+    def new_file(server: FakeOpenAI, data: bytes, purpose: str, filename: str) -> dict:
+        with server._lock:
+            fid = f"file-{len(server.files) + 1:06d}"
+            server.files[fid] = data
+        return {"id": fid, "object": "file", "bytes": len(data), "created_at": int(time.time()),
+                "filename": filename, "purpose": purpose, "status": "processed"}
+
+    @staticmethod
+    def create(server: FakeOpenAI, req: dict) -> tuple[int, dict]:
+        data = server.files.get(str(req.get("input_file_id")))
+        if data is None:
+            return 404, {"error": {"message": f"no file {req.get('input_file_id')}"}}
+        lines = [json.loads(x) for x in data.splitlines() if x.strip()]
+        with server._lock:
+            index = len(server.batches)
+            bid = f"batch_{index + 1:06d}"
+            b = {"id": bid, "object": "batch", "endpoint": req.get("endpoint"),
+                 "errors": None, "input_file_id": req.get("input_file_id"),
+                 "completion_window": req.get("completion_window"), "status": "validating",
+                 "output_file_id": None, "error_file_id": None,
+                 "created_at": int(time.time()), "in_progress_at": None, "expires_at": None,
+                 "completed_at": None, "failed_at": None, "expired_at": None,
+                 "cancelled_at": None,
+                 "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
+                 "metadata": req.get("metadata")}
+            server.batches.append({"id": bid, "index": index,
+                                   "custom_ids": [x["custom_id"] for x in lines],
+                                   "status": "validating", "created": time.monotonic(),
+                                   "polls": 0, "object": b, "lines": lines})
+            server._batch_by_id[bid] = server.batches[-1]
+        return 200, b
+
+    @staticmethod
+    def retrieve(server: FakeOpenAI, bid: str) -> tuple[int, dict]:
+        with server._lock:
+            rec = server._batch_by_id.get(bid)
+            if rec is None:
+                return 404, {"error": {"message": f"no batch {bid}"}}
+            server.batch_polls += 1
+            rec["polls"] += 1
+            obj = rec["object"]
+            if rec["status"] in ("completed", "failed", "expired", "cancelled"):
+                return 200, dict(obj)
+            delay = server.batch_delay
+            waited = (rec["polls"] > delay if isinstance(delay, int) and
+                      not isinstance(delay, bool)
+                      else time.monotonic() - rec["created"] >= float(delay))
+            if not waited:
+                rec["status"] = obj["status"] = "in_progress"
+                obj["in_progress_at"] = obj["in_progress_at"] or int(time.time())
+                return 200, dict(obj)
+        try:
+            _Batches.finish(server, rec)
+        except Exception as exc:  # a reply script that raised: the batch fails, visibly
+            rec["status"] = "failed"
+            rec["object"].update(status="failed", failed_at=int(time.time()), errors={
+                "object": "list", "data": [{"code": "fake_error", "message": repr(exc),
+                                            "line": None, "param": None}]})
+        return 200, dict(rec["object"])
+
+    @staticmethod
+    def finish(server: FakeOpenAI, rec: dict) -> None:
+        script = (server.batch_script(rec["index"], list(rec["custom_ids"]))
+                  if server.batch_script else None) or {}
+        obj = rec["object"]
+        if script.get("status") == "failed":
+            obj.update(status="failed", failed_at=int(time.time()),
+                       errors={"object": "list", "data": [
+                           {"code": "invalid_request", "message": "scripted failure",
+                            "line": 1, "param": None}]})
+            rec["status"] = "failed"
+            return
+        lines = rec["lines"]
+        limit = script.get("expire_after")
+        todo = lines if limit is None else lines[:int(limit)]
+        fail = dict(script.get("fail") or {})
+        malformed = set(script.get("malformed") or ())
+        out, err = [], []
+        done = failed = 0
+        for n, line in enumerate(todo):
+            cid, body = line["custom_id"], line["body"]
+            if cid in fail:
+                err.append({"id": f"batch_req_{n}", "custom_id": cid, "response": {
+                    "status_code": int(fail[cid]), "request_id": f"req_{n}", "body": {
+                        "error": {"message": "scripted failure", "type": "fake_error"}}},
+                    "error": None})
+                failed += 1
+                continue
+            attempt = server._note(json.dumps(body, sort_keys=True).encode(), body, {})
+            try:
+                fault, reply = server._respond(body, attempt)
+            finally:
+                with server._lock:
+                    server.inflight -= 1
+                    server.batch_lines += 1
+            if fault is not None and fault.kind == "status":
+                err.append({"id": f"batch_req_{n}", "custom_id": cid, "response": {
+                    "status_code": fault.status_code, "request_id": f"req_{n}", "body": {
+                        "error": {"message": fault.message, "type": "fake_error"}}},
+                    "error": None})
+                failed += 1
+                continue
+            if fault is not None:  # other faults: a reply the transport would have broken
+                reply = FakeOpenAI._body(body, echo_reply(body))
+            text = json.dumps({"custom_id": cid, "id": f"batch_req_{n}", "response": {
+                "status_code": 200, "request_id": f"req_{n}", "body": reply}, "error": None})
+            if cid in malformed:
+                text = text[:len(text) // 2]  # cut short: not JSON, the id still readable
+            out.append(text)
+            done += 1
+        for k in range(int(script.get("unknown") or 0)):
+            body = lines[0]["body"] if lines else {"model": "x", "messages": []}
+            out.append(json.dumps({"custom_id": f"unknown-{k}", "id": f"batch_req_u{k}",
+                                   "response": {"status_code": 200, "request_id": "r",
+                                                "body": FakeOpenAI._body(body, "stray")},
+                                   "error": None}))
+        status = "completed" if limit is None or limit >= len(lines) else "expired"
+        if out:
+            obj["output_file_id"] = _Batches.new_file(
+                server, ("\n".join(out) + "\n").encode(), "batch_output", "out.jsonl")["id"]
+        if err:
+            obj["error_file_id"] = _Batches.new_file(
+                server, ("\n".join(json.dumps(e) for e in err) + "\n").encode(),
+                "batch_output", "err.jsonl")["id"]
+        obj["request_counts"] = {"total": len(lines), "completed": done, "failed": failed}
+        obj["status"] = status
+        obj["completed_at" if status == "completed" else "expired_at"] = int(time.time())
+        rec["status"] = status
+
+    @staticmethod
+    def cancel(server: FakeOpenAI, bid: str) -> tuple[int, dict]:
+        with server._lock:
+            rec = server._batch_by_id.get(bid)
+            if rec is None:
+                return 404, {"error": {"message": f"no batch {bid}"}}
+            if rec["status"] not in ("completed", "failed", "expired", "cancelled"):
+                rec["status"] = "cancelled"
+                rec["object"].update(status="cancelled", cancelled_at=int(time.time()))
+            return 200, dict(rec["object"])
+
+
+def _multipart(content_type: str, raw: bytes) -> dict[str, tuple[Optional[str], bytes]]:
+    """name -> (filename, bytes) of a multipart/form-data body (what httpx sends)."""
+    boundary = content_type.split("boundary=", 1)[1].strip().strip('"').encode()
+    out: dict[str, tuple[Optional[str], bytes]] = {}
+    for part in raw.split(b"--" + boundary)[1:]:
+        if part.startswith(b"--"):
+            break
+        head, _, body = part.lstrip(b"\r\n").partition(b"\r\n\r\n")
+        disp = head.decode("latin-1")
+        name = disp.split('name="', 1)[1].split('"', 1)[0]
+        filename = disp.split('filename="', 1)[1].split('"', 1)[0] if 'filename="' in disp \
+            else None
+        out[name] = (filename, body[:-2] if body.endswith(b"\r\n") else body)
+    return out
+
+
 def _make_handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -286,8 +470,37 @@ def _make_handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                                          "code": status}}).encode()
             self._send(status, body, extra)
 
+        def _json(self, status: int, obj: Any) -> None:
+            self._send(status, json.dumps(obj).encode())
+
+        def _read_body(self) -> bytes:
+            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                chunks = []
+                while True:
+                    size = int(self.rfile.readline().strip() or b"0", 16)
+                    if size == 0:
+                        self.rfile.readline()
+                        return b"".join(chunks)
+                    chunks.append(self.rfile.read(size))
+                    self.rfile.readline()
+            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
         def do_GET(self) -> None:  # noqa: N802 - stdlib name
-            if self.path.rstrip("/").endswith("/models"):
+            path = self.path.split("?", 1)[0].rstrip("/")
+            parts = path.split("/")
+            if "/files/" in path and path.endswith("/content"):
+                data = server.files.get(parts[-2])
+                if data is None:
+                    self._error(404, f"no file {parts[-2]}")
+                else:
+                    self._send(200, data, content_type="application/octet-stream")
+            elif "/batches/" in path:
+                self._json(*_Batches.retrieve(server, parts[-1]))
+            elif path.endswith("/batches"):
+                with server._lock:
+                    data = [dict(r["object"]) for r in server.batches]
+                self._json(200, {"object": "list", "data": data, "has_more": False})
+            elif self.path.rstrip("/").endswith("/models"):
                 self._send(200, json.dumps({"object": "list", "data": []}).encode())
             elif self.path.rstrip("/").endswith("/stats"):  # for benchmarks in other processes
                 self._send(200, json.dumps(server.stats()).encode())
@@ -295,8 +508,20 @@ def _make_handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 self._error(404, f"no route {self.path}")
 
         def do_POST(self) -> None:  # noqa: N802 - stdlib name
-            n = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(n)
+            raw = self._read_body()
+            path = self.path.split("?", 1)[0].rstrip("/")
+            if path.endswith("/files"):
+                form = _multipart(self.headers.get("Content-Type", ""), raw)
+                fname, data = form.get("file", (None, b""))
+                purpose = form.get("purpose", (None, b""))[1].decode()
+                self._json(200, _Batches.new_file(server, data, purpose, fname or "input"))
+                return
+            if path.endswith("/cancel") and "/batches/" in path:
+                self._json(*_Batches.cancel(server, path.split("/")[-2]))
+                return
+            if path.endswith("/batches"):
+                self._json(*_Batches.create(server, json.loads(raw)))
+                return
             if not self.path.rstrip("/").endswith("/chat/completions"):
                 self._error(404, f"no route {self.path}")
                 return
@@ -353,8 +578,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--latency", type=float, default=0.0, help="seconds per reply")
     ap.add_argument("--reply", default=None, help="fixed reply text (default: echo)")
+    ap.add_argument("--batch-delay", type=int, default=0, help="polls a batch stays open")
     args = ap.parse_args(argv)
-    srv = FakeOpenAI(args.reply, latency=args.latency, port=args.port, record=False).start()
+    srv = FakeOpenAI(args.reply, latency=args.latency, port=args.port, record=False,
+                     batch_delay=args.batch_delay).start()
     print(f"PORT {srv.port}", flush=True)
     try:
         while True:

@@ -48,7 +48,8 @@ def test_arena_db_env_is_used_by_every_entry_point(tmp_path: Path) -> None:
 def test_help_lists_every_subcommand() -> None:
     proc = subprocess.run([sys.executable, "-m", "arena.cli", "--help"], capture_output=True,
                           text=True, cwd=ROOT, timeout=60)
-    for cmd in ("run", "import", "export", "leaderboard", "annotate", "db", "config"):
+    for cmd in ("run", "import", "export", "leaderboard", "annotate", "db", "config",
+                "batches"):
         assert cmd in proc.stdout
 
 

@@ -5,6 +5,9 @@
 - ``limits``: rate limiters, the budget and the before-the-run estimate;
 - ``openai_provider`` / ``fast_http``: OpenAI-compatible endpoints (official client / lean path);
 - ``transformers_provider``: local models, batched;
+- ``batch_provider`` / ``batch_store`` / ``batch_cli``: OpenAI's Batch API (``batch: true``):
+  requests collected into input files, batches recorded in the store for resume,
+  ``arena batches``;
 - ``factory``: model entry -> provider (``BackendUnavailable`` says what to set).
 
 Nothing here reads the environment or opens a connection at import time. One thing is set:

@@ -25,11 +25,15 @@ from arena.llm.types import Provider
 NO_KEY = "EMPTY"
 
 
-def make_provider(spec: Any, *, environ: Optional[Mapping[str, str]] = None) -> Provider:
-    """Build the provider for one model entry; see the module docstring for failures."""
+def make_provider(spec: Any, *, environ: Optional[Mapping[str, str]] = None,
+                  store: Any = None) -> Provider:
+    """Build the provider for one model entry; see the module docstring for failures.
+
+    An ``openai`` entry with ``batch`` gets an ``arena.llm.batch_provider.BatchProvider``;
+    ``store`` is where it records its batches (for resume; without it nothing is recorded)."""
     backend = getattr(spec, "backend", None)
     if backend == "openai":
-        return _openai(spec, os.environ if environ is None else environ)
+        return _openai(spec, os.environ if environ is None else environ, store)
     if backend == "transformers":
         return _transformers(spec)
     raise BackendUnavailable(f"model {getattr(spec, 'name', spec)!r}: backend {backend!r} does "
@@ -37,13 +41,21 @@ def make_provider(spec: Any, *, environ: Optional[Mapping[str, str]] = None) -> 
 
 
 def price_of(spec: Any) -> Optional[PriceTable]:
+    """The entry's prices (None without ``price``). A ``batch`` entry gets its Batch API
+    prices: ``price.batch_*_per_mtok``, or half the ordinary ones where unset."""
     p = getattr(spec, "price", None)
     if p is None:
         return None
+    if getattr(spec, "batch_settings", None) is not None:
+        return PriceTable(
+            p.batch_input_per_mtok if p.batch_input_per_mtok is not None
+            else p.input_per_mtok / 2,
+            p.batch_output_per_mtok if p.batch_output_per_mtok is not None
+            else p.output_per_mtok / 2, batch=True)
     return PriceTable(p.input_per_mtok, p.output_per_mtok)
 
 
-def _openai(spec: Any, env: Mapping[str, str]) -> Provider:
+def _openai(spec: Any, env: Mapping[str, str], store: Any = None) -> Provider:
     try:
         import openai  # noqa: F401 - only checking that it is installed
     except ImportError:
@@ -60,6 +72,14 @@ def _openai(spec: Any, env: Mapping[str, str]) -> Provider:
                 f"(enabled: false)")
     else:
         key = NO_KEY
+    batch = getattr(spec, "batch_settings", None)
+    if batch is not None:
+        from arena.llm.batch_provider import BatchProvider
+
+        return BatchProvider(spec.name, spec.model, api_key=key, base_url=spec.base_url,
+                             settings=batch, store=store, price=price_of(spec),
+                             extra_headers=spec.extra_headers, extra_body=spec.extra_body,
+                             max_tokens_param=spec.max_tokens_param)
     if use_fast_http(spec, env):
         from arena.llm.fast_http import FastHTTPProvider
 

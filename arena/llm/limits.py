@@ -55,10 +55,12 @@ class RateLimiter:
 
 @dataclass
 class PriceTable:
-    """USD per million tokens (``arena.config.Price`` converts to this)."""
+    """USD per million tokens (``arena.config.Price`` converts to this). ``batch``: these
+    are Batch API prices (``arena.llm.factory.price_of`` of a ``batch: true`` model)."""
 
     input_per_mtok: float = 0.0
     output_per_mtok: float = 0.0
+    batch: bool = False
 
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
         return (prompt_tokens * self.input_per_mtok
@@ -130,12 +132,15 @@ class Estimate:
     prompt_tokens: int
     max_output_tokens: int
     max_cost: Optional[float]  # None: no price configured
+    batch: bool = False  # priced at Batch API prices
 
     def __str__(self) -> str:
         s = (f"{self.calls} calls, ~{self.prompt_tokens} prompt tokens, up to "
              f"{self.max_output_tokens} output tokens")
         if self.max_cost is not None:
             s += f", up to {self.max_cost:.4f} USD"
+            if self.batch:
+                s += " (batch prices)"
         return s
 
 
@@ -148,4 +153,5 @@ def estimate(requests: Iterable[ChatRequest], price: Optional[PriceTable]) -> Es
         prompt += r.estimated_prompt_tokens()
         out += r.max_new_tokens
         cost += worst_case_cost(r, price)
-    return Estimate(calls, prompt, out, cost if price is not None else None)
+    return Estimate(calls, prompt, out, cost if price is not None else None,
+                    batch=bool(price is not None and price.batch))

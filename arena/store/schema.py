@@ -246,5 +246,44 @@ class BudgetRound(Base):
     __table_args__ = (UniqueConstraint("key", "generation", name="uq_budget_round"),)
 
 
+class BatchJob(Base):
+    """One OpenAI Batch API batch (``arena.llm.batch_store``): recorded, with every request
+    id it holds, in the transaction right after it was created at the provider, so a rerun
+    finds it and polls it instead of submitting its requests again. ``key`` names the
+    endpoint and model (``batch_key``). ``status`` is the provider's (validating, in_progress,
+    finalizing, completed, failed, expired, cancelling, cancelled); ``ingested_at`` is set once
+    all its results were handed to the stage. ``cost`` is the worst-case estimate at batch
+    prices when it was submitted."""
+
+    __tablename__ = "batches"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    provider_batch_id: Mapped[str] = mapped_column(String(120), unique=True)
+    key: Mapped[str] = mapped_column(String(300), index=True)
+    model: Mapped[str] = mapped_column(String(200))
+    endpoint: Mapped[str] = mapped_column(String(300))
+    status: Mapped[str] = mapped_column(String(40))
+    request_count: Mapped[int] = mapped_column(Integer, default=0)
+    completed: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[Optional[float]] = mapped_column(Float, nullable=True)
+    input_file_id: Mapped[str] = mapped_column(String(120))
+    output_file_id: Mapped[Optional[str]] = mapped_column(String(120), nullable=True)
+    error_file_id: Mapped[Optional[str]] = mapped_column(String(120), nullable=True)
+    reason: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+    submitted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True),
+                                                            nullable=True)
+    ingested_at: Mapped[Optional[datetime]] = mapped_column(DateTime(timezone=True),
+                                                            nullable=True)
+
+
+class BatchRequest(Base):
+    """A request id (``custom_id``: a hash of the request body) inside a batch."""
+
+    __tablename__ = "batch_requests"
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), primary_key=True)
+    custom_id: Mapped[str] = mapped_column(String(80), primary_key=True, index=True)
+
+
 SPINE_TABLES = [SchemaVersion, Document, Question, Reference, ModelRow, Answer, AnswerFailure,
-                Battle, Judgment, JudgeFailure, Claim, BudgetRound]
+                Battle, Judgment, JudgeFailure, Claim, BudgetRound, BatchJob, BatchRequest]

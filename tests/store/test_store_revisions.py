@@ -92,13 +92,13 @@ def test_downgrade_and_upgrade_keep_the_rows(new_store_url: Callable[[], str]) -
     try:
         with engine.begin() as conn:
             a8040fd_rows.fill(conn)
-        assert migrations.upgrade(engine).applied == ["0002", "0003", "0004"]
+        assert migrations.upgrade(engine).applied == ["0002", "0003", "0004", "0005"]
         with runner.transaction(engine) as conn:
-            assert runner.run(conn, target="0001", downgrade=True) == ["0004", "0003", "0002"]
+            assert runner.run(conn, target="0001", downgrade=True) == ["0005", "0004", "0003", "0002"]
         cols = {c["name"] for c in sa.inspect(engine).get_columns("judgments")}
         assert "fingerprint" not in cols and "preference" not in cols
         with runner.transaction(engine) as conn:
-            assert runner.run(conn) == ["0002", "0003", "0004"]
+            assert runner.run(conn) == ["0002", "0003", "0004", "0005"]
         with engine.begin() as conn:
             rows = a8040fd_rows.read_all(conn)
             if conn.dialect.name == "sqlite":
