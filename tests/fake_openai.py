@@ -47,7 +47,9 @@ a line whose reply is a ``Fault.status`` lands in the error file with that statu
 output lines for request ids never sent), ``{"status": "failed"}`` (the batch fails,
 validation errors, no output). ``srv.batches`` lists the created batches (``id``,
 ``custom_ids``, ``status``...), ``srv.batch_polls`` counts retrieves, ``srv.batch_lines`` the
-lines answered. A cancelled batch stays ``cancelled`` with no output.
+lines answered. A cancelled batch stays ``cancelled`` with no output. ``on_batch_create(rec)``
+runs once a batch exists and before the create call is answered (a test kills its client
+there: the batch exists, the client never heard its id).
 
 Each reply is written in one ``send`` with TCP_NODELAY set, so a client never waits ~40 ms on
 delayed ACKs. The server is threaded (one thread per connection, HTTP/1.1 keep-alive).
@@ -132,7 +134,8 @@ class FakeOpenAI:
                  reject_params: Optional[set[str]] = None, port: int = 0,
                  record: bool = True, keepalive_timeout: Optional[float] = None,
                  batch_delay: Union[int, float] = 0,
-                 batch_script: Optional[Callable[[int, list[str]], dict]] = None) -> None:
+                 batch_script: Optional[Callable[[int, list[str]], dict]] = None,
+                 on_batch_create: Optional[Callable[[dict], None]] = None) -> None:
         self.reply = reply if reply is not None else echo_reply
         self.replies = dict(replies or {})
         self.faults = faults
@@ -148,6 +151,7 @@ class FakeOpenAI:
         self.max_inflight = 0  # most chat requests being handled at once
         self.batch_delay = batch_delay
         self.batch_script = batch_script
+        self.on_batch_create = on_batch_create
         self.files: dict[str, bytes] = {}
         self.batches: list[dict[str, Any]] = []  # created batches (their custom_ids too)
         self.batch_polls = 0
@@ -315,6 +319,8 @@ class _Batches:
                                    "status": "validating", "created": time.monotonic(),
                                    "polls": 0, "object": b, "lines": lines})
             server._batch_by_id[bid] = server.batches[-1]
+        if server.on_batch_create is not None:  # e.g. kill the client before it hears back
+            server.on_batch_create(server.batches[-1])
         return 200, b
 
     @staticmethod

@@ -11,9 +11,10 @@ store results through their usual ``on_result`` path. What differs is what ``gen
 - the collector sends a file when ``max_requests_per_file`` requests wait, when the next line
   would pass ``max_bytes_per_file``, or when no request arrived for ``quiet_s`` (the runner's
   bounded concurrency fills a file first: ``preferred_concurrency`` is a file's worth).
-- sending = ``POST /v1/files`` (purpose ``batch``), ``POST /v1/batches``, then **recording the
-  batch id and each custom_id in the store in one transaction** (``arena.llm.batch_store``)
-  before anything else is awaited; then ``GET /v1/batches/{id}`` every ``poll_s`` until a
+- sending = ``POST /v1/files`` (purpose ``batch``), then **recording the batch (under a
+  placeholder id naming its input file) and each custom_id in the store in one transaction**
+  (``arena.llm.batch_store``), then ``POST /v1/batches`` and recording the provider's batch
+  id; then ``GET /v1/batches/{id}`` every ``poll_s`` until a
   terminal status; then the output and error files are read line by line (streamed: memory
   stays flat in the file size) and each future resolved:
 
@@ -45,9 +46,11 @@ thread, which keeps running while calls await a batch, so a worker polling for h
 its items. A worker that is killed loses its claims after a lease; whoever takes the items
 over finds them in the open batch and attaches to it.
 
-Not handled here: a kill between ``POST /v1/batches`` and the recording transaction leaves a
-batch at the provider that no run knows of (its requests are submitted again). The API key is
-only given to the client; it is never logged, recorded or shown in ``repr``.
+A run killed between recording and the provider's answer to ``POST /v1/batches`` leaves a
+placeholder: the next run lists the provider's batches, finds the one created from that input
+file and attaches to it, or, when none was created, closes the placeholder and submits its
+requests. The API key is only given to the client; it is never logged, recorded or shown in
+``repr``.
 """
 
 from __future__ import annotations
@@ -245,8 +248,6 @@ class BatchProvider:
             f = await client.files.create(file=("arena-batch.jsonl", data), purpose="batch")
             size = len(data)
             del data
-            b = await client.batches.create(input_file_id=f.id, endpoint=ENDPOINT,
-                                            completion_window=self.settings.completion_window)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -256,16 +257,38 @@ class BatchProvider:
             if self.price is not None else None
         row_id = None
         if self.store is not None:
-            try:  # recorded before anything else is awaited: a rerun finds it
+            try:  # recorded before the batch exists: a run killed at any point is found
                 row_id = await asyncio.to_thread(
-                    batch_store.record, self.store, provider_batch_id=b.id, key=self.key,
-                    model=self.model, endpoint=self.endpoint, status=b.status,
+                    batch_store.record, self.store,
+                    provider_batch_id=batch_store.placeholder_id(f.id), key=self.key,
+                    model=self.model, endpoint=self.endpoint, status="submitting",
                     custom_ids=cids, input_file_id=f.id, cost=cost)
             except Exception as exc:
-                log.error("batch %s was created but could not be recorded: %s", b.id, exc)
-                self._fail_all(cids, CallError(f"batch {b.id}: could not record it in the "
-                                               f"store: {exc}", retryable=False))
+                self._fail_all(cids, CallError(f"could not record a batch in the store "
+                                               f"(nothing submitted): {exc}", retryable=False))
                 return
+        try:
+            b = await client.batches.create(input_file_id=f.id, endpoint=ENDPOINT,
+                                            completion_window=self.settings.completion_window,
+                                            metadata={"arena_input_file": f.id})
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            err = self._error(exc, "creating a batch")
+            if row_id is not None:
+                # a refused create made no batch: close the placeholder (its requests are
+                # pending again); a lost answer may have made one, found by the next run
+                if err.status is not None and err.status < 500:
+                    await asyncio.to_thread(batch_store.abandon, self.store, row_id, str(err))
+            self._fail_all(cids, err)
+            return
+        if row_id is not None:
+            try:
+                await asyncio.to_thread(batch_store.set_provider_id, self.store, row_id, b.id,
+                                        b.status)
+            except Exception as exc:  # the next run matches the placeholder by input file
+                log.error("batch %s was created but its id could not be recorded: %s", b.id,
+                          exc)
         self.stats["batches"] += 1
         self.stats["lines"] += len(cids)
         log.info("%s: batch %s submitted (%d requests, %d bytes)", self.name, b.id, len(cids),
@@ -284,6 +307,13 @@ class BatchProvider:
                                               self.key, [c for c, _ in entries])
         if not found:
             return entries
+        for rid, row in list(rows.items()):
+            if batch_store.is_placeholder(row.provider_batch_id):
+                real = await self._recover(row)
+                if real is None:
+                    del rows[rid]  # never created: its requests are submitted now
+                else:
+                    rows[rid] = real
         rest = []
         for cid, line in entries:
             rid = found.get(cid)
@@ -308,6 +338,30 @@ class BatchProvider:
                          row.provider_batch_id, row.status, row.submitted_at)
                 self._spawn(self._collect(batch))
         return rest
+
+    async def _recover(self, row: batch_store.BatchRow) -> Optional[batch_store.BatchRow]:
+        """A batch recorded before it was created (its run stopped in between): find it at
+        the provider by its input file (the newest batches are listed until one older than
+        the record) and record its id; when there is none, close the record. Returns the
+        row with the provider's id, or None when no batch was created."""
+        client = self._get_client()
+        since = row.submitted_at.timestamp() - 3600  # clocks of the two sides differ a bit
+        found = None
+        async for b in client.batches.list(limit=100):
+            if b.input_file_id == row.input_file_id:
+                found = b
+                break
+            if b.created_at is not None and b.created_at < since:
+                break
+        if found is None:
+            log.info("%s: batch input %s was recorded but never created: submitting its "
+                     "requests", self.name, row.input_file_id)
+            await asyncio.to_thread(batch_store.abandon, self.store, row.id,
+                                    "the run stopped before the batch was created")
+            return None
+        await asyncio.to_thread(batch_store.set_provider_id, self.store, row.id, found.id,
+                                found.status)
+        return dataclasses.replace(row, provider_batch_id=found.id, status=found.status)
 
     # -- polling and ingesting -------------------------------------------------------------
     async def _collect(self, batch: _Batch) -> None:

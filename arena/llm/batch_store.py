@@ -1,8 +1,13 @@
 """The store side of the Batch API: which batches were submitted and which requests they hold.
 
-``arena.llm.batch_provider`` records a batch (``record``) in one transaction right after the
-provider created it and before it awaits anything, so a killed run leaves every submitted
-batch findable: the next run asks ``open_batches_of`` which of the requests it is about to
+``arena.llm.batch_provider`` records a batch (``record``) in one transaction once its input
+file is uploaded and *before* the batch is created, under a placeholder id (``file:<input
+file id>``, status ``submitting``); ``set_provider_id`` puts the provider's batch id in once
+it is created. So a killed run leaves every batch that may exist findable, even one killed
+between the create call and its answer: a placeholder is matched to the provider's batches by
+input file id (``arena.llm.batch_provider`` lists them), or, when no batch was created,
+``abandon`` closes it and its requests are submitted again. The next run asks
+``open_batches_of`` the next run asks ``open_batches_of`` which of the requests it is about to
 submit already sit in an open batch (not terminal, or terminal but not yet ingested) of the
 same endpoint and model, and polls that batch instead of paying for the requests again.
 ``update`` keeps status, counts and file ids current while polling; ``mark_ingested`` is set
@@ -22,7 +27,7 @@ from sqlalchemy import func, insert, select, update
 
 from arena.store.schema import BatchJob, BatchRequest, utcnow
 
-TERMINAL = ("completed", "failed", "expired", "cancelled")
+TERMINAL = ("completed", "failed", "expired", "cancelled", "not_created")
 IN_CHUNK = 500  # ids per IN (...) list: well under SQLite's variable limit
 
 
@@ -63,10 +68,22 @@ def _row(r: Any) -> BatchRow:
     return BatchRow(*r)
 
 
+PLACEHOLDER = "file:"  # provider_batch_id of a batch recorded before it was created
+
+
+def placeholder_id(input_file_id: str) -> str:
+    return f"{PLACEHOLDER}{input_file_id}"
+
+
+def is_placeholder(provider_batch_id: str) -> bool:
+    return provider_batch_id.startswith(PLACEHOLDER)
+
+
 def record(store: Any, *, provider_batch_id: str, key: str, model: str, endpoint: str,
            status: str, custom_ids: list[str], input_file_id: str,
            cost: Optional[float]) -> int:
-    """Store a just-created batch and its request ids in one transaction; its row id."""
+    """Store a batch (or, under ``placeholder_id``, one about to be created) and its request
+    ids in one transaction; its row id."""
     with store.begin() as conn:
         bid = conn.execute(insert(BatchJob.__table__).values(
             provider_batch_id=provider_batch_id, key=key, model=model, endpoint=endpoint,
@@ -95,6 +112,23 @@ def update_status(store: Any, row_id: int, *, status: str, completed: int = 0,
         values["finished_at"] = func.coalesce(J.finished_at, utcnow())
     with store.begin() as conn:
         conn.execute(update(BatchJob.__table__).where(J.id == row_id).values(**values))
+
+
+def set_provider_id(store: Any, row_id: int, provider_batch_id: str, status: str) -> None:
+    """The provider's id (and status) of a batch recorded under a placeholder."""
+    with store.begin() as conn:
+        conn.execute(update(BatchJob.__table__).where(BatchJob.__table__.c.id == row_id)
+                     .values(provider_batch_id=provider_batch_id, status=status))
+
+
+def abandon(store: Any, row_id: int, reason: str) -> None:
+    """Close a placeholder whose batch was never created: nothing to poll, nothing paid; its
+    requests are pending again (``status`` ``not_created``)."""
+    now = utcnow()
+    with store.begin() as conn:
+        conn.execute(update(BatchJob.__table__).where(BatchJob.__table__.c.id == row_id)
+                     .values(status="not_created", reason=reason[:2000], finished_at=now,
+                             ingested_at=now))
 
 
 def mark_ingested(store: Any, row_id: int) -> None:
@@ -149,4 +183,5 @@ def list_batches(store: Any, *, key: Optional[str] = None) -> list[BatchRow]:
 
 
 __all__ = ["batch_key", "record", "update_status", "mark_ingested", "open_batches_of",
+           "placeholder_id", "is_placeholder", "set_provider_id", "abandon", "PLACEHOLDER",
            "custom_ids_of", "find", "list_batches", "BatchRow", "TERMINAL"]

@@ -248,12 +248,13 @@ class BudgetRound(Base):
 
 class BatchJob(Base):
     """One OpenAI Batch API batch (``arena.llm.batch_store``): recorded, with every request
-    id it holds, in the transaction right after it was created at the provider, so a rerun
-    finds it and polls it instead of submitting its requests again. ``key`` names the
+    id it holds, in one transaction before it is created at the provider (``provider_batch_id``
+    is ``file:<input file id>`` until the provider answers with its id), so a rerun finds it
+    and polls it instead of submitting its requests again. ``key`` names the
     endpoint and model (``batch_key``). ``status`` is the provider's (validating, in_progress,
     finalizing, completed, failed, expired, cancelling, cancelled); ``ingested_at`` is set once
     all its results were handed to the stage. ``cost`` is the worst-case estimate at batch
-    prices when it was submitted."""
+    prices when it was submitted. ``not_created``: recorded, never created (closed)."""
 
     __tablename__ = "batches"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -197,6 +197,58 @@ def test_kill_9_after_submission_then_rerun_collects_without_resubmitting(
             store.close()
 
 
+@pytest.mark.parametrize("created", [True, False])
+def test_killed_before_the_create_call_returned_then_rerun_pays_once(
+        tmp_path: Path, store_url: str, created: bool) -> None:
+    """The run is killed while ``POST /v1/batches`` is being answered: the batch exists at the
+    provider (``created``) but the run never heard its id - or it was killed before the
+    provider made one. The rerun finds the batch by its input file and polls it; or, with no
+    batch, submits once. Either way every request is paid once."""
+    import os
+
+    n_q = 6
+    distinct = n_q * 2
+    victim: list[subprocess.Popen] = []
+
+    def kill_client(rec: dict) -> None:
+        if victim and victim[0].poll() is None:
+            os.kill(victim[0].pid, signal.SIGKILL)
+            victim[0].wait(timeout=30)
+            if not created:  # as if the provider had refused it before making it
+                srv.batches.remove(rec)
+
+    with FakeOpenAI(lambda req: "Fine.\n[[A]]", on_batch_create=kill_client) as srv:
+        cfg = write_run(tmp_path, store_url, srv.base_url, n_q)
+        p = arena_run(cfg, tmp_path, "answers")
+        assert p.wait(timeout=300) == 0, p.stderr.read() if p.stderr else ""
+        victim.append(arena_run(cfg, tmp_path, "reviews"))
+        victim[0].communicate(timeout=300)
+        assert victim[0].returncode == -signal.SIGKILL
+        store = Store.open(store_url)
+        try:
+            [b] = batch_store.list_batches(store)
+            assert batch_store.is_placeholder(b.provider_batch_id) and b.status == "submitting"
+            srv.on_batch_create = None
+            again = arena_run(cfg, tmp_path, "reviews")
+            out, err = again.communicate(timeout=300)
+            assert again.returncode == 0, err
+            assert len(srv.batches) == 1  # found and polled, or submitted once
+            assert srv.batch_lines == distinct  # every request answered once
+            with store.begin() as conn:
+                ok = conn.execute(select(func.count()).select_from(Judgment).where(
+                    Judgment.parse_status == "ok")).scalar()
+            assert ok == distinct
+            rows = {r.provider_batch_id: r for r in batch_store.list_batches(store)}
+            if created:  # the placeholder now names the provider's batch
+                assert list(rows) == [srv.batches[0]["id"]]
+                assert rows[srv.batches[0]["id"]].ingested_at is not None
+            else:  # closed as never created; the new batch beside it
+                assert len(rows) == 2
+                assert {r.status for r in rows.values()} == {"not_created", "completed"}
+        finally:
+            store.close()
+
+
 # -- the answers stage ------------------------------------------------------------------------
 def test_answers_stage_in_batch_mode_same_versions_half_the_estimate(store: Store) -> None:
     from arena.config import parse_config
