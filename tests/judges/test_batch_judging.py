@@ -173,7 +173,11 @@ def test_kill_9_after_submission_then_rerun_collects_without_resubmitting(
         store = Store.open(store_url)
         try:
             deadline = time.monotonic() + 120
-            while time.monotonic() < deadline and not batch_store.list_batches(store):
+            def submitted() -> bool:  # created at the provider and its id recorded
+                rows = batch_store.list_batches(store)
+                return bool(rows) and not batch_store.is_placeholder(rows[0].provider_batch_id)
+
+            while time.monotonic() < deadline and not submitted():
                 time.sleep(0.05)
             assert len(srv.batches) == 1, victim.communicate(timeout=5)
             victim.send_signal(signal.SIGKILL)
