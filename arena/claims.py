@@ -36,6 +36,7 @@ import socket
 import threading
 import time
 import uuid
+from collections import deque
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Generic, Iterable, Optional, Sequence, TypeVar
 
@@ -200,7 +201,8 @@ class ClaimedSource(Generic[T]):
 
     ``key(item)`` is its work key; ``done(conn, keys)`` the keys whose result is stored (or,
     for this round, tried). Claims run in a thread (never on the event loop), one chunk at a
-    time. When every remaining item is held by another live worker, ``take`` waits (polling,
+    time, the next one started while half of the current one is still to hand out. When every
+    remaining item is held by another live worker, ``take`` waits (polling,
     at most until the first lease ends) so that a dead worker's items are taken over and the
     run ends only when the work is done. ``claimed`` / ``done_elsewhere`` count what happened.
     """
@@ -229,7 +231,10 @@ class ClaimedSource(Generic[T]):
             cut = random.Random(book.owner).randrange(len(order))
             order = order[cut:] + order[:cut]
         self._todo = order
-        self._buffer: list[T] = []
+        self._buffer: deque[T] = deque()
+        # the next chunk's claim, started while the buffer still holds prefetch_at items
+        self._next: Optional[asyncio.Future] = None
+        self.prefetch_at = max(1, self.chunk // 2)
         self._lock: Optional[asyncio.Lock] = None
         self.claimed = 0
         self.done_elsewhere = 0
@@ -243,15 +248,29 @@ class ClaimedSource(Generic[T]):
             await self.writer.wait_room(self.backlog)
         async with self._lock:
             while not self._buffer:
-                if not self._todo or (self.stop is not None and self.stop()):
-                    return None
-                loop = asyncio.get_running_loop()
-                got, wait = await loop.run_in_executor(None, self._claim_some)
+                if self._next is None:
+                    if not self._todo or self._stopped():
+                        return None
+                    self._next = self._claim_in_thread()
+                got, wait = await self._next
+                self._next = None
                 if got:
                     self._buffer.extend(got)
                 elif wait is not None:
                     await asyncio.sleep(wait)
-            return self._buffer.pop(0)
+            item = self._buffer.popleft()
+            # Claim the next chunk while this one is worked on, so that no call waits for a
+            # claim transaction (one chunk at a time would leave slots idle at every refill).
+            if (len(self._buffer) < self.prefetch_at and self._next is None and self._todo
+                    and not self._stopped()):
+                self._next = self._claim_in_thread()
+            return item
+
+    def _stopped(self) -> bool:
+        return self.stop is not None and bool(self.stop())
+
+    def _claim_in_thread(self) -> "asyncio.Future[tuple[list[T], Optional[float]]]":
+        return asyncio.get_running_loop().run_in_executor(None, self._claim_some)
 
     def _claim_some(self) -> tuple[list[T], Optional[float]]:
         """Claim through the remaining keys; (items claimed, seconds to wait when none)."""
