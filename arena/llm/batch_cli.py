@@ -101,6 +101,10 @@ def cancel(store: Any, provider_batch_id: str, *, cfg: Any = None,
                           f"(arena batches lists them)")
     if row.terminal:
         return f"batch {provider_batch_id} is already {row.status}: nothing to cancel"
+    if batch_store.is_placeholder(row.provider_batch_id):
+        raise ArenaError(f"batch {provider_batch_id}: its run stopped before the provider "
+                         f"confirmed it, so it has no provider id yet; the next run of its "
+                         f"config looks it up (by input file) and then it can be cancelled")
     client = openai.OpenAI(api_key=_key_for(row, cfg, key_env), base_url=row.endpoint,
                            max_retries=2)
     try:

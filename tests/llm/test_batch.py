@@ -269,6 +269,14 @@ def test_arena_batches_lists_and_cancels(store: Store, store_url: str,
         res = run(provider(srv, store), ["a", "b", "c"])
         assert [r.text for r in res] == ["echo a", "echo b", "echo c"]
         assert len(srv.batches) == 2
+        # a batch whose run stopped before the provider confirmed it: no id to cancel yet
+        batch_store.record(store, provider_batch_id=batch_store.placeholder_id("file-x"),
+                           key=p.key, model="judge-x", endpoint=p.endpoint,
+                           status="submitting", custom_ids=["z"], input_file_id="file-x",
+                           cost=None)
+        assert arena_main(["batches", "cancel", "file:file-x", "--db", store_url,
+                           "--api-key-env", "ARENA_TEST_BATCH_KEY"]) == 2
+        assert "no provider id yet" in capsys.readouterr().err
 
 
 def test_a_batch_cancelled_while_polled_fails_its_unfinished_requests_without_retry(
