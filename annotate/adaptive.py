@@ -45,10 +45,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
-from sqlalchemy import Connection, and_, bindparam, exists, func, select, update
+from sqlalchemy import Connection, bindparam, func, select
 
 from arena.ratings.bt import fit_bt
-from arena.store.annotation_schema import Assignment, TaskItem, TaskPairStop
+from arena.store.annotation_schema import TaskItem, TaskPairStop
 from arena.store.ingest import insert_ignore
 from arena.store.schema import Judgment, utcnow
 
@@ -368,23 +368,12 @@ def _pair_statements(dialect: str) -> tuple[Any, Any]:
     got = _PAIR_SLOTS.get(dialect)
     if got is not None:
         return got
-    not_mine = ~exists().where(and_(Assignment.item_id == TaskItem.id,
-                                    Assignment.annotator_id == P("p_uid"),
-                                    Assignment.round == 1,
-                                    Assignment.status != "expired"))
-    open_items = (TaskItem.task_id == P("p_tid"), TaskItem.held_count < P("p_overlap"),
-                  TaskItem.kind == "normal", TaskItem.model_b.is_not(None), not_mine)
+    from annotate.assign import open_item_conditions, take_statement
+
+    open_items = open_item_conditions(TaskItem.model_b.is_not(None))
     pairs = select(TaskItem.model_a, TaskItem.model_b).where(*open_items).distinct()
-    candidate = (select(TaskItem.id).where(*open_items, TaskItem.model_a == P("p_ma"),
-                                           TaskItem.model_b == P("p_mb"))
-                 .order_by(TaskItem.held_count.desc(), TaskItem.seq, TaskItem.id).limit(1))
-    if dialect == "postgresql":
-        candidate = candidate.with_for_update(skip_locked=True, of=TaskItem)
-    take = (update(TaskItem)
-            .where(TaskItem.id == candidate.scalar_subquery(),
-                   TaskItem.held_count < P("p_overlap"))
-            .values(held_count=TaskItem.held_count + 1)
-            .returning(TaskItem.id, TaskItem.answer_b_id))
+    take = take_statement(dialect, *open_items, TaskItem.model_a == P("p_ma"),
+                          TaskItem.model_b == P("p_mb"))
     _PAIR_SLOTS[dialect] = (pairs, take)
     return pairs, take
 

@@ -267,26 +267,40 @@ def _upsert_lease(dialect: str) -> Any:
 _SLOTS: dict[str, tuple[Any, Any]] = {}
 
 
+def open_item_conditions(*extra: Any) -> tuple[Any, ...]:
+    """The slot rule, shared with ``annotate.adaptive``: items of the task (``p_tid``) held
+    by fewer than ``p_overlap`` annotators, normal (not probes), not already the user's
+    (``p_uid``) in round 1 unless that lease expired; ``extra`` narrows it further."""
+    not_mine = ~exists().where(and_(Assignment.item_id == TaskItem.id,
+                                    Assignment.annotator_id == P("p_uid"),
+                                    Assignment.round == 1,
+                                    Assignment.status != "expired"))
+    return (TaskItem.task_id == P("p_tid"), TaskItem.held_count < P("p_overlap"),
+            TaskItem.kind == "normal", *extra, not_mine)
+
+
+def take_statement(dialect: str, *where: Any) -> Any:
+    """Take one slot of the best open item matching ``where`` (most holders first, then
+    task order): ``UPDATE ... RETURNING (id, answer_b_id)``, skipping rows locked by a
+    concurrent claim on PostgreSQL; no row when none is left."""
+    candidate = (select(TaskItem.id).where(*where)
+                 .order_by(TaskItem.held_count.desc(), TaskItem.seq, TaskItem.id).limit(1))
+    if dialect == "postgresql":
+        candidate = candidate.with_for_update(skip_locked=True, of=TaskItem)
+    return (update(TaskItem)
+            .where(TaskItem.id == candidate.scalar_subquery(),
+                   TaskItem.held_count < P("p_overlap"))
+            .values(held_count=TaskItem.held_count + 1)
+            .returning(TaskItem.id, TaskItem.answer_b_id))
+
+
 def _slot_statements(dialect: str) -> tuple[Any, Any]:
     """(take, count-open) for this dialect, built once."""
     got = _SLOTS.get(dialect)
     if got is not None:
         return got
-    not_mine = ~exists().where(and_(Assignment.item_id == TaskItem.id,
-                                    Assignment.annotator_id == P("p_uid"),
-                                    Assignment.round == 1,
-                                    Assignment.status != "expired"))
-    open_items = (TaskItem.task_id == P("p_tid"), TaskItem.held_count < P("p_overlap"),
-                  TaskItem.kind == "normal", not_mine)
-    candidate = (select(TaskItem.id).where(*open_items)
-                 .order_by(TaskItem.held_count.desc(), TaskItem.seq, TaskItem.id).limit(1))
-    if dialect == "postgresql":
-        candidate = candidate.with_for_update(skip_locked=True, of=TaskItem)
-    take = (update(TaskItem)
-            .where(TaskItem.id == candidate.scalar_subquery(),
-                   TaskItem.held_count < P("p_overlap"))
-            .values(held_count=TaskItem.held_count + 1)
-            .returning(TaskItem.id, TaskItem.answer_b_id))
+    open_items = open_item_conditions()
+    take = take_statement(dialect, *open_items)
     left = select(func.count()).select_from(TaskItem).where(*open_items)
     _SLOTS[dialect] = (take, left)
     return take, left
