@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
+import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -79,6 +81,23 @@ def make_engine(url: str, *, readonly: bool = False) -> Engine:
     raise ConfigError(f"store URL {url!r}: only sqlite and postgresql are supported")
 
 
+def _wal(cur: Any, tries: int = 100) -> None:
+    """Switch a (new) database file to WAL. The switch needs the file to itself and, when
+    several processes open a brand-new store at once, SQLite can answer "database is locked"
+    at once instead of waiting its busy timeout; the mode is persistent, so retry until one
+    of them has switched it (then there is nothing left to do)."""
+    for attempt in range(tries):
+        try:
+            if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+                return
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == tries - 1:
+                raise
+            time.sleep(0.05)
+
+
 def _sqlite_engine(url: str, database: str | None, *, readonly: bool) -> Engine:
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -92,7 +111,7 @@ def _sqlite_engine(url: str, database: str | None, *, readonly: bool) -> Engine:
         # DEFERRED, which deadlocks two writers that both read first).
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
+        _wal(cur)
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=60000")
