@@ -31,20 +31,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "tests"))  # fake_openai.spawn
+
+from fake_openai import spawn  # noqa: E402
 
 PER_FILE = 5000
 
 
 def start_server() -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fake_openai.py"),
-                             "--reply", "Answer A is more complete. [[A]]",
-                             "--batch-delay", "2"], stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline().split()
-    if len(line) != 2 or line[0] != "PORT":
-        proc.kill()
-        raise SystemExit(f"fake server did not start: {line}")
-    return proc, int(line[1])
+    return spawn("--reply", "Answer A is more complete. [[A]]", "--batch-delay", "2")
 
 
 def peak_rss_mb() -> float:

@@ -27,6 +27,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "tests"))  # fake_openai.spawn
+
+from fake_openai import spawn  # noqa: E402
 
 from arena.config import parse_config  # noqa: E402
 from arena.reviews import pending_items, plan_items, run_reviews  # noqa: E402
@@ -38,16 +41,7 @@ from judges.factory import build_judge  # noqa: E402
 
 def start_server(latency: float) -> tuple[subprocess.Popen, int]:
     """The fake server in a child process, so its CPU is not counted as the client's."""
-    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fake_openai.py"),
-                             "--latency", str(latency),
-                             "--reply", "Answer A is more complete. [[A]]"],
-                            stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline().split()
-    if len(line) != 2 or line[0] != "PORT":
-        proc.kill()
-        raise SystemExit(f"fake server did not start: {line}")
-    return proc, int(line[1])
+    return spawn("--latency", str(latency), "--reply", "Answer A is more complete. [[A]]")
 
 
 def rss_mb() -> float:

@@ -32,6 +32,9 @@ from typing import Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "tests"))  # fake_openai.spawn
+
+from fake_openai import spawn  # noqa: E402
 
 from arena.store import Store  # noqa: E402
 from arena.store.ingest import (AnswerRecord, QuestionRecord, add_answers,  # noqa: E402
@@ -41,15 +44,7 @@ REPLY = "Answer A is more complete. [[A]]"
 
 
 def start_server(latency: float) -> tuple[subprocess.Popen, int]:
-    proc = subprocess.Popen([sys.executable, str(ROOT / "tests" / "fake_openai.py"),
-                             "--latency", str(latency), "--reply", REPLY],
-                            stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline().split()
-    if len(line) != 2 or line[0] != "PORT":
-        proc.kill()
-        raise SystemExit(f"fake server did not start: {line}")
-    return proc, int(line[1])
+    return spawn("--latency", str(latency), "--reply", REPLY)
 
 
 def stats(port: int) -> dict:

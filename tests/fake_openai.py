@@ -579,6 +579,22 @@ def _make_handler(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+def spawn(*args: str) -> tuple["subprocess.Popen[str]", int]:
+    """Run this server standalone in a child process (benchmarks: its CPU is not the
+    client's) with the command-line ``args``; (the process, its port). Raises SystemExit
+    when it does not print its port."""
+    import subprocess
+
+    proc = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE,
+                            text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline().split()
+    if len(line) != 2 or line[0] != "PORT":
+        proc.kill()
+        raise SystemExit(f"fake server did not start: {line}")
+    return proc, int(line[1])
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     ap = argparse.ArgumentParser(description="Serve the fake OpenAI-compatible endpoint.")
     ap.add_argument("--port", type=int, default=0)
