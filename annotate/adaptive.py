@@ -370,7 +370,7 @@ def _pair_statements(dialect: str) -> tuple[Any, Any]:
         return got
     from annotate.assign import open_item_conditions, take_statement
 
-    open_items = open_item_conditions(TaskItem.model_b.is_not(None))
+    open_items = open_item_conditions(dialect, TaskItem.model_b.is_not(None))
     pairs = select(TaskItem.model_a, TaskItem.model_b).where(*open_items).distinct()
     take = take_statement(dialect, *open_items, TaskItem.model_a == P("p_ma"),
                           TaskItem.model_b == P("p_mb"))

@@ -22,14 +22,14 @@ from __future__ import annotations
 import logging
 from typing import Any, Iterable, Mapping, Optional
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, func, or_, select
 from sqlalchemy.orm import aliased
 
 from arena.errors import InputError
 from arena.store.annotation_schema import Assignment, Task, TaskItem, User
 from arena.store.schema import Answer, Document, Judgment, Question, Reference, utcnow
 from arena.types import Outcome
-from annotate import verdicts
+from annotate import assign, verdicts
 from annotate.gold import GOLD_KIND
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,10 @@ def check_mode(value: Any) -> str:
     return str(value)
 
 
-_ITEM = (select(TaskItem, Task.scale, Task.criteria, Task.settings, Task.mode.label("task_mode"))
+_DONE = (select(func.count()).where(Assignment.item_id == TaskItem.id, *assign.ITEM_VERDICT)
+         .scalar_subquery())
+_ITEM = (select(TaskItem, Task.scale, Task.criteria, Task.settings, Task.mode.label("task_mode"),
+                _DONE.label("done"))
          .join(Task, Task.id == TaskItem.task_id))
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 from arena.errors import InputError
 from arena.store.annotation_schema import Assignment, Task, TaskItem, User
 from arena.types import Mode
-from annotate import accounts, auth, db, members, tasks, validate
+from annotate import accounts, assign, auth, db, members, tasks, validate
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +32,15 @@ def _admins_only() -> None:
 
 
 def _task_rows(conn: Any, archived: bool = False) -> list[Any]:
-    done = (select(TaskItem.task_id, func.count().label("n_items"),
-                   func.sum(TaskItem.done_count).label("verdicts"))
-            .group_by(TaskItem.task_id).subquery())
+    items = (select(TaskItem.task_id, func.count().label("n_items"))
+             .group_by(TaskItem.task_id).subquery())
+    done = (select(Assignment.task_id, func.count().label("verdicts"))
+            .where(*assign.ITEM_VERDICT).group_by(Assignment.task_id).subquery())
     return list(conn.execute(
         select(Task.id, Task.name, Task.public_title, Task.mode, Task.scale, Task.overlap,
-               Task.status, Task.restricted, func.coalesce(done.c.n_items, 0).label("items"),
+               Task.status, Task.restricted, func.coalesce(items.c.n_items, 0).label("items"),
                func.coalesce(done.c.verdicts, 0).label("verdicts"))
+        .outerjoin(items, items.c.task_id == Task.id)
         .outerjoin(done, done.c.task_id == Task.id).where(Task.archived.is_(archived))
         .order_by(Task.id)).all())
 
@@ -178,9 +180,12 @@ def task(task_id: int) -> Any:
         t = conn.execute(select(Task).where(Task.id == task_id)).first()
         if t is None:
             abort(404)
+        done = assign.done_per_item(task_id)
         items = conn.execute(select(TaskItem.id, TaskItem.question_id, TaskItem.model_a,
-                                    TaskItem.model_b, TaskItem.held_count, TaskItem.done_count,
+                                    TaskItem.model_b, TaskItem.held_count,
+                                    func.coalesce(done.c.done, 0).label("done"),
                                     TaskItem.kind, TaskItem.gold)
+                             .outerjoin(done, done.c.item_id == TaskItem.id)
                              .where(TaskItem.task_id == task_id)
                              .order_by(TaskItem.seq).limit(500)).all()
         per_user = conn.execute(

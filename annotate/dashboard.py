@@ -37,6 +37,7 @@ from arena.ratings.judge_stats import rater_stats, votes
 from arena.ratings.selection import Selection, VerdictFrame, load_verdicts
 from arena.store.annotation_schema import Assignment, Task, TaskItem, User
 from arena.store.schema import Judgment
+from annotate import assign
 from annotate.adjudicate import ADJUDICATED_KIND, counted_ids
 from annotate.gold import gold_accuracy
 
@@ -310,10 +311,10 @@ def disagreements(conn: Connection, task_id: int, limit: Optional[int] = 200
 def task_summary(conn: Connection, task_id: int) -> dict[str, Any]:
     """Items, complete items, verdicts, skips and gold items of the task."""
     overlap = conn.execute(select(Task.overlap).where(Task.id == task_id)).scalar() or 1
-    n_items, complete, gold_n = conn.execute(select(
-        func.count(), func.sum(case((TaskItem.done_count >= overlap, 1), else_=0)),
-        func.sum(case((TaskItem.kind == "gold", 1), else_=0)))
+    n_items, gold_n = conn.execute(select(
+        func.count(), func.sum(case((TaskItem.kind == "gold", 1), else_=0)))
         .where(TaskItem.task_id == task_id)).one()
+    complete = assign.complete_items(conn, task_id, int(overlap))
     counts = dict(conn.execute(select(Assignment.status, func.count()).where(
         Assignment.task_id == task_id).group_by(Assignment.status)).all())
     return {"items": int(n_items or 0), "complete": int(complete or 0), "gold": int(gold_n or 0),

@@ -160,7 +160,7 @@ def add_broken_gold(conn: Connection, task_id: int, answer_id: int,
     iid = conn.execute(TaskItem.__table__.insert().values(
         task_id=task_id, question_id=ans.question_id, battle_id=None, answer_a_id=answer_id,
         answer_b_id=bid, model_a=ans.model, model_b=BROKEN_MODEL, kind="gold",
-        gold={"accept": ["A"]}, held_count=0, done_count=0, seq=seq)
+        gold={"accept": ["A"]}, held_count=0, seq=seq)
         .returning(TaskItem.id)).scalar_one()
     _bump_gold_count(conn, task_id)
     return int(iid)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import aliased
 from arena.store.annotation_schema import Assignment, Task, TaskItem
 from arena.store.schema import Answer, Document, Question, Reference
 from arena.render import markdown
+from annotate import assign
 
 
 @dataclass
@@ -120,8 +121,7 @@ def progress(conn: Connection, task_id: int, user_id: int) -> Progress:
         Assignment.round == 1).group_by(Assignment.status)).all())
     items = conn.execute(select(func.count()).select_from(TaskItem)
                          .where(TaskItem.task_id == task_id)).scalar_one()
-    complete = conn.execute(select(func.count()).select_from(TaskItem).where(
-        TaskItem.task_id == task_id, TaskItem.done_count >= overlap)).scalar_one()
+    complete = assign.complete_items(conn, task_id, overlap)
     touched = select(Assignment.item_id).where(
         Assignment.task_id == task_id, Assignment.annotator_id == user_id,
         Assignment.round == 1, Assignment.status != "expired")

@@ -291,7 +291,7 @@ def create_task(conn: Connection, spec: TaskSpec, created_by: Optional[int] = No
         settings=settings, created_by=created_by, created_at=utcnow())
         .returning(Task.id)).scalar_one()
     rows = [{**it, "task_id": tid, "kind": "normal", "gold": None, "held_count": 0,
-             "done_count": 0, "seq": i} for i, it in enumerate(items)]
+             "seq": i} for i, it in enumerate(items)]
     for start in range(0, len(rows), 5000):
         conn.execute(TaskItem.__table__.insert(), rows[start:start + 5000])
     log.info("created task %d %r: %d items (%d left out for missing answers)", tid, spec.name,

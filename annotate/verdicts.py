@@ -274,8 +274,8 @@ def submit(conn: Connection, assignment_id: int, user_id: int, data: Mapping[str
 
     Raises InputError for bad fields, LookupError when the assignment is not the user's,
     Conflict when the lease is gone or already answered with another submission id.
-    Four statements on the common path: context (with the duplicate check), insert,
-    complete, item count (three on PostgreSQL, where complete and count are one).
+    Three statements on the common path: context (with the duplicate check), insert,
+    complete (the lease row only: the item row, which claims lock, is not written).
     """
     now = now or utcnow()
     _check_submission_id(submission_id)

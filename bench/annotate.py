@@ -20,7 +20,7 @@ verdicts).
 
 Usage:
   python bench/annotate.py [--db sqlite|postgresql+psycopg://user@host/db] [--duration 60]
-         [--annotators 50] [--overlap 3] [--retry-share 0.02] [--threads 16] [--workers N]
+         [--annotators 50] [--overlap 3] [--retry-share 0.02] [--threads N] [--workers N]
          [--rate R] [--api combined|separate]
   python bench/annotate.py --dashboard --annotators 100 [--verdicts 10000] [--db ...]
 """
@@ -53,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
 
+from annotate.cli import DEFAULT_THREADS  # noqa: E402
 from arena.store import Store  # noqa: E402
 from arena.store.annotation_schema import Assignment, TaskItem  # noqa: E402
 from arena.store.ingest import AnswerRecord, QuestionRecord, add_answers, add_questions  # noqa
@@ -244,8 +245,6 @@ def check_store(url: str, tid: int, overlap: int, res: Result) -> list[str]:
             by_assignment = conn.execute(select(Assignment.id, Assignment.judgment_id)
                                          .where(Assignment.task_id == tid,
                                                 Assignment.status == "done")).all()
-            over = conn.execute(select(func.count()).select_from(TaskItem).where(
-                TaskItem.task_id == tid, TaskItem.done_count > overlap)).scalar_one()
             twice = conn.execute(select(Assignment.item_id, Assignment.annotator_id)
                                  .where(Assignment.task_id == tid, Assignment.round == 1)
                                  .group_by(Assignment.item_id, Assignment.annotator_id)
@@ -270,8 +269,8 @@ def check_store(url: str, tid: int, overlap: int, res: Result) -> list[str]:
         problems.append(f"{dup} assignment(s) with more than one verdict")
     if len(by_assignment) != len(rows):
         problems.append(f"{len(by_assignment)} done assignments but {len(rows)} verdicts")
-    if over or per_item:
-        problems.append(f"{over + len(per_item)} item(s) above the overlap")
+    if per_item:
+        problems.append(f"{len(per_item)} item(s) above the overlap")
     if twice:
         problems.append(f"{len(twice)} (item, annotator) pairs assigned twice")
     if res.retry_mismatch:
@@ -402,7 +401,7 @@ def fill_dashboard_store(url: str, annotators: int, verdicts_wanted: int, overla
                 a["judgment_id"] = ids[a.pop("_sub")]
             conn.execute(A.__table__.insert(), assigns)
             conn.execute(update(TI).where(TI.task_id == tid, TI.id.in_(
-                [it.id for it in items])).values(held_count=overlap, done_count=overlap))
+                [it.id for it in items])).values(held_count=overlap))
             settings = dict(conn.execute(select(T.settings).where(T.id == tid)).scalar())
             settings["gold_items"] = 30
             conn.execute(update(T).where(T.id == tid).values(settings=settings))
@@ -466,7 +465,8 @@ def main() -> int:
     ap.add_argument("--questions", type=int, default=0,
                     help="questions (3 items each); default: enough for 300 cycles/s")
     ap.add_argument("--retry-share", type=float, default=0.02)
-    ap.add_argument("--threads", type=int, default=16, help="waitress threads")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="waitress threads per server process (default: the server's own)")
     ap.add_argument("--workers", type=int, default=1, help="server processes (arena annotate "
                     "--workers)")
     ap.add_argument("--rate", type=float, default=0.0,
@@ -510,8 +510,8 @@ def main() -> int:
         log_file = open(log_path, "wb")
         server = subprocess.Popen(
             [sys.executable, "-m", "arena.cli", "-q", "annotate", "--db", url,
-             "--port", str(port), "--threads", str(args.threads),
-             "--workers", str(args.workers)],
+             "--port", str(port), "--workers", str(args.workers),
+             *(["--threads", str(args.threads)] if args.threads else [])],
             cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=log_file)
         deadline = time.time() + 60
         while True:
@@ -558,7 +558,7 @@ def main() -> int:
         pace = f"paced at {args.rate:g} cycles/s" if args.rate > 0 else "closed loop"
         print(f"\n== {('SQLite' if args.db == 'sqlite' else 'PostgreSQL')}, "
               f"{args.annotators} annotators ({pace}), {args.workers} worker(s) x "
-              f"{args.threads} waitress threads, {os.cpu_count()} cores, {args.api} API, "
+              f"{args.threads or DEFAULT_THREADS} waitress threads, {os.cpu_count()} cores, {args.api} API, "
               f"load average {os.getloadavg()[0]:.1f} at the end ==")
         print(f"cycles (verdict stored, next item received): {n} in {wall:.1f} s = "
               f"{n / wall:.1f} cycles/s")

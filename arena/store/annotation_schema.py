@@ -122,8 +122,11 @@ class TaskItem(Base):
     # {"min": n, "max": m} for scores; verdicts on them are quality checks (judge_kind
     # "human-gold"), never ratings.
     gold: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON, nullable=True)
-    held_count: Mapped[int] = mapped_column(Integer, default=0)  # round-1 leased + done
-    done_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Round-1 leases that are live or done: the claim's "below the overlap" test, one atomic
+    # UPDATE ... WHERE held_count < overlap. How many verdicts an item has is counted from
+    # its done assignments (annotate.assign.done_per_item), not kept here: a verdict that
+    # updated this row waited on every claim holding it (the hottest rows of a task).
+    held_count: Mapped[int] = mapped_column(Integer, default=0)
     seq: Mapped[int] = mapped_column(Integer, default=0)
     __table_args__ = (
         UniqueConstraint("task_id", "answer_a_id", "answer_b_id", name="uq_task_item"),

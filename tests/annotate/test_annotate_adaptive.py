@@ -104,7 +104,9 @@ def test_overlap_and_swap_probes_hold_under_adaptive(astore: Store) -> None:
     served = {u: _judge(astore, tid, u, rng, 20) for u in users}
     assert any(s[2] == 2 for u in users for s in served[u])  # probes came back
     with astore.begin() as conn:
-        held = conn.execute(select(TaskItem.held_count, TaskItem.done_count)
+        done = assign.done_per_item(tid)
+        held = conn.execute(select(TaskItem.held_count, func.coalesce(done.c.done, 0))
+                            .outerjoin(done, done.c.item_id == TaskItem.id)
                             .where(TaskItem.task_id == tid)).all()
         twice = conn.execute(select(Assignment.item_id, Assignment.annotator_id)
                              .where(Assignment.round == 1)

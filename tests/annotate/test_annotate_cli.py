@@ -143,3 +143,30 @@ def test_config_file_names_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("ARENA_CONFIG", str(bad))
     with pytest.raises(ConfigError, match="colour"):
         create_app({"SECRET_KEY": "s" * 64})
+
+
+@pytest.mark.parametrize("threads", ["0", "257"])
+def test_threads_out_of_range_is_one_line(store_url: str, tmp_path: Path, threads: str) -> None:
+    proc = subprocess.run([sys.executable, "-m", "arena.cli", "annotate", "--db", store_url,
+                           "--port", str(free_port()), "--threads", threads], cwd=tmp_path,
+                          env=_env(tmp_path), capture_output=True, text=True, timeout=120)
+    err = proc.stderr.strip()
+    assert proc.returncode == 2 and "Traceback" not in err, (proc.returncode, err)
+    assert f"--threads {threads}" in err and len(err.splitlines()) == 1, err
+
+
+def test_serving_process_freezes_its_start_up_heap() -> None:
+    """What a server process built before serving is out of the collector's reach: a full
+    collection then walks only what requests made since."""
+    import gc
+
+    from annotate.cli import freeze_heap
+
+    gc.unfreeze()
+    junk = [[i] for i in range(10_000)]  # tracked objects alive "at start"
+    try:
+        freeze_heap()
+        assert gc.get_freeze_count() >= len(junk)
+        assert not any(junk[0] is o for o in gc.get_objects())  # frozen: not in any generation
+    finally:
+        gc.unfreeze()

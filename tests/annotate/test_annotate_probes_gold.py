@@ -7,9 +7,9 @@ import json
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from annotate import dashboard, gold
+from annotate import assign, dashboard, gold
 from annotate_fixtures import MODELS, add_user, login, make_task, seed
 from arena.leaderboard import LeaderboardSettings, compute_leaderboard
 from arena.ratings.judge_stats import rater_stats
@@ -61,7 +61,9 @@ def test_swap_probe_comes_back_swapped_and_counts_in_consistency(astore: Store,
     with astore.begin() as conn:
         order = [r.round for r in conn.execute(select(Assignment.round).where(
             Assignment.annotator_id == uid).order_by(Assignment.id))]
-        items = conn.execute(select(TaskItem.held_count, TaskItem.done_count)
+        done = assign.done_per_item(tid)
+        items = conn.execute(select(TaskItem.held_count, func.coalesce(done.c.done, 0))
+                             .outerjoin(done, done.c.item_id == TaskItem.id)
                              .where(TaskItem.task_id == tid)).all()
     assert order[:3] == [1, 1, 1] and order.count(2) == 4
     assert all(h == 1 and d == 1 for h, d in items)  # probes never count as a 2nd annotator

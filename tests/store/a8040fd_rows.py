@@ -175,11 +175,15 @@ def fill(conn: Connection) -> None:
 
 
 def read_all(conn: Connection) -> dict[str, list[dict[str, Any]]]:
-    """Every row of every a8040fd table (its a8040fd columns), ordered by primary key, with
-    datetimes as naive UTC (SQLite keeps no offset; PostgreSQL returns the session's)."""
+    """Every row of every a8040fd table (those of its columns the store still has), ordered by
+    primary key, with datetimes as naive UTC (SQLite keeps no offset; PostgreSQL returns the
+    session's)."""
     out = {}
+    insp = sa.inspect(conn)
     for name, table in METADATA.tables.items():
-        rows = conn.execute(sa.select(table).order_by(*table.primary_key.columns)).mappings()
+        have = {c["name"] for c in insp.get_columns(name)}
+        cols = [c for c in table.columns if c.name in have]
+        rows = conn.execute(sa.select(*cols).order_by(*table.primary_key.columns)).mappings()
         out[name] = [{k: _naive_utc(v) for k, v in row.items()} for row in rows]
     return out
 
@@ -199,11 +203,14 @@ def _naive_utc(value: Any) -> Any:
 
 def expected_upgraded() -> dict[str, list[dict[str, Any]]]:
     """``expected()`` after the documented data changes of the revisions since a8040fd:
-    0004 stores invite tokens as their sha256 (the links keep working)."""
+    0004 stores invite tokens as their sha256 (the links keep working); 0006 drops
+    ``task_items.done_count`` (counted from the assignments instead)."""
     import hashlib
 
     out = expected()
     for row in out["users"]:
         if row["invite_token"] is not None:
             row["invite_token"] = hashlib.sha256(row["invite_token"].encode()).hexdigest()
+    for row in out["task_items"]:
+        del row["done_count"]
     return out

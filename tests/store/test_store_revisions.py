@@ -72,6 +72,35 @@ def test_revision_0002_adds_fingerprint_and_preference(new_store_url: Callable[[
         engine.dispose()
 
 
+def test_revision_0006_counts_done_items_from_the_assignments(
+        new_store_url: Callable[[], str]) -> None:
+    """0006 drops ``task_items.done_count``; its downgrade puts back each item's count of done
+    round-1 leases (the rule the column followed), not zeros."""
+    url = new_store_url()
+    a8040fd_schema.build_legacy_store(url)
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            a8040fd_rows.fill(conn)
+        migrations.upgrade(engine)
+        assert "done_count" not in {c["name"] for c in sa.inspect(engine).get_columns(
+            "task_items")}
+        with engine.begin() as conn:  # a swap probe (round 2) is not another verdict
+            conn.execute(sa.text(
+                "INSERT INTO assignments (item_id, task_id, annotator_id, round, status, "
+                "leased_at) VALUES (1, 1, 2, 2, 'done', CURRENT_TIMESTAMP)"))
+        with runner.transaction(engine) as conn:
+            assert runner.run(conn, target="0005", downgrade=True) == ["0006"]
+        with engine.connect() as conn:
+            got = conn.execute(sa.text("SELECT id, done_count FROM task_items ORDER BY id")).all()
+        # item 1: one done round-1 lease (and a probe); item 2: a skipped lease only
+        assert [tuple(r) for r in got] == [(1, 1), (2, 0)]
+        col = {c["name"]: c for c in sa.inspect(engine).get_columns("task_items")}["done_count"]
+        assert not col["nullable"] and col["default"] is None
+    finally:
+        engine.dispose()
+
+
 def test_legacy_column_list_is_revision_0001(new_store_url: Callable[[], str]) -> None:
     engine = _migrated(new_store_url(), "0001")
     try:
@@ -92,13 +121,14 @@ def test_downgrade_and_upgrade_keep_the_rows(new_store_url: Callable[[], str]) -
     try:
         with engine.begin() as conn:
             a8040fd_rows.fill(conn)
-        assert migrations.upgrade(engine).applied == ["0002", "0003", "0004", "0005"]
+        assert migrations.upgrade(engine).applied == ["0002", "0003", "0004", "0005", "0006"]
         with runner.transaction(engine) as conn:
-            assert runner.run(conn, target="0001", downgrade=True) == ["0005", "0004", "0003", "0002"]
+            assert runner.run(conn, target="0001", downgrade=True) == [
+                "0006", "0005", "0004", "0003", "0002"]
         cols = {c["name"] for c in sa.inspect(engine).get_columns("judgments")}
         assert "fingerprint" not in cols and "preference" not in cols
         with runner.transaction(engine) as conn:
-            assert runner.run(conn) == ["0002", "0003", "0004", "0005"]
+            assert runner.run(conn) == ["0002", "0003", "0004", "0005", "0006"]
         with engine.begin() as conn:
             rows = a8040fd_rows.read_all(conn)
             if conn.dialect.name == "sqlite":
