@@ -20,6 +20,15 @@ from arena.store.migrations import legacy, locks, runner
 pytestmark = pytest.mark.db
 
 
+def _legacy_with_rows(url: str) -> sa.Engine:
+    """An a8040fd store holding ``a8040fd_rows``; the caller disposes of the engine."""
+    a8040fd_schema.build_legacy_store(url)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        a8040fd_rows.fill(conn)
+    return engine
+
+
 def _migrated(url: str, target: str) -> sa.Engine:
     engine = make_engine(url)
     with runner.transaction(engine) as conn:
@@ -76,12 +85,8 @@ def test_revision_0006_counts_done_items_from_the_assignments(
         new_store_url: Callable[[], str]) -> None:
     """0006 drops ``task_items.done_count``; its downgrade puts back each item's count of done
     round-1 leases (the rule the column followed), not zeros."""
-    url = new_store_url()
-    a8040fd_schema.build_legacy_store(url)
-    engine = make_engine(url)
+    engine = _legacy_with_rows(new_store_url())
     try:
-        with engine.begin() as conn:
-            a8040fd_rows.fill(conn)
         migrations.upgrade(engine)
         assert "done_count" not in {c["name"] for c in sa.inspect(engine).get_columns(
             "task_items")}
@@ -115,12 +120,8 @@ def test_legacy_column_list_is_revision_0001(new_store_url: Callable[[], str]) -
 def test_downgrade_and_upgrade_keep_the_rows(new_store_url: Callable[[], str]) -> None:
     """0002's downgrade recreates ``judgments`` on SQLite (batch mode), a table other tables
     reference, with foreign keys on: the rows and references survive both directions."""
-    url = new_store_url()
-    a8040fd_schema.build_legacy_store(url)
-    engine = make_engine(url)
+    engine = _legacy_with_rows(new_store_url())
     try:
-        with engine.begin() as conn:
-            a8040fd_rows.fill(conn)
         assert migrations.upgrade(engine).applied == ["0002", "0003", "0004", "0005", "0006"]
         with runner.transaction(engine) as conn:
             assert runner.run(conn, target="0001", downgrade=True) == [
