@@ -1,8 +1,9 @@
 """Annotation server under load: simulated annotators over HTTP against the real server.
 
 Starts ``arena annotate`` (waitress, as served to users) in a subprocess on a free loopback
-port over a fresh store, logs in ``--annotators`` accounts, and has each of them run
-cycles (a verdict stored and the next item received) with keep-alive connections for
+port over a fresh store, logs in ``--annotators`` accounts, has each open the task (its first
+item, fetched before the run as the login is), and has each of them run cycles (a verdict
+stored and the next item received) with keep-alive connections for
 ``--duration`` seconds: by default one request per cycle (``POST /api/assignments/<id>/
 verdict`` with ``"next": true``, answered with the next item), with ``--api separate`` two
 (``POST /api/tasks/<id>/next`` then the verdict). A share of submits is sent
@@ -163,13 +164,15 @@ class Result:
 
 def annotate_loop(client: Client, tid: int, stop: float, rng: random.Random,
                   retry_share: float, out: Result, lock: threading.Lock,
-                  interval: float = 0.0, combined: bool = True) -> None:
+                  interval: float = 0.0, combined: bool = True,
+                  first: Optional[dict[str, Any]] = None) -> None:
     """Cycles until ``stop``. With ``interval`` > 0 the annotator starts a cycle every
     ``interval`` seconds (random phase); latency then counts from the planned start, so a
     server that falls behind shows it (no coordinated omission). ``combined``: each verdict
     asks for the next item in the same request (``"next": true``); otherwise a cycle is two
-    requests (next, then verdict)."""
-    item: Optional[dict[str, Any]] = None
+    requests (next, then verdict). ``first``: the item the annotator already holds (fetched
+    before the run, as the review page does when it opens)."""
+    item: Optional[dict[str, Any]] = first if combined else None
     lat: list[float] = []
     starts: list[float] = []
     stored: dict[int, int] = {}
@@ -526,7 +529,21 @@ def main() -> int:
         clients = [Client(port) for _ in range(args.annotators)]
         for k, c in enumerate(clients):
             c.login(f"ann{k}")
-        print(f"server pid {server.pid} on port {port}; {args.annotators} annotators logged in; "
+        # Each annotator opens the task (its first item) before the run, as it logged in:
+        # a cycle is then what the rate paces, a verdict and the next item. Without this,
+        # every annotator's first cycle would be two requests inside the first 1/rate x
+        # annotators seconds: a start-up herd at twice the rate, not the paced load.
+        firsts, first_s = [], []
+        for c in clients:
+            t_first = time.perf_counter()
+            status, got = c.post_json(f"/api/tasks/{tid}/next", {})
+            first_s.append(time.perf_counter() - t_first)
+            if status != 200 or "item" not in got:
+                raise RuntimeError(f"first item: HTTP {status} {got}")
+            firsts.append(got["item"])
+        print(f"server pid {server.pid} on port {port}; {args.annotators} annotators logged in "
+              f"and hold their first item (fetched one by one: median "
+              f"{statistics.median(first_s) * 1000:.1f} ms, max {max(first_s) * 1000:.1f} ms); "
               f"running {args.duration:g} s ...", flush=True)
 
         res, lock = Result(), threading.Lock()
@@ -537,7 +554,7 @@ def main() -> int:
         interval = args.annotators / args.rate if args.rate > 0 else 0.0
         threads = [threading.Thread(target=annotate_loop, args=(
             c, tid, stop, random.Random(args.seed * 1000 + k), args.retry_share, res, lock,
-            interval, args.api == "combined")) for k, c in enumerate(clients)]
+            interval, args.api == "combined", firsts[k])) for k, c in enumerate(clients)]
         for t in threads:
             t.start()
         for t in threads:
