@@ -1,11 +1,10 @@
 """``arena annotate``: serve the annotation app; ``arena annotate create-admin``.
 
 Serving uses waitress (a multi-threaded production WSGI server, 8 threads per process by
-default), binds
-127.0.0.1 unless ``--host`` says otherwise, and never runs debug mode. ``create-admin`` reads
-the password from ``ARENA_ADMIN_PASSWORD``, else asks for it (or reads one line from stdin
-with ``--password-stdin``); it is never a command-line argument (that would leak into the
-process list and shell history).
+default), binds 127.0.0.1 unless ``--host`` says otherwise, and never runs debug mode.
+``create-admin`` reads the password from ``ARENA_ADMIN_PASSWORD``, else asks for it (or reads
+one line from stdin with ``--password-stdin``); it is never a command-line argument (that
+would leak into the process list and shell history).
 """
 
 from __future__ import annotations

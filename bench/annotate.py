@@ -56,7 +56,7 @@ from sqlalchemy import func, select  # noqa: E402
 
 from annotate.cli import DEFAULT_THREADS  # noqa: E402
 from arena.store import Store  # noqa: E402
-from arena.store.annotation_schema import Assignment, TaskItem  # noqa: E402
+from arena.store.annotation_schema import Assignment  # noqa: E402
 from arena.store.ingest import AnswerRecord, QuestionRecord, add_answers, add_questions  # noqa
 from arena.store.schema import Judgment  # noqa: E402
 
