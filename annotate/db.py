@@ -174,8 +174,8 @@ def warm_pool(store: AppStore, n: int) -> None:
     """PostgreSQL: open ``n`` connections now (they stay in the pool), so a server's first
     burst of requests does not wait on ``n`` new server processes at once, and have each
     plan one query on every table a review request touches: a new server process loads
-    those tables' and indexes' catalog entries on first use (about 6 ms each here), which
-    otherwise lands on the first requests, all at once. No-op on SQLite."""
+    those tables' and indexes' catalog entries on first use (about 6 ms per connection
+    here), which otherwise lands on the first requests, all at once. No-op on SQLite."""
     if store.dialect != "postgresql":
         return
     conns = [store.writer.engine.connect() for _ in range(n)]

@@ -9,7 +9,8 @@ Contract (inside the claim's write transaction):
   whatever the order of work, and a rerun picks the same items.
 - A probe is an ``Assignment`` with ``round = 2`` and ``first`` the opposite of round 1; it
   never touches ``held_count`` and is not counted among an item's verdicts (those count
-  distinct annotators), so the overlap rule is unaffected. Its verdict is a normal human judgment with ``round = 2``.
+  distinct annotators), so the overlap rule is unaffected. Its verdict is a normal human
+  judgment with ``round = 2``.
 - ``due_probe`` returns the oldest probed verdict that has ``swap_gap`` later verdicts
   (``force``: any, once the annotator has nothing new left). A skipped probe is not offered
   again; an expired one is.

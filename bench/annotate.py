@@ -575,7 +575,8 @@ def main() -> int:
         pace = f"paced at {args.rate:g} cycles/s" if args.rate > 0 else "closed loop"
         print(f"\n== {('SQLite' if args.db == 'sqlite' else 'PostgreSQL')}, "
               f"{args.annotators} annotators ({pace}), {args.workers} worker(s) x "
-              f"{args.threads or DEFAULT_THREADS} waitress threads, {os.cpu_count()} cores, {args.api} API, "
+              f"{args.threads or DEFAULT_THREADS} waitress threads, {os.cpu_count()} cores, "
+              f"{args.api} API, "
               f"load average {os.getloadavg()[0]:.1f} at the end ==")
         print(f"cycles (verdict stored, next item received): {n} in {wall:.1f} s = "
               f"{n / wall:.1f} cycles/s")
